@@ -1,0 +1,42 @@
+# The README's commands. Each target installs what it needs on first use.
+SHELL := /bin/bash
+# Lambda runs Python 3.13: use it when the machine has it (pyenv or PATH), else any python3 >= 3.11.
+PYTHON ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3 python3; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: test lint build clean
+
+$(VENV)/.installed: requirements-dev.txt layers/jobs/requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (3.13 preferred)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
+	touch $@
+
+## test: run the whole test suite (unit, handlers against moto, template checks)
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## lint: ruff, cfn-lint and `sam validate --lint`
+lint: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+
+## build: `sam build` without Docker (needs a python3.13 on PATH, which pyenv provides)
+build: $(SAM_VENV)/.installed
+	PATH="$(dir $(PYTHON)):$$PATH" PYENV_VERSION=3.13.0 $(SAM_VENV)/bin/sam build
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache

@@ -1,0 +1,1 @@
+"""Asynchronous jobs: the domain package shared by every function through the layer."""

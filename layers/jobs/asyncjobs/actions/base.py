@@ -1,0 +1,81 @@
+"""What an action is: its path, its input model and its implementation, declared in one place."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SEGMENT = re.compile(r"^([a-z0-9_-]+|\{[A-Za-z_][A-Za-z0-9_]*\})$")
+
+
+class ActionInput(BaseModel):
+    """Base of every action's input model: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActionFailed(Exception):
+    """Raised by an action for an expected failure; `message` is shown to the caller as is."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class JobContext(Protocol):
+    """What an action may ask of the job it runs in."""
+
+    tenant_id: str
+    job_id: str
+    path_params: dict[str, str]
+    attempt: int
+
+    def report_progress(self, percent: float) -> None:
+        """Records progress (0-100). Raises JobCancelled once the caller has asked to cancel."""
+
+    def check_cancelled(self) -> None:
+        """Raises JobCancelled if the caller has asked to cancel (reads the job at most once a
+        progress interval)."""
+
+    def save_file(self, name: str, data: bytes, content_type: str) -> dict[str, Any]:
+        """Stores a result file and returns its reference, to be put in the result."""
+
+    def remaining_seconds(self) -> float:
+        """Seconds left before the platform ends this attempt."""
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    path: str
+    """Resource path below /v2/tenants/{tenant_id}, ending in the action name."""
+    input_model: type[ActionInput]
+    run: Callable[[Any, JobContext], Any]
+    summary: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        segments = self.path.strip("/").split("/")
+        if not self.path.startswith("/") or segments[-1] != self.name:
+            raise ValueError(f"action {self.name!r}: path {self.path!r} must start with / and end with the name")
+        bad = [s for s in segments if not _SEGMENT.match(s)]
+        if bad or "tenant_id" in self.path_params:
+            raise ValueError(f"action {self.name!r}: invalid path segments {bad or ['{tenant_id}']}")
+
+    @property
+    def path_params(self) -> list[str]:
+        return _PARAM.findall(self.path)
+
+    @property
+    def run_path(self) -> str:
+        return f"/v2/tenants/{{tenant_id}}{self.path}/run"
+
+    @property
+    def status_path(self) -> str:
+        return f"/v2/tenants/{{tenant_id}}{self.path}/status"

@@ -1,0 +1,60 @@
+"""A controllable action for tests, demos and benchmarks: duration, progress, failures."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import Field
+
+from asyncjobs.actions.base import Action, ActionFailed, ActionInput, JobContext
+from asyncjobs.errors import TransientActionError
+
+
+class DiagnosticInput(ActionInput):
+    duration_seconds: float = Field(0.0, ge=0, le=840, description="How long the job runs.")
+    steps: int = Field(4, ge=1, le=100, description="Progress reports spread over the duration.")
+    fail_with: Literal["action_error", "exception"] | None = Field(
+        None,
+        description="`action_error`: fail with a message for the caller; `exception`: fail with "
+        "an unexpected error (the caller sees a generic message).",
+    )
+    transient_failures: int = Field(
+        0, ge=0, le=10, description="Ask for a retry on the first N attempts, then go on."
+    )
+    echo: dict[str, Any] | None = Field(None, description="Returned as is in the result.")
+
+
+def run(inputs: DiagnosticInput, ctx: JobContext) -> dict[str, Any]:
+    if ctx.attempt <= inputs.transient_failures:
+        raise TransientActionError(f"transient failure requested on attempt {ctx.attempt}")
+    started = time.monotonic()
+    pause = inputs.duration_seconds / inputs.steps
+    for step in range(1, inputs.steps + 1):
+        if pause:
+            time.sleep(pause)
+        if step < inputs.steps:
+            ctx.report_progress(100 * step / inputs.steps)
+    ctx.check_cancelled()
+    if inputs.fail_with == "action_error":
+        raise ActionFailed("diagnostic_failure", "The diagnostic action failed as requested.")
+    if inputs.fail_with == "exception":
+        # An unexpected error whose text must never reach the caller.
+        raise RuntimeError("internal detail: connection string postgres://user:secret@db/prod")
+    return {
+        "steps": inputs.steps,
+        "attempt": ctx.attempt,
+        "elapsed_seconds": round(time.monotonic() - started, 3),
+        "echo": inputs.echo,
+    }
+
+
+ACTION = Action(
+    name="diagnostic",
+    path="/diagnostic",
+    input_model=DiagnosticInput,
+    run=run,
+    summary="Run a controllable diagnostic job",
+    description="Sleeps for a given time while reporting progress, optionally failing. For tests "
+    "and benchmarks.",
+)

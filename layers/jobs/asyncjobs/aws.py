@@ -1,0 +1,27 @@
+"""Lazily created, cached boto3 clients: one per service per process, replaceable in tests."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck call
+# from eating the function's whole timeout. What still fails after that surfaces to the caller.
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=3,
+    read_timeout=10,
+)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests point the process at a fresh moto backend)."""
+    client.cache_clear()

@@ -1,0 +1,41 @@
+"""Domain errors. The HTTP layer maps each to one status code and error code (see web.py)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class InvalidRequest(DomainError):
+    code = "invalid_request"
+
+
+class ServiceUnavailable(DomainError):
+    """An AWS dependency failed after retries; the caller may retry the request."""
+
+    code = "service_unavailable"
+
+
+class InfrastructureError(Exception):
+    """A transient failure of our own storage, queue or bus: the executor retries the message."""
+
+
+class TransientActionError(Exception):
+    """Raised by an action to ask for another attempt (e.g. an upstream API is throttling)."""
+
+
+class JobCancelled(Exception):
+    """Raised inside an action when the job's cancellation has been requested."""

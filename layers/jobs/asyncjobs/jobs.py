@@ -1,0 +1,133 @@
+"""Use cases behind the HTTP API: submit, read, list and cancel jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asyncjobs.actions import Action, ActionInput
+from asyncjobs.errors import Conflict, InfrastructureError, NotFound, ServiceUnavailable
+from asyncjobs.ids import is_job_id, new_job_id
+from asyncjobs.models import Job, JobError, JobStatus
+from asyncjobs.observability import logger
+from asyncjobs.services import Services
+from asyncjobs.store import ConditionFailed, Page
+
+_RETRY = "Retry the request; if it keeps failing, the service is degraded."
+
+
+def submit(
+    svc: Services, tenant_id: str, action: Action, path_params: dict[str, str], inputs: ActionInput
+) -> Job:
+    """Stores the job, then queues it. If queueing fails the job is ended `failed` at once and the
+    caller is told to retry: no job waits `queued` for a message that was never sent."""
+    now = svc.clock()
+    job = Job(
+        tenant_id=tenant_id,
+        job_id=new_job_id(int(now * 1000)),
+        action=action.name,
+        status=JobStatus.QUEUED,
+        created_at=now,
+        expires_at=int(now) + svc.settings.job_ttl_days * 86400,
+        path_params=path_params,
+        input_json=inputs.model_dump_json(),
+    )
+    logger.append_keys(job_id=job.job_id)
+    try:
+        svc.store.create(job)
+    except InfrastructureError as exc:
+        logger.error("job could not be stored", extra={"reason": str(exc)})
+        raise ServiceUnavailable(f"The job could not be stored; nothing will run. {_RETRY}") from exc
+    try:
+        svc.queue.send(tenant_id, job.job_id)
+    except InfrastructureError as exc:
+        logger.error("job could not be queued", extra={"reason": str(exc)})
+        try:
+            svc.store.fail_unqueued(
+                job, svc.clock(), JobError("enqueue_failed", "The job could not be queued and did not run.")
+            )
+        except (InfrastructureError, ConditionFailed):
+            logger.exception("queued job could not be marked failed after the send failed")
+        raise ServiceUnavailable(f"The job could not be queued; nothing will run. {_RETRY}") from exc
+    logger.info("job queued", extra={"action": action.name})
+    return job
+
+
+def _unavailable(exc: InfrastructureError) -> ServiceUnavailable:
+    logger.error("job store unavailable", extra={"reason": str(exc)})
+    return ServiceUnavailable(f"The job store is unavailable. {_RETRY}")
+
+
+def find(svc: Services, tenant_id: str, job_id: str) -> Job:
+    """The tenant's job if it exists and has not expired. Expiry is enforced here because DynamoDB
+    deletes expired items only eventually (typically within two days)."""
+    not_found = NotFound(f"No job {job_id} for this tenant (unknown, or expired after its 7 days).")
+    if not is_job_id(job_id):
+        raise not_found
+    try:
+        job = svc.store.get(tenant_id, job_id)
+    except InfrastructureError as exc:
+        raise _unavailable(exc) from exc
+    if job is None or job.expired(svc.clock()):
+        raise not_found
+    return job
+
+
+def status(svc: Services, tenant_id: str, action: Action, path_params: dict[str, str], job_id: str) -> Job:
+    """A job as seen through one action's status route: another action's (or another resource's)
+    job is reported as not found, exactly like an unknown id."""
+    job = find(svc, tenant_id, job_id)
+    if job.action != action.name or job.path_params != path_params:
+        raise NotFound(f"No {action.name} job {job_id} for this resource.")
+    return job
+
+
+def public_view(svc: Services, job: Job) -> dict[str, Any]:
+    """The status document, with a fresh download URL for each result file."""
+    doc = job.to_public()
+    result = doc.get("result")
+    if isinstance(result, dict) and isinstance(result.get("files"), list):
+        ttl = svc.settings.download_url_ttl_s
+        result["files"] = [
+            {**f, "download_url": svc.files.download_url(f["key"], ttl)} if isinstance(f, dict) and "key" in f else f
+            for f in result["files"]
+        ]
+    return doc
+
+
+def list_jobs(
+    svc: Services,
+    tenant_id: str,
+    *,
+    action: str | None,
+    status: JobStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    try:
+        return svc.store.list(
+            tenant_id, now=svc.clock(), action=action, status=status, limit=limit, cursor=cursor
+        )
+    except InfrastructureError as exc:
+        raise _unavailable(exc) from exc
+
+
+def cancel(svc: Services, tenant_id: str, job_id: str) -> Job:
+    """Cancels a queued job outright (it will never run) or asks a running one to stop; the action
+    sees the request at its next progress report and the job then ends `cancelled`."""
+    for _ in range(3):
+        job = find(svc, tenant_id, job_id)
+        if job.status.terminal:
+            raise Conflict(f"Job {job_id} has already ended: it is {job.status.value}.")
+        try:
+            if job.status is JobStatus.QUEUED:
+                job = svc.store.cancel_queued(job, svc.clock())
+            else:
+                job = svc.store.request_cancel(job)
+        except ConditionFailed:
+            continue  # it moved (queued -> in_progress, or ended) between the read and the write
+        except InfrastructureError as exc:
+            raise _unavailable(exc) from exc
+        logger.append_keys(job_id=job_id)
+        logger.info("job cancellation", extra={"status": job.status.value})
+        return job
+    raise Conflict(f"Job {job_id} changed state while being cancelled; retry the request.")

@@ -1,0 +1,108 @@
+"""The job record and its lifecycle states."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+EVENT_DETAIL_TYPES = {
+    JobStatus.SUCCEEDED: "Job Succeeded",
+    JobStatus.FAILED: "Job Failed",
+    JobStatus.CANCELLED: "Job Cancelled",
+}
+
+
+def iso(epoch_s: float | None) -> str | None:
+    if epoch_s is None:
+        return None
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Job:
+    tenant_id: str
+    job_id: str
+    action: str
+    status: JobStatus
+    created_at: float
+    expires_at: int
+    path_params: dict[str, str] = field(default_factory=dict)
+    input_json: str = "{}"
+    started_at: float | None = None
+    finished_at: float | None = None
+    progress: int = 0
+    result_json: str | None = None
+    error: JobError | None = None
+    attempts: int = 0
+    lease_until: float | None = None
+    cancel_requested: bool = False
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at <= now
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.input_json)
+        return value
+
+    @property
+    def result(self) -> Any:
+        return None if self.result_json is None else json.loads(self.result_json)
+
+    def with_status(self, status: JobStatus) -> Job:
+        return replace(self, status=status)
+
+    def to_public(self) -> dict[str, Any]:
+        """The status document callers see (no lease or attempt bookkeeping)."""
+        doc: dict[str, Any] = {
+            "job_id": self.job_id,
+            "action": self.action,
+            "status": self.status.value,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "progress": self.progress,
+            "expires_at": iso(self.expires_at),
+        }
+        if self.path_params:
+            doc["path_params"] = dict(self.path_params)
+        if self.cancel_requested and not self.status.terminal:
+            doc["cancel_requested"] = True
+        if self.status is JobStatus.SUCCEEDED:
+            doc["result"] = self.result
+        if self.error is not None:
+            doc["error"] = self.error.to_dict()
+        return doc
+
+    def to_summary(self) -> dict[str, Any]:
+        """One row of a job listing: the status document without the result body."""
+        doc = self.to_public()
+        doc.pop("result", None)
+        return doc

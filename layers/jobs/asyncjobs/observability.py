@@ -1,0 +1,15 @@
+"""One logger and one metrics object for the whole package.
+
+Powertools' Tracer is left out on purpose: it imports the X-Ray SDK even when tracing is off and
+roughly doubles cold start. Traces can be turned on with the function's Tracing setting alone.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics
+
+SERVICE = "asyncjobs"
+NAMESPACE = "AsyncJobs"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

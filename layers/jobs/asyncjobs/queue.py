@@ -1,0 +1,37 @@
+"""The jobs queue: a message carries only the job's key; the job itself lives in DynamoDB."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from asyncjobs.errors import InfrastructureError
+
+
+def message_body(tenant_id: str, job_id: str) -> str:
+    return json.dumps({"tenant_id": tenant_id, "job_id": job_id}, separators=(",", ":"))
+
+
+def parse_message(body: str) -> tuple[str, str]:
+    """Returns (tenant_id, job_id); raises ValueError for a body this service did not write."""
+    doc = json.loads(body)
+    if not isinstance(doc, dict):
+        raise ValueError("message body is not a JSON object")
+    tenant_id, job_id = doc.get("tenant_id"), doc.get("job_id")
+    if not isinstance(tenant_id, str) or not isinstance(job_id, str) or not tenant_id or not job_id:
+        raise ValueError("message body lacks tenant_id or job_id")
+    return tenant_id, job_id
+
+
+class JobQueue:
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._sqs = client
+        self._url = queue_url
+
+    def send(self, tenant_id: str, job_id: str) -> None:
+        try:
+            self._sqs.send_message(QueueUrl=self._url, MessageBody=message_body(tenant_id, job_id))
+        except (ClientError, BotoCoreError) as exc:
+            raise InfrastructureError(f"SQS SendMessage failed: {exc}") from exc

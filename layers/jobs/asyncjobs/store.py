@@ -1,0 +1,359 @@
+"""DynamoDB access for jobs: the only module that knows the table's keys and expressions.
+
+Every state change is a conditional write, so concurrent or redelivered work can never move a job
+backwards or overwrite a terminal state. Writes by an executor attempt are fenced by the job's
+`attempts` counter: a worker whose lease was taken over can no longer write.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from asyncjobs.errors import InfrastructureError, InvalidRequest
+from asyncjobs.ids import is_job_id
+from asyncjobs.models import Job, JobError, JobStatus
+
+_ser = TypeSerializer()
+_deser = TypeDeserializer()
+
+BY_ACTION_INDEX = "ByAction"
+MAX_PAGE_SIZE = 100
+_MAX_QUERY_PAGES = 10
+
+
+class ConditionFailed(Exception):
+    """The job was not in the state the write required (someone else moved it first)."""
+
+
+def _encode(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in item.items() if v is not None}
+
+
+def _decode(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deser.deserialize(v) for k, v in raw.items()}
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def job_from_item(item: dict[str, Any]) -> Job:
+    err = item.get("error")
+    return Job(
+        tenant_id=item["tenant_id"],
+        job_id=item["job_id"],
+        action=item["action"],
+        status=JobStatus(item["status"]),
+        created_at=float(item["created_at"]),
+        expires_at=int(item["expires_at"]),
+        path_params=dict(item.get("path_params") or {}),
+        input_json=item.get("input_json", "{}"),
+        started_at=_num(item.get("started_at")),
+        finished_at=_num(item.get("finished_at")),
+        progress=int(item.get("progress", 0)),
+        result_json=item.get("result_json"),
+        error=JobError(err["code"], err["message"]) if err else None,
+        attempts=int(item.get("attempts", 0)),
+        lease_until=_num(item.get("lease_until")),
+        cancel_requested=bool(item.get("cancel_requested", False)),
+    )
+
+
+def _dec(value: float) -> Decimal:
+    # DynamoDB numbers must not be Python floats (TypeSerializer rejects them); keep milliseconds.
+    return Decimal(str(round(value, 3)))
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[Job]
+    cursor: str | None
+
+
+def encode_cursor(job_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"j": job_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        job_id = json.loads(base64.urlsafe_b64decode(padded.encode()))["j"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("cursor is not valid: pass the `next_cursor` of a previous page") from exc
+    if not isinstance(job_id, str) or not is_job_id(job_id):
+        raise InvalidRequest("cursor is not valid: pass the `next_cursor` of a previous page")
+    return job_id
+
+
+class JobStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._ddb = client
+        self._table = table_name
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._ddb, op)(TableName=self._table, **kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ConditionFailed(str(exc)) from exc
+            raise InfrastructureError(f"DynamoDB {op} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise InfrastructureError(f"DynamoDB {op} failed: {exc}") from exc
+
+    @staticmethod
+    def _key(tenant_id: str, job_id: str) -> dict[str, Any]:
+        return {"tenant_id": {"S": tenant_id}, "job_id": {"S": job_id}}
+
+    def _update(self, tenant_id: str, job_id: str, **kwargs: Any) -> Job:
+        resp = self._call(
+            "update_item", Key=self._key(tenant_id, job_id), ReturnValues="ALL_NEW", **kwargs
+        )
+        return job_from_item(_decode(resp["Attributes"]))
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, tenant_id: str, job_id: str) -> Job | None:
+        """One strongly consistent read: a status poll right after the 202 must see the job."""
+        resp = self._call("get_item", Key=self._key(tenant_id, job_id), ConsistentRead=True)
+        item = resp.get("Item")
+        return job_from_item(_decode(item)) if item else None
+
+    def list(
+        self,
+        tenant_id: str,
+        *,
+        now: float,
+        action: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 25,
+        cursor: str | None = None,
+    ) -> Page:
+        """A tenant's unexpired jobs, newest first (job ids are time-ordered UUIDv7)."""
+        start_job = decode_cursor(cursor) if cursor else None
+        names = {"#e": "expires_at"}
+        values: dict[str, Any] = {":now": {"N": str(int(now))}}
+        filters = ["#e > :now"]
+        if status is not None:
+            names["#s"] = "status"
+            values[":s"] = {"S": status.value}
+            filters.append("#s = :s")
+        if action is not None:
+            names["#p"] = "tenant_action"
+            values[":p"] = {"S": f"{tenant_id}#{action}"}
+            index: dict[str, Any] = {"IndexName": BY_ACTION_INDEX}
+        else:
+            names["#p"] = "tenant_id"
+            values[":p"] = {"S": tenant_id}
+            index = {}
+
+        def start_key(job_id: str) -> dict[str, Any]:
+            key = self._key(tenant_id, job_id)
+            if action is not None:
+                key["tenant_action"] = {"S": f"{tenant_id}#{action}"}
+            return key
+
+        jobs: list[Job] = []
+        esk = start_key(start_job) if start_job else None
+        # A filtered query may return sparse pages; read on until the page is full, within a bound.
+        for _ in range(_MAX_QUERY_PAGES):
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": "#p = :p",
+                "FilterExpression": " AND ".join(filters),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": False,
+                "Limit": max(limit, 25),
+                **index,
+            }
+            if esk:
+                kwargs["ExclusiveStartKey"] = esk
+            resp = self._call("query", **kwargs)
+            for raw in resp.get("Items", []):
+                jobs.append(job_from_item(_decode(raw)))
+                if len(jobs) == limit:
+                    more = "LastEvaluatedKey" in resp or raw is not resp["Items"][-1]
+                    return Page(jobs, encode_cursor(jobs[-1].job_id) if more else None)
+            lek = resp.get("LastEvaluatedKey")
+            if not lek:
+                return Page(jobs, None)
+            esk = lek
+        return Page(jobs, encode_cursor(_decode(esk)["job_id"]))
+
+    # -- writes ----------------------------------------------------------------------------
+    def create(self, job: Job) -> None:
+        item = {
+            "tenant_id": job.tenant_id,
+            "job_id": job.job_id,
+            "tenant_action": f"{job.tenant_id}#{job.action}",
+            "action": job.action,
+            "status": job.status.value,
+            "created_at": _dec(job.created_at),
+            "expires_at": job.expires_at,
+            "path_params": job.path_params,
+            "input_json": job.input_json,
+            "progress": 0,
+            "attempts": 0,
+        }
+        self._call(
+            "put_item",
+            Item=_encode(item),
+            ConditionExpression="attribute_not_exists(job_id)",
+        )
+
+    def fail_unqueued(self, job: Job, now: float, error: JobError) -> Job:
+        """Ends a job whose queue message could not be sent, so it never stays `queued`."""
+        return self._update(
+            job.tenant_id,
+            job.job_id,
+            UpdateExpression="SET #s = :failed, finished_at = :now, #err = :err",
+            ConditionExpression="#s = :queued",
+            ExpressionAttributeNames={"#s": "status", "#err": "error"},
+            ExpressionAttributeValues=_encode(
+                {":failed": "failed", ":queued": "queued", ":now": _dec(now), ":err": error.to_dict()}
+            ),
+        )
+
+    def start(self, job: Job, now: float, lease_until: float) -> Job:
+        """Claims the job for one attempt: from `queued`, or from `in_progress` whose lease ran out.
+
+        Raises ConditionFailed when the job is terminal, cancelled, or leased by a live attempt.
+        """
+        return self._update(
+            job.tenant_id,
+            job.job_id,
+            UpdateExpression=(
+                "SET #s = :running, started_at = if_not_exists(started_at, :now), "
+                "lease_until = :lease, attempts = attempts + :one"
+            ),
+            ConditionExpression=(
+                "attempts = :attempts AND (#s = :queued OR (#s = :running AND lease_until < :now))"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=_encode(
+                {
+                    ":running": "in_progress",
+                    ":queued": "queued",
+                    ":now": _dec(now),
+                    ":lease": _dec(lease_until),
+                    ":one": 1,
+                    ":attempts": job.attempts,
+                }
+            ),
+        )
+
+    def report_progress(self, job: Job, progress: int) -> Job:
+        """Records progress for the attempt that holds the job; returns the job as stored."""
+        return self._update(
+            job.tenant_id,
+            job.job_id,
+            UpdateExpression="SET progress = :p",
+            ConditionExpression="#s = :running AND attempts = :attempt",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=_encode(
+                {":p": progress, ":running": "in_progress", ":attempt": job.attempts}
+            ),
+        )
+
+    def finish(
+        self,
+        job: Job,
+        status: JobStatus,
+        now: float,
+        *,
+        result_json: str | None = None,
+        error: JobError | None = None,
+    ) -> Job:
+        """Writes the terminal state of the attempt that holds the job (fenced by `attempts`)."""
+        assert status.terminal
+        sets = ["#s = :status", "finished_at = :now", "lease_until = :now"]
+        values: dict[str, Any] = {
+            ":status": status.value,
+            ":now": _dec(now),
+            ":running": "in_progress",
+            ":attempt": job.attempts,
+        }
+        if status is JobStatus.SUCCEEDED:
+            sets.append("progress = :hundred")
+            values[":hundred"] = 100
+        if result_json is not None:
+            sets.append("result_json = :r")
+            values[":r"] = result_json
+        if error is not None:
+            sets.append("#err = :err")
+            values[":err"] = error.to_dict()
+        names = {"#s": "status"}
+        if error is not None:
+            names["#err"] = "error"
+        return self._update(
+            job.tenant_id,
+            job.job_id,
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="#s = :running AND attempts = :attempt",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_encode(values),
+        )
+
+    def abandon(self, job: Job, now: float, error: JobError) -> Job:
+        """Ends a job that used up its deliveries: from `queued`, or `in_progress` with a dead lease."""
+        return self._update(
+            job.tenant_id,
+            job.job_id,
+            UpdateExpression="SET #s = :failed, finished_at = :now, #err = :err",
+            ConditionExpression=(
+                "attempts = :attempts AND (#s = :queued OR (#s = :running AND lease_until < :now))"
+            ),
+            ExpressionAttributeNames={"#s": "status", "#err": "error"},
+            ExpressionAttributeValues=_encode(
+                {
+                    ":failed": "failed",
+                    ":queued": "queued",
+                    ":running": "in_progress",
+                    ":now": _dec(now),
+                    ":err": error.to_dict(),
+                    ":attempts": job.attempts,
+                }
+            ),
+        )
+
+    def cancel_queued(self, job: Job, now: float) -> Job:
+        return self._update(
+            job.tenant_id,
+            job.job_id,
+            UpdateExpression="SET #s = :cancelled, finished_at = :now, cancel_requested = :t",
+            ConditionExpression="#s = :queued",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=_encode(
+                {":cancelled": "cancelled", ":queued": "queued", ":now": _dec(now), ":t": True}
+            ),
+        )
+
+    def request_cancel(self, job: Job) -> Job:
+        return self._update(
+            job.tenant_id,
+            job.job_id,
+            UpdateExpression="SET cancel_requested = :t",
+            ConditionExpression="#s = :running",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=_encode({":t": True, ":running": "in_progress"}),
+        )
+
+    def release(self, job: Job, now: float) -> None:
+        """Ends this attempt's lease early (it failed transiently) so a redelivery may start."""
+        self._update(
+            job.tenant_id,
+            job.job_id,
+            UpdateExpression="SET lease_until = :now",
+            ConditionExpression="#s = :running AND attempts = :attempt",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=_encode(
+                {":now": _dec(now - 0.001), ":running": "in_progress", ":attempt": job.attempts}
+            ),
+        )

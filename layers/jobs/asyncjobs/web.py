@@ -1,0 +1,163 @@
+"""HTTP plumbing shared by the API functions: one error format, one place mapping errors to codes.
+
+Every error body is `{"error": {"code", "message", "details"?}}`: `code` is for machines,
+`message` is a sentence a person can act on, `details` lists field errors for 422s.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from pydantic import BaseModel
+
+from asyncjobs.actions import Action
+from asyncjobs.errors import Conflict, DomainError, InvalidRequest, NotFound, ServiceUnavailable
+from asyncjobs.observability import logger
+
+TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+PATH_PARAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+
+_STATUS = {NotFound: 404, Conflict: 409, InvalidRequest: 422, ServiceUnavailable: 503}
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    location: str
+    message: str
+    type: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx and 5xx response."""
+
+    error: ErrorInfo
+
+
+def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
+                   headers: dict[str, str] | None = None) -> Response[str]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"error": error}),
+        headers=headers,
+    )
+
+
+def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    details = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        location = loc[0] if loc else "body"
+        field = ".".join(loc[1:]) or location
+        message = err.get("msg", "is invalid")
+        if err.get("type") == "missing":
+            message = "is required"
+        elif err.get("type") == "extra_forbidden":
+            message = "is not a known field; remove it"
+        details.append({"field": field, "location": location, "message": message, "type": err.get("type", "")})
+    return details
+
+
+def _validation_response(ex: RequestValidationError) -> Response[str]:
+    errors = list(ex.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(400, "malformed_json", "The request body is not valid JSON.")
+    if any(e.get("type") == "unsupported_content_type" for e in errors):
+        return error_response(415, "unsupported_media_type", "Send the request body as application/json.")
+    details = _field_errors(errors)
+    summary = "; ".join(f"{d['location']} `{d['field']}` {d['message']}" for d in details)
+    return error_response(422, "validation_failed", f"The request is invalid: {summary}.", details)
+
+
+def new_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(ex: RequestValidationError) -> Response[str]:
+        return _validation_response(ex)
+
+    @app.exception_handler(DomainError)
+    def _domain(ex: DomainError) -> Response[str]:
+        status = _STATUS.get(type(ex), 400)
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return error_response(status, ex.code, ex.message, headers=headers)
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[str]:
+        method = app.current_event.request_context.http.method
+        return error_response(
+            404, "route_not_found", f"No route {method} {app.current_event.path}: check the action name and path."
+        )
+
+    @app.exception_handler(Exception)
+    def _unexpected(ex: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "An unexpected error occurred; retry later.")
+
+    return app
+
+
+def _params(action: Action) -> list[inspect.Parameter]:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("tenant_id", kw, annotation=Annotated[str, Path(pattern=TENANT_ID_PATTERN)])]
+    params += [
+        inspect.Parameter(name, kw, annotation=Annotated[str, Path(pattern=PATH_PARAM_PATTERN)])
+        for name in action.path_params
+    ]
+    return params
+
+
+def action_route(
+    action: Action,
+    handler: Callable[..., Response[str]],
+    extra: list[tuple[str, Any]],
+    name: str,
+) -> Callable[..., Response[str]]:
+    """A route function for one action whose signature declares the tenant, the action's own
+    path parameters and `extra` (body or query), so Powertools validates them and documents them
+    in OpenAPI. `handler(action, tenant_id, path_params, **extra)` does the work."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = _params(action) + [inspect.Parameter(n, kw, annotation=a) for n, a in extra]
+
+    def route(**kwargs: Any) -> Response[str]:
+        tenant_id = kwargs.pop("tenant_id")
+        path_params = {p: kwargs.pop(p) for p in action.path_params}
+        return handler(action, tenant_id, path_params, **kwargs)
+
+    route.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    route.__name__ = f"{name}_{action.name}"
+    route.__doc__ = action.description
+    return route
+
+
+def resolver_path(path: str) -> str:
+    """`/a/{b}` (OpenAPI and API Gateway style) → `/a/<b>` (Powertools' route syntax)."""
+    return path.replace("{", "<").replace("}", ">")
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+        headers=headers,
+    )
+
+
+BODY = Body(embed=False)

@@ -1,0 +1,33 @@
+"""Test set-up: fake credentials and moto before any boto3 client exists, then a stack built from
+template.yaml (never a hand-kept copy of it) for every test that needs AWS."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    POWERTOOLS_DEV="false",
+)
+
+import moto  # noqa: E402  (must be imported before any boto3 client is created)
+import pytest  # noqa: E402
+
+from devstack import template  # noqa: E402
+from tests.support import ROOT, Harness  # noqa: E402
+
+assert moto
+
+
+@pytest.fixture(scope="session")
+def translated() -> template.Translated:
+    return template.load(ROOT / "template.yaml")
+
+
+@pytest.fixture
+def harness(translated, monkeypatch):
+    with Harness.start(translated, monkeypatch) as h:
+        yield h

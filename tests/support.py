@@ -1,0 +1,196 @@
+"""Drives the functions the way AWS would, against a moto stack provisioned from template.yaml."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from asyncjobs import aws
+from asyncjobs.services import get_services, reset_services
+from devstack.lambda_runtime import LambdaContext, deliver_batch, http_event, json_body
+from devstack.provision import Stack, provision
+from devstack.routes import http_routes, match_route
+from devstack.template import Translated
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+class Harness:
+    """A provisioned stack, the API routed as the template routes it, and the queue poller."""
+
+    def __init__(self, translated: Translated, stack: Stack) -> None:
+        self.translated = translated
+        self.stack = stack
+        self.routes = http_routes(translated)
+        self.session = boto3.Session(region_name=stack.region)
+        self.ddb = self.session.client("dynamodb")
+        self.sqs = self.session.client("sqs")
+        self.events = self.session.client("events")
+        self.s3 = self.session.client("s3")
+        self.env = stack.functions["RunFunction"].environment
+        from functions.executor import app as executor_app
+        from functions.run import app as run_app
+        from functions.status import app as status_app
+
+        self.handlers = {
+            "RunFunction": run_app.handler,
+            "StatusFunction": status_app.handler,
+            "ExecutorFunction": executor_app.handler,
+        }
+        self.trigger = stack.queue_triggers[0]
+        self._tap_url: str | None = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, translated: Translated, monkeypatch: Any) -> Iterator[Harness]:
+        with mock_aws():
+            stack = provision(translated, session=boto3.Session(), stack_name="test")
+            for fn in stack.functions.values():
+                for key, value in fn.environment.items():
+                    monkeypatch.setenv(key, value)
+            monkeypatch.setenv("PROGRESS_INTERVAL_SECONDS", "0")
+            reset_services()
+            try:
+                yield cls(translated, stack)
+            finally:
+                reset_services()
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def request(self, method: str, path: str, *, query: dict[str, str] | None = None,
+                body: Any = None, raw: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
+        found = match_route(self.routes, method, path)
+        if found is None:
+            return Reply(404, {}, {"message": "Not Found"})  # API Gateway's own 404
+        route, params = found
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        hdrs = {"content-type": "application/json", **(headers or {})}
+        event = http_event(method, path, route_key=route.route_key, path_parameters=params,
+                           query=urlencode(query or {}), headers=hdrs, body=data)
+        fn = self.stack.functions[route.function]
+        resp = self.handlers[route.function](event, LambdaContext(fn.name, fn.memory, fn.timeout))
+        return Reply(resp["statusCode"], resp.get("headers") or {}, json_body(resp))
+
+    def run(self, tenant: str, action_path: str, body: Any, **kw: Any) -> Reply:
+        return self.request("POST", f"/v2/tenants/{tenant}{action_path}/run", body=body, **kw)
+
+    def status(self, tenant: str, action_path: str, job_id: str) -> Reply:
+        return self.request("GET", f"/v2/tenants/{tenant}{action_path}/status", query={"job_id": job_id})
+
+    def submit(self, tenant: str = "acme", action_path: str = "/diagnostic", body: Any = None) -> str:
+        reply = self.run(tenant, action_path, {} if body is None else body)
+        assert reply.status == 202, reply.body
+        return str(reply.body["job_id"])
+
+    # -- executor --------------------------------------------------------------------------
+    def execute(self, *, max_batches: int = 50, retry_now: bool = True) -> int:
+        """Delivers queued messages to the executor until the queue is empty. With `retry_now`,
+        a failed message is made visible again at once instead of after the visibility timeout."""
+        fn = self.stack.functions["ExecutorFunction"]
+        delivered = 0
+        for _ in range(max_batches):
+            received, failed = deliver_batch(
+                self.sqs, self.trigger.queue_url, self.trigger.queue_arn,
+                lambda ev: self.handlers["ExecutorFunction"](ev, LambdaContext(fn.name, fn.memory, fn.timeout)),
+                batch_size=self.trigger.batch_size,
+                report_batch_item_failures=self.trigger.report_batch_item_failures,
+                failed_visibility_timeout=0 if retry_now else None,
+            )
+            if not received:
+                return delivered
+            delivered += received
+        return delivered
+
+    def execute_in_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.execute, kwargs={"retry_now": False}, daemon=True)
+        thread.start()
+        return thread
+
+    def queue_depth(self, url: str | None = None) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=url or self.trigger.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    # -- data ------------------------------------------------------------------------------
+    def item(self, tenant: str, job_id: str) -> dict[str, Any] | None:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        resp = self.ddb.get_item(TableName=self.env["JOBS_TABLE"],
+                                 Key={"tenant_id": {"S": tenant}, "job_id": {"S": job_id}})
+        if "Item" not in resp:
+            return None
+        d = TypeDeserializer()
+        return {k: d.deserialize(v) for k, v in resp["Item"].items()}
+
+    def tap_events(self) -> str:
+        """Adds a rule with an SQS target on the jobs bus, so the test can read what was emitted."""
+        url = self.sqs.create_queue(QueueName="event-tap")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus = self.env["EVENT_BUS_NAME"]
+        self.events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": ["asyncjobs"]}))
+        self.events.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+        self._tap_url = url
+        return url
+
+    def emitted(self) -> list[dict[str, Any]]:
+        assert self._tap_url, "call tap_events() first"
+        out = []
+        while True:
+            msgs = self.sqs.receive_message(QueueUrl=self._tap_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                return out
+            for m in msgs:
+                out.append(json.loads(m["Body"]))
+                self.sqs.delete_message(QueueUrl=self._tap_url, ReceiptHandle=m["ReceiptHandle"])
+
+    def fail_calls(self, service: str, operation: str, times: int = 1,
+                   code: str = "ThrottlingException") -> list[int]:
+        """Makes the next `times` calls of one operation by the functions' own client fail the way
+        AWS fails them (after botocore's retries), on the real client. Returns a call counter."""
+        client = aws.client(service)
+        calls = [0]
+
+        def fail(**_: Any) -> None:
+            calls[0] += 1
+            if calls[0] <= times:
+                raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
+
+        client.meta.events.register(f"before-call.{client.meta.service_model.service_name}.{operation}", fail)
+        return calls
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise AssertionError("condition not met in time")
+
+    def services(self) -> Any:
+        return get_services()
+
