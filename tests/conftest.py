@@ -31,3 +31,19 @@ def translated() -> template.Translated:
 def harness(translated, monkeypatch):
     with Harness.start(translated, monkeypatch) as h:
         yield h
+
+
+@pytest.fixture
+def log_lines():
+    """The JSON log lines the functions write, as Lambda would ship them to CloudWatch."""
+    import io
+    import json
+
+    from asyncjobs.observability import logger
+
+    buffer = io.StringIO()
+    previous = logger.registered_handler.setStream(buffer)
+    try:
+        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+    finally:
+        logger.registered_handler.setStream(previous)

@@ -1,0 +1,83 @@
+"""template.yaml is the single truth: what it declares is what runs (and what tests run on)."""
+
+from __future__ import annotations
+
+import pytest
+
+from asyncjobs.actions import ACTIONS
+from devstack.routes import http_routes, match_route
+
+
+def _props(translated, logical_id):
+    return translated.cfn["Resources"][logical_id]["Properties"]
+
+
+def test_jobs_table_has_native_ttl_on_expires_at(harness):
+    ttl = harness.ddb.describe_time_to_live(TableName=harness.env["JOBS_TABLE"])["TimeToLiveDescription"]
+    assert ttl == {"AttributeName": "expires_at", "TimeToLiveStatus": "ENABLED"}
+
+
+def test_jobs_table_is_on_demand_with_pitr_and_encryption(translated):
+    props = _props(translated, "JobsTable")
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+
+
+def test_queue_visibility_is_at_least_six_executor_timeouts(harness):
+    attrs = harness.sqs.get_queue_attributes(QueueUrl=harness.trigger.queue_url, AttributeNames=["All"])["Attributes"]
+    executor = harness.stack.functions["ExecutorFunction"]
+    assert int(attrs["VisibilityTimeout"]) >= 6 * executor.timeout
+
+
+def test_redrive_count_is_the_one_the_executor_is_told(harness):
+    import json
+
+    attrs = harness.sqs.get_queue_attributes(QueueUrl=harness.trigger.queue_url, AttributeNames=["RedrivePolicy"])
+    policy = json.loads(attrs["Attributes"]["RedrivePolicy"])
+    executor = harness.stack.functions["ExecutorFunction"]
+    assert int(policy["maxReceiveCount"]) == int(executor.environment["MAX_RECEIVE_COUNT"])
+    assert policy["deadLetterTargetArn"] == harness.stack.resources["JobsDLQ"]["Arn"]
+
+
+def test_executor_reports_partial_batch_failures(harness):
+    assert harness.trigger.function == "ExecutorFunction"
+    assert harness.trigger.report_batch_item_failures
+
+
+def test_dead_letter_queue_has_an_alarm(translated):
+    alarm = _props(translated, "JobsDLQAlarm")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["JobsDLQ", "QueueName"]}}]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+
+
+def test_functions_run_python313_on_arm64_with_the_layer(translated):
+    functions = [r for r in translated.cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert len(functions) == 3
+    for fn in functions:
+        assert fn["Properties"]["Runtime"] == "python3.13"
+        assert fn["Properties"]["Architectures"] == ["arm64"]
+        assert len(fn["Properties"]["Layers"]) == 1
+    layer = translated.sam["Resources"]["JobsLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+
+
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_every_action_route_is_served_by_the_template(translated, name):
+    routes = http_routes(translated)
+    action = ACTIONS[name]
+    sample = action.path.replace("{", "x").replace("}", "")
+    run = match_route(routes, "POST", f"/v2/tenants/acme{sample}/run")
+    status = match_route(routes, "GET", f"/v2/tenants/acme{sample}/status")
+    assert run is not None and run[0].function == "RunFunction"
+    assert status is not None and status[0].function == "StatusFunction"
+    assert match_route(routes, "POST", "/v2/tenants/acme/jobs/x/cancel")[0].function == "RunFunction"
+    assert match_route(routes, "GET", "/v2/tenants/acme/jobs")[0].function == "StatusFunction"
+
+
+def test_outputs_resolve(harness):
+    outputs = harness.stack.outputs
+    assert outputs["JobsTableName"] == harness.env["JOBS_TABLE"]
+    assert outputs["JobsQueueUrl"] == harness.env["JOBS_QUEUE_URL"]
+    assert outputs["EventBusName"] == harness.env["EVENT_BUS_NAME"]
+    assert outputs["ApiUrl"].startswith("https://")
