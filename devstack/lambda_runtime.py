@@ -8,9 +8,10 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from devstack.provision import ACCOUNT
@@ -172,13 +173,17 @@ def deliver_batch(
         for m in messages:
             if m["MessageId"] in failed:
                 sqs.change_message_visibility(
-                    QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=failed_visibility_timeout
+                    QueueUrl=queue_url,
+                    ReceiptHandle=m["ReceiptHandle"],
+                    VisibilityTimeout=failed_visibility_timeout,
                 )
     done = [m for m in messages if m["MessageId"] not in failed]
     for i in range(0, len(done), 10):
         sqs.delete_message_batch(
             QueueUrl=queue_url,
-            Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i : i + 10])],
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i : i + 10])
+            ],
         )
     return len(messages), len(failed)
 

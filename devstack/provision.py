@@ -77,14 +77,14 @@ class _Resolver:
         self.params.update(_PSEUDO)
         self.params["AWS::Region"] = stack.region
         self.params["AWS::StackName"] = stack.name
-        self.params["AWS::StackId"] = f"arn:aws:cloudformation:{stack.region}:{ACCOUNT}:stack/{stack.name}/local"
-        self.conditions = {
-            name: self.condition(expr) for name, expr in (cfn.get("Conditions") or {}).items()
-        }
+        self.params["AWS::StackId"] = (
+            f"arn:aws:cloudformation:{stack.region}:{ACCOUNT}:stack/{stack.name}/local"
+        )
+        self.conditions = {name: self.condition(expr) for name, expr in (cfn.get("Conditions") or {}).items()}
 
     def condition(self, expr: Any) -> bool:
         if isinstance(expr, dict) and len(expr) == 1:
-            (fn, arg), = expr.items()
+            ((fn, arg),) = expr.items()
             if fn == "Fn::Equals":
                 return bool(self.resolve(arg[0]) == self.resolve(arg[1]))
             if fn == "Fn::Not":
@@ -116,7 +116,7 @@ class _Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (fn, arg), = value.items()
+            ((fn, arg),) = value.items()
             if fn == "Ref":
                 return self._lookup(arg, None)
             if fn == "Fn::GetAtt":
@@ -193,8 +193,12 @@ class _Creator:
             self.s3.create_bucket(Bucket=name)
             if "LifecycleConfiguration" in props:
                 rules = [
-                    {"ID": r.get("Id", "rule"), "Status": r["Status"], "Filter": {"Prefix": ""},
-                     "Expiration": {"Days": int(r["ExpirationInDays"])}}
+                    {
+                        "ID": r.get("Id", "rule"),
+                        "Status": r["Status"],
+                        "Filter": {"Prefix": ""},
+                        "Expiration": {"Days": int(r["ExpirationInDays"])},
+                    }
                     for r in props["LifecycleConfiguration"]["Rules"]
                     if "ExpirationInDays" in r
                 ]
@@ -215,7 +219,9 @@ class _Creator:
                 handler=props["Handler"],
                 code_dir=self._code_dir(props["Code"]["S3Key"]),
                 layer_dirs=layer_dirs,
-                environment={k: str(v) for k, v in (props.get("Environment") or {}).get("Variables", {}).items()},
+                environment={
+                    k: str(v) for k, v in (props.get("Environment") or {}).get("Variables", {}).items()
+                },
                 timeout=int(props.get("Timeout", 3)),
                 memory=int(props.get("MemorySize", 128)),
             )
@@ -260,9 +266,7 @@ class _Creator:
             "BillingMode": props.get("BillingMode", "PROVISIONED"),
         }
         if kwargs["BillingMode"] == "PROVISIONED":
-            kwargs["ProvisionedThroughput"] = {
-                k: int(v) for k, v in props["ProvisionedThroughput"].items()
-            }
+            kwargs["ProvisionedThroughput"] = {k: int(v) for k, v in props["ProvisionedThroughput"].items()}
         if props.get("GlobalSecondaryIndexes"):
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         if props.get("StreamSpecification"):
@@ -303,7 +307,10 @@ def provision(
                 props = resolver.resolve(res.get("Properties") or {})
             except _Pending:
                 continue
-            stack.resources[logical_id] = {"Type": res["Type"], **creator.create(logical_id, res["Type"], props)}
+            stack.resources[logical_id] = {
+                "Type": res["Type"],
+                **creator.create(logical_id, res["Type"], props),
+            }
             del pending[logical_id]
             progressed = True
         if not progressed:

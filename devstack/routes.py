@@ -60,7 +60,9 @@ def http_routes(translated: Translated) -> list[Route]:
             path = props.get("Path", "$default")
             method = "ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method
             routes.append(Route(method, path, logical_id, _compile(path if path != "$default" else "/{p+}")))
-    routes.sort(key=lambda r: (r.path == "$default", r.greedy, -r.path.count("/"), "{" in r.path, r.method == "ANY"))
+    routes.sort(
+        key=lambda r: (r.path == "$default", r.greedy, -r.path.count("/"), "{" in r.path, r.method == "ANY")
+    )
     return routes
 
 

@@ -13,11 +13,11 @@ os.environ.update(
     POWERTOOLS_DEV="false",
 )
 
-import moto  # noqa: E402  (must be imported before any boto3 client is created)
-import pytest  # noqa: E402
+import moto
+import pytest
 
-from devstack import template  # noqa: E402
-from tests.support import ROOT, Harness  # noqa: E402
+from devstack import template
+from tests.support import ROOT, Harness
 
 assert moto
 

@@ -79,16 +79,31 @@ class Harness:
                 reset_services()
 
     # -- HTTP ------------------------------------------------------------------------------
-    def request(self, method: str, path: str, *, query: dict[str, str] | None = None,
-                body: Any = None, raw: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         found = match_route(self.routes, method, path)
         if found is None:
             return Reply(404, {}, {"message": "Not Found"})  # API Gateway's own 404
         route, params = found
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         hdrs = {"content-type": "application/json", **(headers or {})}
-        event = http_event(method, path, route_key=route.route_key, path_parameters=params,
-                           query=urlencode(query or {}), headers=hdrs, body=data)
+        event = http_event(
+            method,
+            path,
+            route_key=route.route_key,
+            path_parameters=params,
+            query=urlencode(query or {}),
+            headers=hdrs,
+            body=data,
+        )
         fn = self.stack.functions[route.function]
         resp = self.handlers[route.function](event, LambdaContext(fn.name, fn.memory, fn.timeout))
         return Reply(resp["statusCode"], resp.get("headers") or {}, json_body(resp))
@@ -111,9 +126,13 @@ class Harness:
         fn = self.stack.functions["ExecutorFunction"]
         delivered = 0
         for _ in range(max_batches):
-            received, failed = deliver_batch(
-                self.sqs, self.trigger.queue_url, self.trigger.queue_arn,
-                lambda ev: self.handlers["ExecutorFunction"](ev, LambdaContext(fn.name, fn.memory, fn.timeout)),
+            received, _failed = deliver_batch(
+                self.sqs,
+                self.trigger.queue_url,
+                self.trigger.queue_arn,
+                lambda ev: self.handlers["ExecutorFunction"](
+                    ev, LambdaContext(fn.name, fn.memory, fn.timeout)
+                ),
                 batch_size=self.trigger.batch_size,
                 report_batch_item_failures=self.trigger.report_batch_item_failures,
                 failed_visibility_timeout=0 if retry_now else None,
@@ -139,8 +158,9 @@ class Harness:
     def item(self, tenant: str, job_id: str) -> dict[str, Any] | None:
         from boto3.dynamodb.types import TypeDeserializer
 
-        resp = self.ddb.get_item(TableName=self.env["JOBS_TABLE"],
-                                 Key={"tenant_id": {"S": tenant}, "job_id": {"S": job_id}})
+        resp = self.ddb.get_item(
+            TableName=self.env["JOBS_TABLE"], Key={"tenant_id": {"S": tenant}, "job_id": {"S": job_id}}
+        )
         if "Item" not in resp:
             return None
         d = TypeDeserializer()
@@ -149,7 +169,9 @@ class Harness:
     def tap_events(self) -> str:
         """Adds a rule with an SQS target on the jobs bus, so the test can read what was emitted."""
         url = self.sqs.create_queue(QueueName="event-tap")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         bus = self.env["EVENT_BUS_NAME"]
         self.events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": ["asyncjobs"]}))
         self.events.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
@@ -160,15 +182,18 @@ class Harness:
         assert self._tap_url, "call tap_events() first"
         out = []
         while True:
-            msgs = self.sqs.receive_message(QueueUrl=self._tap_url, MaxNumberOfMessages=10).get("Messages", [])
+            msgs = self.sqs.receive_message(QueueUrl=self._tap_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not msgs:
                 return out
             for m in msgs:
                 out.append(json.loads(m["Body"]))
                 self.sqs.delete_message(QueueUrl=self._tap_url, ReceiptHandle=m["ReceiptHandle"])
 
-    def fail_calls(self, service: str, operation: str, times: int = 1,
-                   code: str = "ThrottlingException") -> list[int]:
+    def fail_calls(
+        self, service: str, operation: str, times: int = 1, code: str = "ThrottlingException"
+    ) -> list[int]:
         """Makes the next `times` calls of one operation by the functions' own client fail the way
         AWS fails them (after botocore's retries), on the real client. Returns a call counter."""
         client = aws.client(service)
@@ -193,4 +218,3 @@ class Harness:
 
     def services(self) -> Any:
         return get_services()
-

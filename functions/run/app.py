@@ -53,9 +53,7 @@ for _action in ACTIONS.values():
     },
     tags=["jobs"],
 )
-def cancel(
-    tenant_id: Annotated[str, Path(pattern=TENANT_ID_PATTERN)], job_id: str
-) -> Response[str]:
+def cancel(tenant_id: Annotated[str, Path(pattern=TENANT_ID_PATTERN)], job_id: str) -> Response[str]:
     job = jobs.cancel(get_services(), tenant_id, job_id)
     return json_response(200 if job.status.terminal else 202, job.to_public())
 

@@ -38,7 +38,12 @@ for _action in ACTIONS.values():
         action_route(
             _action,
             _status,
-            [("job_id", Annotated[str, Query(min_length=1, max_length=64, description="From the run response.")])],
+            [
+                (
+                    "job_id",
+                    Annotated[str, Query(min_length=1, max_length=64, description="From the run response.")],
+                )
+            ],
             "status",
         )
     )
@@ -50,7 +55,9 @@ def list_jobs(
     action: Annotated[str | None, Query(description="Only jobs of this action.")] = None,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
-    cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+    ] = None,
 ) -> Response[str]:
     svc = get_services()
     if action is not None and action not in ACTIONS:

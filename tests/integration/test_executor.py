@@ -163,7 +163,9 @@ def test_executor_logs_carry_the_job_id_on_every_line(harness, log_lines):
     job_id = harness.submit(body={"fail_with": "exception"})
     harness.execute()
     logs = [x for x in log_lines() if x.get("function_name") == "test-ExecutorFunction"]
-    assert {"job started", "action raised", "job finished", "job event published"} <= {x["message"] for x in logs}
+    assert {"job started", "action raised", "job finished", "job event published"} <= {
+        x["message"] for x in logs
+    }
     assert all(x.get("job_id") == job_id for x in logs)
     # the traceback is in the logs (for operators), not in the job (for callers)
     assert "secret" in next(x for x in logs if x["message"] == "action raised")["exception"]
@@ -190,4 +192,3 @@ def test_sample_executor_event_for_a_real_job(harness):
     out = harness.handlers["ExecutorFunction"](event, LambdaContext("executor", 1024, 300))
     assert out == {"batchItemFailures": []}
     assert harness.item("acme", job_id)["status"] == "succeeded"
-

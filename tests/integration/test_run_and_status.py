@@ -105,9 +105,11 @@ def test_status_moves_queued_to_in_progress_to_succeeded_with_progress(harness):
 
     worker = harness.execute_in_background()
     running = harness.wait_for(
-        lambda: (r := harness.status("acme", "/diagnostic", job_id).body)["status"] == "in_progress"
-        and r["progress"] > 0
-        and r
+        lambda: (
+            (r := harness.status("acme", "/diagnostic", job_id).body)["status"] == "in_progress"
+            and r["progress"] > 0
+            and r
+        )
     )
     assert 0 < running["progress"] < 100
     assert running["started_at"] and running["finished_at"] is None
@@ -120,8 +122,17 @@ def test_status_moves_queued_to_in_progress_to_succeeded_with_progress(harness):
     assert doc["result"]["echo"] == {"k": "v"} and doc["result"]["steps"] == 4
     assert doc["created_at"] <= doc["started_at"] <= doc["finished_at"]
     assert "Retry-After" not in done.headers
-    assert set(doc) >= {"job_id", "action", "status", "created_at", "started_at", "finished_at",
-                        "progress", "result", "expires_at"}
+    assert set(doc) >= {
+        "job_id",
+        "action",
+        "status",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "progress",
+        "result",
+        "expires_at",
+    }
 
 
 def test_action_error_fails_the_job_with_its_message_and_is_not_retried(harness):
@@ -130,7 +141,10 @@ def test_action_error_fails_the_job_with_its_message_and_is_not_retried(harness)
 
     doc = harness.status("acme", "/diagnostic", job_id).body
     assert doc["status"] == "failed"
-    assert doc["error"] == {"code": "diagnostic_failure", "message": "The diagnostic action failed as requested."}
+    assert doc["error"] == {
+        "code": "diagnostic_failure",
+        "message": "The diagnostic action failed as requested.",
+    }
     assert "result" not in doc
     assert harness.item("acme", job_id)["attempts"] == 1
     assert harness.queue_depth() == 0
@@ -224,5 +238,7 @@ def test_sample_events_drive_the_handlers(harness):
     status = harness.handlers["StatusFunction"](load_event("status.json"), LambdaContext("status"))
     assert status["statusCode"] == 404  # the sample's job id does not exist in a fresh stack
     assert json_body(status)["error"]["code"] == "not_found"
-    executor = harness.handlers["ExecutorFunction"](load_event("executor.json"), LambdaContext("executor", 1024, 300))
+    executor = harness.handlers["ExecutorFunction"](
+        load_event("executor.json"), LambdaContext("executor", 1024, 300)
+    )
     assert executor == {"batchItemFailures": []}

@@ -25,7 +25,9 @@ def test_jobs_table_is_on_demand_with_pitr_and_encryption(translated):
 
 
 def test_queue_visibility_is_at_least_six_executor_timeouts(harness):
-    attrs = harness.sqs.get_queue_attributes(QueueUrl=harness.trigger.queue_url, AttributeNames=["All"])["Attributes"]
+    attrs = harness.sqs.get_queue_attributes(QueueUrl=harness.trigger.queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
     executor = harness.stack.functions["ExecutorFunction"]
     assert int(attrs["VisibilityTimeout"]) >= 6 * executor.timeout
 
@@ -33,7 +35,9 @@ def test_queue_visibility_is_at_least_six_executor_timeouts(harness):
 def test_redrive_count_is_the_one_the_executor_is_told(harness):
     import json
 
-    attrs = harness.sqs.get_queue_attributes(QueueUrl=harness.trigger.queue_url, AttributeNames=["RedrivePolicy"])
+    attrs = harness.sqs.get_queue_attributes(
+        QueueUrl=harness.trigger.queue_url, AttributeNames=["RedrivePolicy"]
+    )
     policy = json.loads(attrs["Attributes"]["RedrivePolicy"])
     executor = harness.stack.functions["ExecutorFunction"]
     assert int(policy["maxReceiveCount"]) == int(executor.environment["MAX_RECEIVE_COUNT"])

@@ -41,11 +41,17 @@ def test_action_path_must_end_with_its_name():
 
 
 def test_field_errors_are_named_and_readable():
-    details = _field_errors([
-        {"loc": ("body", "customer", "name"), "msg": "String should have at least 1 character", "type": "string_too_short"},
-        {"loc": ("body", "module_model"), "msg": "Field required", "type": "missing"},
-        {"loc": ("query", "job_id"), "msg": "Field required", "type": "missing"},
-    ])
+    details = _field_errors(
+        [
+            {
+                "loc": ("body", "customer", "name"),
+                "msg": "String should have at least 1 character",
+                "type": "string_too_short",
+            },
+            {"loc": ("body", "module_model"), "msg": "Field required", "type": "missing"},
+            {"loc": ("query", "job_id"), "msg": "Field required", "type": "missing"},
+        ]
+    )
     assert [(d["location"], d["field"], d["message"]) for d in details] == [
         ("body", "customer.name", "String should have at least 1 character"),
         ("body", "module_model", "is required"),
@@ -54,9 +60,16 @@ def test_field_errors_are_named_and_readable():
 
 
 def test_proposal_financials():
-    p = ProposalInput(customer={"name": "A"}, system_size_kw=10, module_count=25, module_model="M",
-                      annual_production_kwh=12000, price_per_watt=3, incentives=5000,
-                      electricity_rate_per_kwh=0.25)
+    p = ProposalInput(
+        customer={"name": "A"},
+        system_size_kw=10,
+        module_count=25,
+        module_model="M",
+        annual_production_kwh=12000,
+        price_per_watt=3,
+        incentives=5000,
+        electricity_rate_per_kwh=0.25,
+    )
     f = financials(p)
     assert f["gross_price"] == 30000 and f["net_price"] == 25000
     assert f["year_one_savings"] == 3000 and f["simple_payback_years"] == 8.3
@@ -65,8 +78,14 @@ def test_proposal_financials():
 
 
 def _job(**kw):
-    base = dict(tenant_id="t", job_id=new_job_id(), action="a", status=JobStatus.SUCCEEDED,
-                created_at=1.0, expires_at=2)
+    base = dict(
+        tenant_id="t",
+        job_id=new_job_id(),
+        action="a",
+        status=JobStatus.SUCCEEDED,
+        created_at=1.0,
+        expires_at=2,
+    )
     return Job(**{**base, **kw})
 
 
@@ -78,7 +97,11 @@ def test_event_detail_inlines_small_results_and_omits_large_ones():
 
 
 def test_terminal_states():
-    assert {s for s in JobStatus if s.terminal} == {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
+    assert {s for s in JobStatus if s.terminal} == {
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+    }
 
 
 def test_failed_message_ids_follow_lambdas_rules():

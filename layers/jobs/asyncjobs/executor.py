@@ -190,7 +190,9 @@ def _run(svc: Services, job: Job, deadline: float) -> None:
         # The traceback goes to the logs (with the job id); the caller gets a safe message.
         logger.exception("action raised")
         status, result_json = JobStatus.FAILED, None
-        error = JobError("action_error", f"The action failed unexpectedly. Quote job {job.job_id} to support.")
+        error = JobError(
+            "action_error", f"The action failed unexpectedly. Quote job {job.job_id} to support."
+        )
     try:
         ended = svc.store.finish(job, status, svc.clock(), result_json=result_json, error=error)
     except InfrastructureError:

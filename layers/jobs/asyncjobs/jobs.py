@@ -88,7 +88,9 @@ def public_view(svc: Services, job: Job) -> dict[str, Any]:
     if isinstance(result, dict) and isinstance(result.get("files"), list):
         ttl = svc.settings.download_url_ttl_s
         result["files"] = [
-            {**f, "download_url": svc.files.download_url(f["key"], ttl)} if isinstance(f, dict) and "key" in f else f
+            {**f, "download_url": svc.files.download_url(f["key"], ttl)}
+            if isinstance(f, dict) and "key" in f
+            else f
             for f in result["files"]
         ]
     return doc

@@ -114,9 +114,7 @@ class JobStore:
         return {"tenant_id": {"S": tenant_id}, "job_id": {"S": job_id}}
 
     def _update(self, tenant_id: str, job_id: str, **kwargs: Any) -> Job:
-        resp = self._call(
-            "update_item", Key=self._key(tenant_id, job_id), ReturnValues="ALL_NEW", **kwargs
-        )
+        resp = self._call("update_item", Key=self._key(tenant_id, job_id), ReturnValues="ALL_NEW", **kwargs)
         return job_from_item(_decode(resp["Attributes"]))
 
     # -- reads -----------------------------------------------------------------------------

@@ -46,8 +46,13 @@ class ErrorBody(BaseModel):
     error: ErrorInfo
 
 
-def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
-                   headers: dict[str, str] | None = None) -> Response[str]:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         error["details"] = details
@@ -70,7 +75,9 @@ def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
             message = "is required"
         elif err.get("type") == "extra_forbidden":
             message = "is not a known field; remove it"
-        details.append({"field": field, "location": location, "message": message, "type": err.get("type", "")})
+        details.append(
+            {"field": field, "location": location, "message": message, "type": err.get("type", "")}
+        )
     return details
 
 
@@ -102,7 +109,9 @@ def new_app() -> APIGatewayHttpResolver:
     def _not_found(_: NotFoundError) -> Response[str]:
         method = app.current_event.request_context.http.method
         return error_response(
-            404, "route_not_found", f"No route {method} {app.current_event.path}: check the action name and path."
+            404,
+            "route_not_found",
+            f"No route {method} {app.current_event.path}: check the action name and path.",
         )
 
     @app.exception_handler(Exception)

@@ -63,7 +63,9 @@ class Action:
     def __post_init__(self) -> None:
         segments = self.path.strip("/").split("/")
         if not self.path.startswith("/") or segments[-1] != self.name:
-            raise ValueError(f"action {self.name!r}: path {self.path!r} must start with / and end with the name")
+            raise ValueError(
+                f"action {self.name!r}: path {self.path!r} must start with / and end with the name"
+            )
         bad = [s for s in segments if not _SEGMENT.match(s)]
         if bad or "tenant_id" in self.path_params:
             raise ValueError(f"action {self.name!r}: invalid path segments {bad or ['{tenant_id}']}")

@@ -34,9 +34,7 @@ def financials(p: ProposalInput) -> dict[str, Any]:
     gross = p.system_size_kw * 1000 * p.price_per_watt
     net = max(gross - p.incentives, 0.0)
     year_one = p.annual_production_kwh * p.electricity_rate_per_kwh
-    lifetime_kwh = sum(
-        p.annual_production_kwh * (1 - DEGRADATION_PER_YEAR) ** y for y in range(YEARS)
-    )
+    lifetime_kwh = sum(p.annual_production_kwh * (1 - DEGRADATION_PER_YEAR) ** y for y in range(YEARS))
     lifetime_savings = lifetime_kwh * p.electricity_rate_per_kwh
     return {
         "gross_price": round(gross, 2),
