@@ -242,3 +242,45 @@ def test_sample_events_drive_the_handlers(harness):
         load_event("executor.json"), LambdaContext("executor", 1024, 300)
     )
     assert executor == {"batchItemFailures": []}
+
+
+def test_queue_send_failure_is_503_and_leaves_no_job_queued(harness):
+    harness.fail_calls("sqs", "SendMessage", times=1, code="AWS.SimpleQueueService.ServiceUnavailable")
+
+    reply = harness.run("acme", "/diagnostic", {})
+
+    assert reply.status == 503
+    assert reply.body["error"]["code"] == "service_unavailable"
+    assert "nothing will run" in reply.body["error"]["message"]
+    assert reply.headers["Retry-After"]
+    (job,) = harness.request("GET", "/v2/tenants/acme/jobs").body["jobs"]
+    assert job["status"] == "failed" and job["error"]["code"] == "enqueue_failed"
+    assert harness.queue_depth() == 0
+
+
+def test_table_write_failure_is_503_and_nothing_is_queued(harness):
+    harness.fail_calls("dynamodb", "PutItem", times=1, code="InternalServerError")
+    reply = harness.run("acme", "/diagnostic", {})
+    assert reply.status == 503 and reply.headers["Retry-After"]
+    assert harness.queue_depth() == 0
+    assert harness.request("GET", "/v2/tenants/acme/jobs").body["jobs"] == []
+
+
+def test_status_read_failure_is_503_not_500(harness):
+    job_id = harness.submit()
+    harness.fail_calls("dynamodb", "GetItem", times=1, code="InternalServerError")
+    reply = harness.status("acme", "/diagnostic", job_id)
+    assert reply.status == 503 and reply.body["error"]["code"] == "service_unavailable"
+
+
+def test_status_costs_one_read(harness):
+    job_id = harness.submit()
+    harness.execute()
+    calls = []
+    from asyncjobs import aws
+
+    aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
+    )
+    assert harness.status("acme", "/diagnostic", job_id).status == 200
+    assert calls == ["GetItem"]
