@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: test lint build clean
+.PHONY: test lint build clean local openapi
 
 $(VENV)/.installed: requirements-dev.txt layers/jobs/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (3.13 preferred)"; exit 1; }
@@ -40,3 +40,13 @@ build: $(SAM_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache
+
+PORT ?= 8000
+
+## local: run the whole system on this machine (moto + the functions, from template.yaml)
+local: $(VENV)/.installed
+	$(PY) -m devstack --template template.yaml --port $(PORT)
+
+## openapi: regenerate docs/openapi.json (the document the local stack serves at /openapi.json)
+openapi: $(VENV)/.installed
+	$(PY) -m devstack.openapi template.yaml > docs/openapi.json

@@ -51,6 +51,19 @@ class QueueTrigger:
 
 
 @dataclass
+class RuleTrigger:
+    """An EventBridge rule whose target is a function: locally the rule targets a tap queue that
+    the runner drains into the function (moto delivers rules to SQS targets, not to Lambda)."""
+
+    function: str
+    rule: str
+    queue_url: str
+    queue_arn: str
+    input: str | None = None
+    input_path: str | None = None
+
+
+@dataclass
 class Stack:
     name: str
     region: str
@@ -58,6 +71,7 @@ class Stack:
     """logical id → {"Type", "Ref", attribute: value}"""
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     queue_triggers: list[QueueTrigger] = field(default_factory=list)
+    rule_triggers: list[RuleTrigger] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
 
     def ref(self, logical_id: str) -> Any:
@@ -225,7 +239,7 @@ class _Creator:
                 timeout=int(props.get("Timeout", 3)),
                 memory=int(props.get("MemorySize", 128)),
             )
-            return {"Ref": name, "Arn": f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"}
+            return {"Ref": name, "Arn": self.function_arn(stack.functions[logical_id])}
         if rtype == "AWS::Lambda::EventSourceMapping":
             source = props["EventSourceArn"]
             if source.startswith("arn:aws:sqs:"):
@@ -244,6 +258,8 @@ class _Creator:
                     )
                 )
             return {"Ref": f"{logical_id}-local"}
+        if rtype == "AWS::Events::Rule":
+            return self._rule(logical_id, props)
         # IAM roles, permissions, alarms, API Gateway resources: nothing to emulate here.
         arn = f"arn:aws:local:{region}:{ACCOUNT}:{logical_id}"
         return {"Ref": logical_id, "Arn": arn}
@@ -256,6 +272,39 @@ class _Creator:
             if res.get("Ref") == arn and "CodeDir" in res:
                 return Path(res["CodeDir"])
         raise ValueError(f"layer {arn} is not defined in the template; local runs need its code")
+
+    def _rule(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        stack = self.stack
+        name = self.physical_name(logical_id, props, "Name")
+        bus = str(props.get("EventBusName", "default")).rsplit("/", 1)[-1]
+        if "EventPattern" not in props:
+            raise ValueError(f"rule {logical_id}: only event-pattern rules run locally (no schedules)")
+        pattern = props["EventPattern"]
+        self.events.put_rule(
+            Name=name,
+            EventBusName=bus,
+            EventPattern=pattern if isinstance(pattern, str) else json.dumps(pattern),
+            State=props.get("State", "ENABLED"),
+        )
+        targets = []
+        for target in props.get("Targets", []):
+            fn = next((f for f in stack.functions.values() if self.function_arn(f) == target["Arn"]), None)
+            if fn is None:
+                targets.append(target)  # SQS and other targets moto delivers itself
+                continue
+            queue = f"{stack.name}-{logical_id}-{target['Id']}-tap"[:80]
+            url = self.sqs.create_queue(QueueName=queue)["QueueUrl"]
+            arn = f"arn:aws:sqs:{stack.region}:{ACCOUNT}:{queue}"
+            targets.append({"Id": target["Id"], "Arn": arn})
+            stack.rule_triggers.append(
+                RuleTrigger(fn.logical_id, name, url, arn, target.get("Input"), target.get("InputPath"))
+            )
+        if targets:
+            self.events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+        return {"Ref": name, "Arn": f"arn:aws:events:{stack.region}:{ACCOUNT}:rule/{bus}/{name}"}
+
+    def function_arn(self, fn: FunctionSpec) -> str:
+        return f"arn:aws:lambda:{self.stack.region}:{ACCOUNT}:function:{fn.name}"
 
     def _table(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
         name = self.physical_name(logical_id, props, "TableName")

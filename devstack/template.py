@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ class Translated:
     """S3 key used in the translated template → local directory of that code."""
 
 
-def load(path: str | Path, parameters: dict[str, str] | None = None) -> Translated:
+def load(path: str | Path, parameters: dict[str, str] | None = None, region: str = "us-east-1") -> Translated:
+    # The translator reads the region (for ARNs) from the environment, as boto3 would.
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
     source = Path(path).resolve()
     sam = yaml_parse(source.read_text())
     fragment = copy.deepcopy(sam)  # the transform mutates its input

@@ -85,3 +85,13 @@ def test_outputs_resolve(harness):
     assert outputs["JobsQueueUrl"] == harness.env["JOBS_QUEUE_URL"]
     assert outputs["EventBusName"] == harness.env["EVENT_BUS_NAME"]
     assert outputs["ApiUrl"].startswith("https://")
+
+
+def test_committed_openapi_document_is_current():
+    import json
+
+    from devstack.openapi import build
+    from tests.support import ROOT
+
+    committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    assert committed == build(ROOT / "template.yaml"), "run `make openapi` and commit docs/openapi.json"

@@ -1,0 +1,136 @@
+"""`python -m devstack`: run the whole system from template.yaml on this machine, without Docker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from devstack.functions import FunctionError
+from devstack.logs import LogSink
+from devstack.server import LocalStack, Options, PortInUse
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    p.add_argument("--template", default="template.yaml", type=Path)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", default=8000, type=int, help="HTTP API port (0: any free port)")
+    p.add_argument("--moto-port", default=0, type=int, help="moto server port (0: any free port)")
+    p.add_argument("--stack-name", default="asyncjobs-local")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="template parameter")
+    p.add_argument("--concurrency", default=4, type=int, help="environments per function (default 4)")
+    p.add_argument(
+        "--retry-after",
+        type=int,
+        default=None,
+        help="retry failed messages and events after this many seconds instead of the visibility "
+        "timeout / Lambda's async retry delays (a time scale for tests)",
+    )
+    p.add_argument("--raw-logs", action="store_true", help="print the functions' JSON logs as they are")
+    p.add_argument("--state-file", type=Path, help="write URLs and outputs here as JSON once started")
+    p.add_argument(
+        "--example",
+        help='a request to print as a ready-to-run curl command: "METHOD PATH [JSON BODY]" '
+        "(default: `example` in [tool.devstack] of the pyproject.toml beside the template)",
+    )
+    return p.parse_args(argv)
+
+
+def _curl(base_url: str, example: str) -> str:
+    method, path, *rest = example.split(" ", 2)
+    cmd = f"curl -si -X {method} {shlex.quote(base_url + path)}"
+    if rest:
+        cmd += f" -H 'content-type: application/json' -d {shlex.quote(rest[0])}"
+    return cmd
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        os.environ.setdefault(key, value)
+    params = dict(p.split("=", 1) for p in args.param)
+    options = Options(
+        template=args.template,
+        host=args.host,
+        port=args.port,
+        moto_port=args.moto_port,
+        stack_name=args.stack_name,
+        parameters=params,
+        concurrency=args.concurrency,
+        retry_after=args.retry_after,
+        raw_logs=args.raw_logs,
+    )
+    log = LogSink(raw=args.raw_logs)
+    stack = LocalStack(options, log)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    try:
+        stack.start()
+    except PortInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FunctionError as exc:
+        print(f"error: a function could not start: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    state = stack.state()
+    example = args.example or _project_example(args.template)
+    if args.state_file:
+        args.state_file.write_text(json.dumps(state, indent=2))
+    _banner(stack, state, example)
+    stopping.wait()
+    log.info("stopping…")
+    stack.stop()
+    log.info("stopped")
+    return 0
+
+
+def _project_example(template: Path) -> str | None:
+    pyproject = template.resolve().with_name("pyproject.toml")
+    if not pyproject.exists():
+        return None
+    import tomllib
+
+    example = tomllib.loads(pyproject.read_text()).get("tool", {}).get("devstack", {}).get("example")
+    return str(example) if example else None
+
+
+def _banner(stack: LocalStack, state: dict[str, object], example: str | None) -> None:
+    base = state["base_url"]
+    http = sorted({r.function for r in stack.routes})
+    queues = [
+        f"{t.function} ← {t.queue_arn.rsplit(':', 1)[-1]} (batch {t.batch_size})"
+        for t in stack.stack.queue_triggers
+    ]
+    rules = [f"{r.function} ← rule {r.rule}" for r in stack.stack.rule_triggers]
+    lines = [
+        "",
+        f"Local stack up in {state['started_in_s']} s, from {stack.options.template}",
+        f"  API        {base}",
+        f"  API docs   {base}/docs   (OpenAPI: {base}/openapi.json)",
+        f"  AWS (moto) {state['aws_endpoint_url']}   region {state['region']}, any access key "
+        "(e.g. AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing)",
+        f"  HTTP       {', '.join(http) or '-'}",
+        f"  SQS        {'; '.join(queues) or '-'}",
+        f"  Rules      {'; '.join(rules) or '-'}",
+    ]
+    if example:
+        lines += [
+            "",
+            "Try it:",
+            f"  {_curl(str(base), example)}",
+            "then GET the Location header it returns, prefixed with the API URL.",
+        ]
+    lines += ["", "Ctrl-C stops everything.", ""]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""Runs a template's functions locally, each invocation in a Lambda-like execution environment.
+
+Each environment is a worker process (`devstack/worker.py`) with exactly the environment variables
+the template gives the function, its code and layers on the import path, and one invocation at a
+time. A pool keeps warm environments and starts new ones up to a concurrency limit. An invocation
+that outlives the function's `Timeout` is ended by killing its environment, as Lambda does, and
+counts as a failed invocation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from devstack.provision import FunctionSpec
+
+WORKER = Path(__file__).with_name("worker.py")
+INIT_TIMEOUT_S = 10.0  # Lambda's INIT phase limit
+
+# Variables from the developer's shell that would change how the function behaves.
+_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "PYTHONDONTWRITEBYTECODE")
+
+
+@dataclass
+class Invocation:
+    ok: bool
+    result: Any = None
+    error_type: str | None = None
+    error_message: str | None = None
+    duration_ms: float = 0.0
+    init_ms: float | None = None
+    timed_out: bool = False
+
+
+class FunctionError(Exception):
+    pass
+
+
+def function_environment(spec: FunctionSpec, region: str, endpoint_url: str) -> dict[str, str]:
+    """The variables Lambda sets, the template's own, and moto's endpoint for every AWS SDK call."""
+    env = {k: os.environ[k] for k in _KEEP if k in os.environ}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python_local",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "TZ": ":UTC",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(spec.environment)
+    return env
+
+
+class _Environment:
+    def __init__(
+        self, spec: FunctionSpec, env: dict[str, str], on_output: Callable[[str, str], None]
+    ) -> None:
+        self.spec = spec
+        parent_in, child_out = os.pipe()
+        child_in, parent_out = os.pipe()
+        cfg = {
+            "handler": spec.handler,
+            "paths": [str(spec.code_dir), *(str(p) for p in spec.layer_dirs)],
+            "fd_in": child_in,
+            "fd_out": child_out,
+            "name": spec.name,
+            "memory": spec.memory,
+            "timeout": spec.timeout,
+            "region": env["AWS_REGION"],
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, str(WORKER), json.dumps(cfg)],
+            env=env,
+            cwd=spec.code_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(child_in, child_out),
+        )
+        os.close(child_in)
+        os.close(child_out)
+        self._requests: BinaryIO = os.fdopen(parent_out, "wb")
+        self._replies: BinaryIO = os.fdopen(parent_in, "rb")
+        self._pump = threading.Thread(target=self._forward_output, args=(on_output,), daemon=True)
+        self._pump.start()
+        ready = self._reply(INIT_TIMEOUT_S)
+        if ready is None or not ready.get("ok"):
+            self.kill()
+            detail = (ready or {}).get("errorMessage", "INIT did not finish in time")
+            raise FunctionError(f"{spec.logical_id}: INIT failed: {detail}")
+        self.init_ms: float | None = ready["init_ms"]
+
+    def _forward_output(self, on_output: Callable[[str, str], None]) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            on_output(self.spec.logical_id, raw.decode(errors="replace").rstrip("\n"))
+
+    def _reply(self, timeout: float) -> dict[str, Any] | None:
+        ready, _, _ = select.select([self._replies], [], [], timeout)
+        if not ready:
+            return None
+        header = self._replies.read(4)
+        if len(header) < 4:
+            return None  # the process died
+        (size,) = struct.unpack(">I", header)
+        reply: dict[str, Any] = json.loads(self._replies.read(size))
+        return reply
+
+    def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        data = json.dumps(message).encode()
+        try:
+            self._requests.write(struct.pack(">I", len(data)) + data)
+            self._requests.flush()
+        except BrokenPipeError:
+            return None
+        return self._reply(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.alive:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self._requests, self._replies):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+class FunctionPool:
+    """Warm environments of one function, created on demand up to `concurrency`."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        env: dict[str, str],
+        on_output: Callable[[str, str], None],
+        concurrency: int = 4,
+    ) -> None:
+        self.spec = spec
+        self._env = env
+        self._on_output = on_output
+        self._concurrency = concurrency
+        self._idle: list[_Environment] = []
+        self._count = 0
+        self._all: set[_Environment] = set()
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def _acquire(self) -> _Environment | None:
+        """An idle environment, or None when the caller may create a new one."""
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise FunctionError("the local stack is stopping")
+                if self._idle:
+                    return self._idle.pop()
+                if self._count < self._concurrency:
+                    self._count += 1
+                    return None
+                self._cond.wait()
+
+    def _create(self) -> _Environment:
+        env = _Environment(self.spec, self._env, self._on_output)
+        with self._cond:
+            self._all.add(env)
+        return env
+
+    def _release(self, env: _Environment | None) -> None:
+        with self._cond:
+            if env is not None and env.alive and not self._closed:
+                self._idle.append(env)
+            else:
+                self._count -= 1
+                if env is not None:
+                    env.kill()
+                    self._all.discard(env)
+            self._cond.notify()
+
+    def warm(self) -> float | None:
+        env = self._acquire()
+        try:
+            env = env or self._create()
+        except FunctionError:
+            self._release(None)
+            raise
+        self._release(env)
+        return env.init_ms
+
+    def invoke(self, event: dict[str, Any], timeout: float | None = None) -> Invocation:
+        return self._send({"type": "invoke", "event": event, "request_id": str(uuid.uuid4())}, timeout)
+
+    def call(self, attribute: str) -> Any:
+        """Calls a zero-argument attribute of the handler module (e.g. the OpenAPI generator)."""
+        out = self._send({"type": "call", "attribute": attribute}, None)
+        if not out.ok:
+            raise FunctionError(f"{self.spec.logical_id}.{attribute}: {out.error_message}")
+        return out.result
+
+    def _send(self, message: dict[str, Any], timeout: float | None) -> Invocation:
+        env = self._acquire()
+        init_ms = None
+        try:
+            if env is None:
+                try:
+                    env = self._create()
+                except FunctionError as exc:
+                    return Invocation(False, error_type="Runtime.InitError", error_message=str(exc))
+                init_ms = env.init_ms
+            limit = self.spec.timeout if timeout is None else min(timeout, self.spec.timeout)
+            started = time.monotonic()
+            reply = env.request(message, limit)
+            duration = (time.monotonic() - started) * 1000
+            if reply is None:
+                timed_out = env.alive
+                env.kill()  # like Lambda, a timed-out environment is discarded
+                message_text = (
+                    f"Task timed out after {limit:.2f} seconds"
+                    if timed_out
+                    else "Runtime exited unexpectedly"
+                )
+                return Invocation(
+                    False,
+                    error_type="Sandbox.Timedout" if timed_out else "Runtime.ExitError",
+                    error_message=message_text,
+                    duration_ms=duration,
+                    init_ms=init_ms,
+                    timed_out=timed_out,
+                )
+            if not reply["ok"]:
+                return Invocation(
+                    False,
+                    error_type=reply["errorType"],
+                    error_message=reply["errorMessage"],
+                    duration_ms=duration,
+                    init_ms=init_ms,
+                )
+            return Invocation(True, result=reply["result"], duration_ms=duration, init_ms=init_ms)
+        finally:
+            self._release(env)
+
+    def close(self) -> None:
+        """Ends every environment, busy ones included (their invocations fail, as in a crash)."""
+        with self._cond:
+            self._closed = True
+            envs, self._idle = list(self._all), []
+            self._cond.notify_all()
+        for env in envs:
+            env.kill()

@@ -1,0 +1,452 @@
+"""The local stack: moto as a server, the template's resources in it, and its functions behind an
+HTTP API, SQS pollers and EventBridge rules, all derived from template.yaml."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import json
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from devstack.functions import FunctionError, FunctionPool, Invocation, function_environment
+from devstack.lambda_runtime import deliver_batch, http_event
+from devstack.logs import LogSink
+from devstack.provision import ACCOUNT, QueueTrigger, RuleTrigger, Stack, provision
+from devstack.routes import Route, http_routes, match_route
+from devstack.template import Translated, load
+
+MAX_BODY = 10 * 1024 * 1024  # HTTP API payload limit
+HTTP_API_TIMEOUT_S = 30.0  # HTTP API integration timeout
+ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous (EventBridge) invocation twice
+ASYNC_RETRY_DELAYS = (60, 120)
+
+
+class PortInUse(Exception):
+    pass
+
+
+@dataclass
+class Options:
+    template: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    moto_port: int = 0
+    stack_name: str = "asyncjobs-local"
+    region: str = "us-east-1"
+    parameters: dict[str, str] = field(default_factory=dict)
+    concurrency: int = 4
+    retry_after: int | None = None
+    """Seconds before a failed message or event is retried, instead of the visibility timeout or
+    Lambda's async retry delays (a time scale for tests; None behaves like AWS)."""
+    raw_logs: bool = False
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LocalStack:
+    def __init__(self, options: Options, log: LogSink | None = None) -> None:
+        self.options = options
+        self.log = log or LogSink(raw=options.raw_logs)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.pools: dict[str, FunctionPool] = {}
+        self.started_in_s = 0.0
+        self.openapi: dict[str, Any] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        began = time.monotonic()
+        opts = self.options
+        self._http = self._bind_http()  # first, so a busy port fails before anything starts
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+
+        moto_port = opts.moto_port or free_port(opts.host)
+        self._moto = ThreadedMotoServer(ip_address=opts.host, port=moto_port, verbose=False)
+        self._moto.start()
+        self.moto_url = f"http://{opts.host}:{moto_port}"
+        self.session = boto3.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            aws_session_token="testing",
+            region_name=opts.region,
+        )
+        self.translated: Translated = load(opts.template, opts.parameters, opts.region)
+        self.stack: Stack = provision(
+            self.translated,
+            session=self.session,
+            stack_name=opts.stack_name,
+            region=opts.region,
+            endpoint_url=self.moto_url,
+            parameters=opts.parameters,
+        )
+        self.routes: list[Route] = http_routes(self.translated)
+        for logical_id, spec in self.stack.functions.items():
+            env = function_environment(spec, opts.region, self.moto_url)
+            self.pools[logical_id] = FunctionPool(spec, env, self.log.function_output, opts.concurrency)
+        self._warm_all()
+        self.openapi = self._build_openapi()
+        self.sqs = self.session.client("sqs", endpoint_url=self.moto_url)
+        for trigger in self.stack.queue_triggers:
+            if trigger.enabled:
+                for n in range(max(1, opts.concurrency)):
+                    self._spawn(self._poll_queue, trigger, name=f"sqs-{trigger.function}-{n}")
+        for rule in self.stack.rule_triggers:
+            self._spawn(self._poll_rule, rule, name=f"rule-{rule.rule}")
+        self._spawn(self._http.serve_forever, name="http", poll_interval=0.2)
+        self.started_in_s = time.monotonic() - began
+
+    def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            self._http.shutdown()
+            self._http.server_close()
+        for pool in self.pools.values():
+            pool.close()
+        for t in self._threads:
+            t.join(timeout=5)
+        with contextlib.suppress(Exception):
+            self._moto.stop()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._http.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def state(self) -> dict[str, Any]:
+        """What a client or test needs to reach the stack (also written by --state-file)."""
+        return {
+            "base_url": self.base_url,
+            "aws_endpoint_url": self.moto_url,
+            "region": self.options.region,
+            "stack_name": self.stack.name,
+            "outputs": self.stack.outputs,
+            "functions": {k: f.name for k, f in self.stack.functions.items()},
+            "started_in_s": round(self.started_in_s, 2),
+        }
+
+    def _spawn(self, target: Any, *args: Any, name: str, **kwargs: Any) -> None:
+        t = threading.Thread(target=target, args=args, kwargs=kwargs, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _warm_all(self) -> None:
+        errors: list[str] = []
+
+        def warm(pool: FunctionPool) -> None:
+            try:
+                pool.warm()
+            except FunctionError as exc:
+                errors.append(str(exc))
+
+        threads = [threading.Thread(target=warm, args=(p,)) for p in self.pools.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise FunctionError("; ".join(errors))
+
+    def _bind_http(self) -> ThreadingHTTPServer:
+        stack = self
+
+        class Handler(_ApiHandler):
+            local = stack
+
+        try:
+            server = ThreadingHTTPServer((self.options.host, self.options.port), Handler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(
+                    f"port {self.options.port} on {self.options.host} is in use; stop what uses it "
+                    f"or pick another port (make local PORT=8001)"
+                ) from exc
+            raise
+        server.daemon_threads = True
+        return server
+
+    # -- OpenAPI ---------------------------------------------------------------------------
+    def _build_openapi(self) -> dict[str, Any]:
+        functions = sorted({r.function for r in self.routes})
+        docs = []
+        for logical_id in functions:
+            try:
+                docs.append(json.loads(self.pools[logical_id].call("app.get_openapi_json_schema")))
+            except FunctionError:
+                continue  # a function without a Powertools resolver named `app`
+        return merge_openapi(docs, self.translated)
+
+    # -- SQS event sources -----------------------------------------------------------------
+    def _poll_queue(self, trigger: QueueTrigger) -> None:
+        pool = self.pools[trigger.function]
+        sqs = self.session.client("sqs", endpoint_url=self.moto_url)
+
+        def invoke(event: dict[str, Any]) -> Any:
+            out = pool.invoke(event)
+            n = len(event["Records"])
+            if not out.ok:
+                self.log.warning(
+                    f"{trigger.function} ← {_queue_name(trigger.queue_arn)} {n} message(s): "
+                    f"invocation failed ({out.error_type}: {out.error_message}); "
+                    "the messages return after the visibility timeout"
+                )
+                raise FunctionError(out.error_message)
+            failures = (
+                len((out.result or {}).get("batchItemFailures", [])) if isinstance(out.result, dict) else 0
+            )
+            self.log.info(
+                f"{trigger.function} ← {_queue_name(trigger.queue_arn)} {n} message(s), "
+                f"{failures} failed  {out.duration_ms:.0f} ms"
+            )
+            return out.result
+
+        while not self._stop.is_set():
+            try:
+                deliver_batch(
+                    sqs,
+                    trigger.queue_url,
+                    trigger.queue_arn,
+                    invoke,
+                    batch_size=trigger.batch_size,
+                    report_batch_item_failures=trigger.report_batch_item_failures,
+                    region=self.options.region,
+                    wait_seconds=1,
+                    failed_visibility_timeout=self.options.retry_after,
+                )
+            except Exception as exc:  # moto stopping, or a transient local error
+                if self._stop.is_set():
+                    return
+                self.log.warning(f"poller for {trigger.function}: {exc}")
+                time.sleep(1)
+
+    # -- EventBridge rules -----------------------------------------------------------------
+    def _poll_rule(self, rule: RuleTrigger) -> None:
+        pool = self.pools[rule.function]
+        sqs = self.session.client("sqs", endpoint_url=self.moto_url)
+        while not self._stop.is_set():
+            try:
+                resp = sqs.receive_message(
+                    QueueUrl=rule.queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=1,
+                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                )
+            except Exception:
+                if self._stop.is_set():
+                    return
+                time.sleep(1)
+                continue
+            for msg in resp.get("Messages", []):
+                self._deliver_event(rule, pool, sqs, msg)
+
+    def _deliver_event(self, rule: RuleTrigger, pool: FunctionPool, sqs: Any, msg: dict[str, Any]) -> None:
+        event = aws_event(json.loads(msg["Body"]), self.options.region)
+        payload = target_input(event, rule)
+        out = pool.invoke(payload)
+        attempt = int(msg["Attributes"]["ApproximateReceiveCount"])
+        label = f"{rule.function} ← rule {rule.rule} ({event.get('detail-type')})"
+        if out.ok or attempt > ASYNC_RETRIES:
+            if not out.ok:
+                self.log.warning(f"{label}: failed {attempt} times, event dropped ({out.error_message})")
+            else:
+                self.log.info(f"{label}  {out.duration_ms:.0f} ms")
+            sqs.delete_message(QueueUrl=rule.queue_url, ReceiptHandle=msg["ReceiptHandle"])
+            return
+        delay = self.options.retry_after
+        if delay is None:
+            delay = ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1]
+        self.log.warning(f"{label}: failed ({out.error_message}); retry in {delay} s")
+        sqs.change_message_visibility(
+            QueueUrl=rule.queue_url, ReceiptHandle=msg["ReceiptHandle"], VisibilityTimeout=delay
+        )
+
+    # -- HTTP API --------------------------------------------------------------------------
+    def handle_http(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        path, _, query = raw_path.partition("?")
+        if method == "GET" and path in _DOCS:
+            return self._docs(path)
+        found = match_route(self.routes, method, path)
+        if found is None:
+            return _gateway_error(404, "Not Found")
+        route, params = found
+        event = http_event(
+            method,
+            path,
+            route_key=route.route_key,
+            path_parameters=params,
+            query=query,
+            headers=headers,
+            body=body,
+            source_ip="127.0.0.1",
+        )
+        out = self.pools[route.function].invoke(event, timeout=HTTP_API_TIMEOUT_S)
+        status, resp_headers, resp_body = http_response(out)
+        suffix = "" if out.ok else f"  ({out.error_type}: {out.error_message})"
+        self.log.info(
+            f"HTTP {method} {raw_path} → {status}  {route.function} {out.duration_ms:.0f} ms{suffix}"
+        )
+        return status, resp_headers, resp_body
+
+    def _docs(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        if path == "/openapi.json":
+            doc = {**self.openapi, "servers": [{"url": self.base_url}]}
+            return 200, {"content-type": "application/json"}, json.dumps(doc, indent=2).encode()
+        if path == "/docs":
+            return 200, {"content-type": "text/html; charset=utf-8"}, SWAGGER_UI.encode()
+        name, content_type = _DOCS[path]
+        return 200, {"content-type": content_type, "cache-control": "max-age=3600"}, swagger_asset(name)
+
+
+_DOCS = {
+    "/openapi.json": ("", ""),
+    "/docs": ("", ""),
+    "/docs/swagger-ui.css": ("swagger-ui.min.css", "text/css"),
+    "/docs/swagger-ui-bundle.js": ("swagger-ui-bundle.min.js", "application/javascript"),
+}
+
+
+class _ApiHandler(BaseHTTPRequestHandler):
+    local: LocalStack
+    protocol_version = "HTTP/1.1"
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_BODY:
+            status, headers, body = _gateway_error(413, "Request Entity Too Large")
+            self.close_connection = True
+        else:
+            data = self.rfile.read(length) if length else b""
+            hdrs = {k.lower(): v for k, v in self.headers.items()}
+            try:
+                status, headers, body = self.local.handle_http(self.command, self.path, hdrs, data)
+            except Exception as exc:  # the local stack's own failure, never the function's
+                self.local.log.warning(f"HTTP {self.command} {self.path}: local stack error {exc!r}")
+                status, headers, body = _gateway_error(500, "Internal Server Error")
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:  # one line per request is logged above
+        return
+
+
+def _gateway_error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
+    """API Gateway's own error responses (no function was invoked, or it failed)."""
+    return status, {"content-type": "application/json"}, json.dumps({"message": message}).encode()
+
+
+def http_response(out: Invocation) -> tuple[int, dict[str, str], bytes]:
+    """Maps a function's result to the HTTP response, per HTTP API payload format 2.0."""
+    if not out.ok:
+        if out.timed_out:
+            return _gateway_error(503, "Service Unavailable")
+        return _gateway_error(500, "Internal Server Error")
+    result = out.result
+    if not (isinstance(result, dict) and "statusCode" in result):
+        # Format 2.0 infers a 200 JSON response from any other valid JSON result.
+        return 200, {"content-type": "application/json"}, json.dumps(result).encode()
+    headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        headers[key] = ",".join(str(v) for v in values)
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    return int(result["statusCode"]), headers, data
+
+
+def aws_event(event: dict[str, Any], region: str) -> dict[str, Any]:
+    """The event as EventBridge hands it to Lambda (moto's delivered copy lacks `account`)."""
+    return {
+        "version": "0",
+        "id": event.get("id", ""),
+        "detail-type": event.get("detail-type", ""),
+        "source": event.get("source", ""),
+        "account": event.get("account") or ACCOUNT,
+        "time": event.get("time", ""),
+        "region": event.get("region") or region,
+        "resources": event.get("resources", []),
+        "detail": event.get("detail", {}),
+    }
+
+
+def target_input(event: dict[str, Any], rule: RuleTrigger) -> Any:
+    """A rule target's `Input` (constant JSON) or `InputPath` (a `$.a.b` path), else the event."""
+    if rule.input is not None:
+        return json.loads(rule.input)
+    if rule.input_path:
+        value: Any = event
+        for part in rule.input_path.removeprefix("$").strip(".").split("."):
+            if part:
+                value = value.get(part) if isinstance(value, dict) else None
+        return value
+    return event
+
+
+def merge_openapi(docs: list[dict[str, Any]], translated: Translated) -> dict[str, Any]:
+    description = str(translated.sam.get("Description") or "").strip()
+    title, version = translated.source.parent.name, "0.0.0"
+    pyproject = translated.source.with_name("pyproject.toml")
+    if pyproject.exists():
+        import tomllib
+
+        project = tomllib.loads(pyproject.read_text()).get("project", {})
+        title, version = project.get("name", title), project.get("version", version)
+    merged: dict[str, Any] = {
+        "openapi": docs[0]["openapi"] if docs else "3.1.0",
+        "info": {"title": title, "version": version, "description": description},
+        "paths": {},
+        "components": {"schemas": {}},
+    }
+    for doc in docs:
+        for path, operations in doc.get("paths", {}).items():
+            merged["paths"].setdefault(path, {}).update(operations)
+        merged["components"]["schemas"].update(doc.get("components", {}).get("schemas", {}))
+    merged["paths"] = dict(sorted(merged["paths"].items()))
+    return merged
+
+
+def _queue_name(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+SWAGGER_UI = """<!doctype html>
+<html><head><meta charset="utf-8"><title>API docs</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+</body></html>
+"""
+
+
+def swagger_asset(name: str) -> bytes:
+    """Swagger UI's own files, from the copy Powertools ships (no CDN, works offline)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("aws_lambda_powertools.event_handler.openapi.swagger_ui")
+    assert spec is not None and spec.submodule_search_locations
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return (folder / name).read_bytes()

@@ -1,0 +1,104 @@
+"""One Lambda execution environment: a process that imports a handler once (INIT) and then serves
+invocations one at a time, like the Lambda runtime.
+
+Run as a script by `devstack.functions`, never imported by function code. It uses the standard
+library only, so its own start-up adds nothing to the function's measured INIT. Requests and
+replies travel as length-prefixed JSON on two inherited file descriptors; the function's stdout
+and stderr stay free for its logs, as in Lambda.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import struct
+import sys
+import time
+import traceback
+import uuid
+from typing import Any, BinaryIO
+
+ACCOUNT = "123456789012"
+
+
+class LambdaContext:
+    def __init__(self, cfg: dict[str, Any], request_id: str) -> None:
+        self.function_name = cfg["name"]
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = cfg["memory"]
+        self.aws_request_id = request_id
+        self.invoked_function_arn = f"arn:aws:lambda:{cfg['region']}:{ACCOUNT}:function:{cfg['name']}"
+        self.log_group_name = f"/aws/lambda/{cfg['name']}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + cfg["timeout"]
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _read(stream: BinaryIO) -> Any:
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    (size,) = struct.unpack(">I", header)
+    return json.loads(stream.read(size))
+
+
+def _write(stream: BinaryIO, message: Any) -> None:
+    data = json.dumps(message).encode()
+    stream.write(struct.pack(">I", len(data)) + data)
+    stream.flush()
+
+
+def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "errorType": error_type or type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(exc),
+    }
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    sys.path[:1] = cfg["paths"]  # the function's code, then its layers (replaces this script's dir)
+    requests = os.fdopen(cfg["fd_in"], "rb")
+    replies = os.fdopen(cfg["fd_out"], "wb")
+    module_name, func_name = cfg["handler"].rsplit(".", 1)
+    started = time.perf_counter()
+    module: Any = None
+    try:
+        module = importlib.import_module(module_name)
+        handler = getattr(module, func_name)
+    except Exception as exc:
+        _write(replies, {**_error(exc, "Runtime.ImportModuleError"), "init_ms": 0})
+        return
+    _write(replies, {"ok": True, "init_ms": round((time.perf_counter() - started) * 1000, 1)})
+    while (request := _read(requests)) is not None:
+        if request["type"] == "invoke":
+            context = LambdaContext(cfg, request.get("request_id") or str(uuid.uuid4()))
+            try:
+                result = handler(request["event"], context)
+            except Exception as exc:
+                reply = _error(exc)
+            else:
+                try:
+                    reply = {"ok": True, "result": json.loads(json.dumps(result))}
+                except (TypeError, ValueError) as exc:
+                    reply = _error(exc, "Runtime.MarshalError")
+        else:  # "call": a zero-argument attribute of the handler's module, e.g. app.get_openapi_schema
+            try:
+                target: Any = module
+                for part in request["attribute"].split("."):
+                    target = getattr(target, part)
+                reply = {"ok": True, "result": json.loads(json.dumps(target(), default=str))}
+            except Exception as exc:
+                reply = _error(exc)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _write(replies, reply)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""End-to-end tests: real HTTP against the local stack started from template.yaml, or against a
+deployed stack when E2E_BASE_URL is set (e.g. the ApiUrl output of `sam deploy`)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.e2e.client import Api, LocalStackProcess
+from tests.support import ROOT
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory):
+    base = os.environ.get("E2E_BASE_URL")
+    if base:
+        yield Api(base.rstrip("/"), None)
+        return
+    with LocalStackProcess(ROOT / "template.yaml", tmp_path_factory.mktemp("stack"), retry_after=1) as stack:
+        yield Api(stack.base_url, stack)
+    assert stack.returncode == 0, "Ctrl-C did not stop the local stack cleanly"
+
+
+@pytest.fixture
+def local(api):
+    """The local stack process (tests of the local stack itself need it, not a deployed one)."""
+    if api.stack is None:
+        pytest.skip("checks the local stack itself; E2E_BASE_URL points at a deployed stack")
+    return api.stack

@@ -1,0 +1,120 @@
+"""The local stack serves whatever the template declares, and only that: a function, route and
+rule added to a copy of template.yaml work locally with no change to the local stack; a timeout
+set in the copy is enforced the way Lambda enforces it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+
+from tests.e2e.client import LocalStackProcess
+from tests.support import ROOT
+
+HELLO = """
+import json
+import os
+
+import boto3
+
+
+def handler(event, context):
+    if "rawPath" in event:  # an HTTP API request
+        body = {"hello": event["pathParameters"]["name"], "function": context.function_name,
+                "greeting": os.environ["GREETING"]}
+        return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
+    # an EventBridge event: leave a trace the test can read
+    boto3.client("s3").put_object(Bucket=os.environ["RESULTS_BUCKET"],
+                                  Key="rule-hits/" + event["detail"]["job_id"], Body=json.dumps(event))
+    return {}
+"""
+
+EXTRA = """
+  HelloFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: {code}
+      Handler: app.handler
+      Environment:
+        Variables:
+          GREETING: hi
+      Events:
+        Hello:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref JobsApi
+            Method: GET
+            Path: /hello/{{name}}
+        JobSucceeded:
+          Type: EventBridgeRule
+          Properties:
+            EventBusName: !Ref JobsEventBus
+            Pattern:
+              source: [asyncjobs]
+              detail-type: [Job Succeeded]
+"""
+
+
+def _replace_once(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, f"template.yaml no longer contains exactly one {old!r}"
+    return text.replace(old, new)
+
+
+@pytest.fixture(scope="module")
+def copy_stack(tmp_path_factory):
+    work = tmp_path_factory.mktemp("copy")
+    (work / "hello").mkdir()
+    (work / "hello" / "app.py").write_text(HELLO)
+    text = (ROOT / "template.yaml").read_text()
+    for uri in ("functions/run/", "functions/status/", "functions/executor/", "layers/jobs/"):
+        text = _replace_once(text, f"Uri: {uri}", f"Uri: {ROOT / uri}")
+    # A short executor timeout, and a visibility timeout still longer than it, to watch timeouts.
+    text = _replace_once(text, "      Timeout: 300\n", "      Timeout: 1\n")
+    text = _replace_once(text, "VisibilityTimeout: 1800", "VisibilityTimeout: 3")
+    text = _replace_once(text, "\nOutputs:", EXTRA.format(code=work / "hello") + "\nOutputs:")
+    (work / "template.yaml").write_text(text)
+    with LocalStackProcess(work / "template.yaml", work) as stack:
+        yield stack
+    assert stack.returncode == 0
+
+
+def test_route_added_to_the_copy_is_served(copy_stack):
+    reply = requests.get(f"{copy_stack.base_url}/hello/ada", timeout=10)
+    assert reply.status_code == 200
+    assert reply.json() == {"hello": "ada", "function": "asyncjobs-local-HelloFunction", "greeting": "hi"}
+
+
+def test_rule_added_to_the_copy_delivers_to_its_function(copy_stack):
+    run = requests.post(f"{copy_stack.base_url}/v2/tenants/t/diagnostic/run", json={}, timeout=10)
+    job_id = run.json()["job_id"]
+    s3 = copy_stack.boto3_client("s3")
+    bucket = copy_stack.state["outputs"]["ResultsBucketName"]
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            event = json.loads(s3.get_object(Bucket=bucket, Key=f"rule-hits/{job_id}")["Body"].read())
+            break
+        except s3.exceptions.NoSuchKey:
+            assert time.monotonic() < deadline, copy_stack.log()
+            time.sleep(0.2)
+    assert event["detail-type"] == "Job Succeeded" and event["source"] == "asyncjobs"
+    assert event["account"] and event["region"] == "us-east-1"  # the shape AWS sends to Lambda
+    assert event["detail"]["job_id"] == job_id
+
+
+def test_invocation_over_its_timeout_fails_and_the_message_returns(copy_stack):
+    # Each attempt outlives the 1 s timeout and is killed; the message comes back after the 3 s
+    # visibility timeout; the last receive the queue allows ends the job failed.
+    run = requests.post(
+        f"{copy_stack.base_url}/v2/tenants/t/diagnostic/run", json={"duration_seconds": 30}, timeout=10
+    )
+    location = copy_stack.base_url + run.headers["Location"]
+    deadline = time.monotonic() + 40
+    while (doc := requests.get(location, timeout=10).json())["status"] not in ("failed", "succeeded"):
+        assert time.monotonic() < deadline, copy_stack.log()
+        time.sleep(0.3)
+    assert doc["status"] == "failed" and doc["error"]["code"] == "attempts_exhausted"
+    log = copy_stack.log()
+    assert log.count("Task timed out after 1.00 seconds") == 3
