@@ -7,9 +7,11 @@ import json
 import os
 import shlex
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from devstack.functions import FunctionError
 from devstack.logs import LogSink
@@ -33,7 +35,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "timeout / Lambda's async retry delays (a time scale for tests)",
     )
     p.add_argument("--raw-logs", action="store_true", help="print the functions' JSON logs as they are")
-    p.add_argument("--state-file", type=Path, help="write URLs and outputs here as JSON once started")
+    p.add_argument(
+        "--state-file",
+        type=Path,
+        default=Path(".devstack/state.json"),
+        help="where to write URLs, outputs and credentials as JSON once started (default: %(default)s)",
+    )
     p.add_argument(
         "--example",
         help='a request to print as a ready-to-run curl command: "METHOD PATH [JSON BODY]" '
@@ -42,9 +49,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _curl(base_url: str, example: str) -> str:
+def _curl(base_url: str, example: str, headers: dict[str, str]) -> str:
     method, path, *rest = example.split(" ", 2)
     cmd = f"curl -si -X {method} {shlex.quote(base_url + path)}"
+    for name, value in headers.items():
+        cmd += f" -H {shlex.quote(f'{name}: {value}')}"
     if rest:
         cmd += f" -H 'content-type: application/json' -d {shlex.quote(rest[0])}"
     return cmd
@@ -69,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     log = LogSink(raw=args.raw_logs)
     stack = LocalStack(options, log)
     stopping = threading.Event()
+    os.environ.setdefault("AWS_DEFAULT_REGION", options.region)
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     try:
@@ -81,10 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         return 1
     state = stack.state()
-    example = args.example or _project_example(args.template)
-    if args.state_file:
-        args.state_file.write_text(json.dumps(state, indent=2))
-    _banner(stack, state, example)
+    config = _project_config(args.template)
+    _write_state(args.state_file, state)
+    try:
+        state["bootstrap"] = _bootstrap(stack, config.get("bootstrap"), args.state_file)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    state["ready"] = True
+    _write_state(args.state_file, state)
+    _banner(stack, state, args.example or config.get("example"))
     stopping.wait()
     log.info("stopping…")
     stack.stop()
@@ -92,17 +109,51 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _project_example(template: Path) -> str | None:
+def _project_config(template: Path) -> dict[str, Any]:
+    """`[tool.devstack]` of the pyproject.toml beside the template: `example` (a request to print
+    as curl) and `bootstrap` (a command run once the stack is up, e.g. to create credentials)."""
     pyproject = template.resolve().with_name("pyproject.toml")
     if not pyproject.exists():
-        return None
+        return {}
     import tomllib
 
-    example = tomllib.loads(pyproject.read_text()).get("tool", {}).get("devstack", {}).get("example")
-    return str(example) if example else None
+    config: dict[str, Any] = tomllib.loads(pyproject.read_text()).get("tool", {}).get("devstack", {})
+    return config
 
 
-def _banner(stack: LocalStack, state: dict[str, object], example: str | None) -> None:
+def _write_state(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(path)  # readers never see a half-written file
+
+
+def _bootstrap(stack: LocalStack, command: str | None, state_file: Path) -> dict[str, Any]:
+    """Runs the project's bootstrap command against the stack; it prints one JSON object, whose
+    `lines` are shown at start and whose `headers` go into the example request."""
+    if not command:
+        return {}
+    layers = {str(p) for f in stack.stack.functions.values() for p in f.layer_dirs}
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": stack.moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": stack.options.region,
+        "DEVSTACK_STATE": str(state_file.resolve()),
+        "PYTHONPATH": os.pathsep.join([*sorted(layers), os.environ.get("PYTHONPATH", "")]),
+    }
+    argv = [sys.executable if part == "python" else part for part in shlex.split(command)]
+    out = subprocess.run(
+        argv, env=env, capture_output=True, text=True, cwd=stack.options.template.resolve().parent
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"bootstrap command {command!r} failed: {out.stderr.strip()}")
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def _banner(stack: LocalStack, state: dict[str, Any], example: str | None) -> None:
     base = state["base_url"]
     http = sorted({r.function for r in stack.routes})
     queues = [
@@ -121,12 +172,15 @@ def _banner(stack: LocalStack, state: dict[str, object], example: str | None) ->
         f"  SQS        {'; '.join(queues) or '-'}",
         f"  Rules      {'; '.join(rules) or '-'}",
     ]
+    boot = state.get("bootstrap") or {}
+    if boot.get("lines"):
+        lines += ["", "Credentials:", *(f"  {line}" for line in boot["lines"])]
     if example:
         lines += [
             "",
             "Try it:",
-            f"  {_curl(str(base), example)}",
-            "then GET the Location header it returns, prefixed with the API URL.",
+            f"  {_curl(str(base), example, boot.get('headers') or {})}",
+            "then GET the Location it returns (after the API URL), with the same Authorization header.",
         ]
     lines += ["", "Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)

@@ -10,11 +10,24 @@ from devstack.template import Translated
 
 
 @dataclass(frozen=True)
+class Authorizer:
+    """A Lambda authorizer of an HTTP API, as the template's `Auth` declares it."""
+
+    name: str
+    function: str  # logical id
+    headers: tuple[str, ...]
+    query_strings: tuple[str, ...]
+    ttl: int
+    simple_responses: bool
+
+
+@dataclass(frozen=True)
 class Route:
     method: str  # "ANY" matches every method
     path: str
     function: str  # logical id
     pattern: re.Pattern[str]
+    authorizer: Authorizer | None = None
 
     @property
     def route_key(self) -> str:
@@ -44,10 +57,46 @@ def _compile(path: str) -> re.Pattern[str]:
     return re.compile("/" + "/".join(out))
 
 
+def _logical_id(value: Any) -> str | None:
+    """`!Ref X` / `!GetAtt X.Arn` → X."""
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    return None
+
+
+def _authorizers(translated: Translated) -> dict[str, tuple[str | None, dict[str, Authorizer]]]:
+    """For each HttpApi resource: (default authorizer name, authorizers by name)."""
+    apis: dict[str, tuple[str | None, dict[str, Authorizer]]] = {}
+    for logical_id, res in translated.sam.get("Resources", {}).items():
+        if res.get("Type") != "AWS::Serverless::HttpApi":
+            continue
+        auth = (res.get("Properties") or {}).get("Auth") or {}
+        found = {}
+        for name, spec in (auth.get("Authorizers") or {}).items():
+            function = _logical_id(spec.get("FunctionArn"))
+            if function is None:  # a JWT authorizer, or a function outside the template
+                raise ValueError(f"{logical_id}: authorizer {name} is not a Lambda function of the template")
+            identity = spec.get("Identity") or {}
+            found[name] = Authorizer(
+                name=name,
+                function=function,
+                headers=tuple(identity.get("Headers") or ()),
+                query_strings=tuple(identity.get("QueryStrings") or ()),
+                ttl=int(identity.get("ReauthorizeEvery", 300)),
+                simple_responses=bool(spec.get("EnableSimpleResponses", False)),
+            )
+        apis[logical_id] = (auth.get("DefaultAuthorizer"), found)
+    return apis
+
+
 def http_routes(translated: Translated) -> list[Route]:
     """Every `HttpApi` event of every function, most specific first (API Gateway prefers routes
     without variables, then with fewer greedy variables, then longer paths)."""
     routes = []
+    apis = _authorizers(translated)
     for logical_id, res in translated.sam.get("Resources", {}).items():
         if res.get("Type") != "AWS::Serverless::Function":
             continue
@@ -59,7 +108,11 @@ def http_routes(translated: Translated) -> list[Route]:
             method = str(props.get("Method", "ANY")).upper()
             path = props.get("Path", "$default")
             method = "ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method
-            routes.append(Route(method, path, logical_id, _compile(path if path != "$default" else "/{p+}")))
+            default, authorizers = apis.get(_logical_id(props.get("ApiId")) or "", (None, {}))
+            name = (props.get("Auth") or {}).get("Authorizer", default)
+            authorizer = None if name in (None, "NONE") else authorizers[name]
+            pattern = _compile(path if path != "$default" else "/{p+}")
+            routes.append(Route(method, path, logical_id, pattern, authorizer))
     routes.sort(
         key=lambda r: (r.path == "$default", r.greedy, -r.path.count("/"), "{" in r.path, r.method == "ANY")
     )

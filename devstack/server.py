@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 
+from devstack.authorizers import Authorizers
 from devstack.functions import FunctionError, FunctionPool, Invocation, function_environment
 from devstack.lambda_runtime import deliver_batch, http_event
 from devstack.logs import LogSink
@@ -97,6 +98,7 @@ class LocalStack:
             parameters=opts.parameters,
         )
         self.routes: list[Route] = http_routes(self.translated)
+        self.authorizers = Authorizers(self._invoke_authorizer, opts.region)
         for logical_id, spec in self.stack.functions.items():
             env = function_environment(spec, opts.region, self.moto_url)
             self.pools[logical_id] = FunctionPool(spec, env, self.log.function_output, opts.concurrency)
@@ -297,6 +299,10 @@ class LocalStack:
             body=body,
             source_ip="127.0.0.1",
         )
+        denied = self.authorizers.authorize(route, event)
+        if denied is not None:
+            self.log.info(f"HTTP {method} {path} → {denied.status}  refused by the authorizer")
+            return _gateway_error(denied.status, denied.message)
         out = self.pools[route.function].invoke(event, timeout=HTTP_API_TIMEOUT_S)
         status, resp_headers, resp_body = http_response(out)
         suffix = "" if out.ok else f"  ({out.error_type}: {out.error_message})"
@@ -304,6 +310,12 @@ class LocalStack:
             f"HTTP {method} {raw_path} → {status}  {route.function} {out.duration_ms:.0f} ms{suffix}"
         )
         return status, resp_headers, resp_body
+
+    def _invoke_authorizer(self, function: str, event: dict[str, Any]) -> tuple[bool, Any]:
+        out = self.pools[function].invoke(event, timeout=HTTP_API_TIMEOUT_S)
+        if not out.ok:
+            self.log.warning(f"authorizer {function} failed: {out.error_type}: {out.error_message}")
+        return out.ok, out.result
 
     def _docs(self, path: str) -> tuple[int, dict[str, str], bytes]:
         if path == "/openapi.json":

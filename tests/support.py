@@ -18,6 +18,8 @@ from moto import mock_aws
 
 from asyncjobs import aws
 from asyncjobs.services import get_services, reset_services
+from asyncjobs.tenants import Tenants
+from devstack.authorizers import Authorizers
 from devstack.lambda_runtime import LambdaContext, deliver_batch, http_event, json_body
 from devstack.provision import Stack, provision
 from devstack.routes import http_routes, match_route
@@ -51,6 +53,7 @@ class Harness:
         self.events = self.session.client("events")
         self.s3 = self.session.client("s3")
         self.env = stack.functions["RunFunction"].environment
+        from functions.authorizer import app as authorizer_app
         from functions.executor import app as executor_app
         from functions.run import app as run_app
         from functions.status import app as status_app
@@ -59,7 +62,14 @@ class Harness:
             "RunFunction": run_app.handler,
             "StatusFunction": status_app.handler,
             "ExecutorFunction": executor_app.handler,
+            "AuthorizerFunction": authorizer_app.handler,
         }
+        self.authorizers = Authorizers(self._invoke)
+        self.tenants = Tenants(self.ddb, self.env["TENANTS_TABLE"])
+        self.keys: dict[str, str] = {}
+        for tenant in ("acme", "globex"):
+            self.tenants.create_tenant(tenant)
+            self.keys[tenant] = self.tenants.create_key(tenant, "tests")[1]
         self.trigger = stack.queue_triggers[0]
         self._tap_url: str | None = None
 
@@ -79,6 +89,13 @@ class Harness:
                 reset_services()
 
     # -- HTTP ------------------------------------------------------------------------------
+    def _invoke(self, function: str, event: dict[str, Any]) -> tuple[bool, Any]:
+        fn = self.stack.functions[function]
+        try:
+            return True, self.handlers[function](event, LambdaContext(fn.name, fn.memory, fn.timeout))
+        except Exception:
+            return False, None
+
     def request(
         self,
         method: str,
@@ -88,13 +105,20 @@ class Harness:
         body: Any = None,
         raw: bytes | None = None,
         headers: dict[str, str] | None = None,
+        key: str | None = "own",
     ) -> Reply:
+        """An HTTP API request as API Gateway handles it (routing, authorizer, payload 2.0). `key`:
+        "own" sends the API key of the tenant in the path, None sends no Authorization header."""
         found = match_route(self.routes, method, path)
         if found is None:
             return Reply(404, {}, {"message": "Not Found"})  # API Gateway's own 404
         route, params = found
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         hdrs = {"content-type": "application/json", **(headers or {})}
+        if key == "own":
+            key = self.keys.get(params.get("tenant_id", ""), "ajk_none")
+        if key is not None:
+            hdrs["authorization"] = f"Bearer {key}"
         event = http_event(
             method,
             path,
@@ -104,6 +128,9 @@ class Harness:
             headers=hdrs,
             body=data,
         )
+        denied = self.authorizers.authorize(route, event)
+        if denied is not None:
+            return Reply(denied.status, {}, {"message": denied.message})
         fn = self.stack.functions[route.function]
         resp = self.handlers[route.function](event, LambdaContext(fn.name, fn.memory, fn.timeout))
         return Reply(resp["statusCode"], resp.get("headers") or {}, json_body(resp))

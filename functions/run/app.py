@@ -9,25 +9,42 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asyncjobs import jobs
+from asyncjobs import idempotency, jobs
 from asyncjobs.actions import ACTIONS, Action
 from asyncjobs.observability import logger, metrics
 from asyncjobs.services import get_services
-from asyncjobs.web import BODY, TENANT_ID_PATTERN, action_route, json_response, new_app, resolver_path
+from asyncjobs.web import BODY, TENANT_ID_PATTERN, action_route, gate, json_response, new_app, resolver_path
 
 app = new_app()
 
 
-def _run(action: Action, tenant_id: str, path_params: dict[str, str], body: Any) -> Response[str]:
-    svc = get_services()
-    job = jobs.submit(svc, tenant_id, action, path_params, body)
+def _accept(request: dict[str, Any]) -> dict[str, Any]:
+    """Submits the job and returns the 202 document (what an Idempotency-Key replays)."""
+    action = ACTIONS[request["action"]]
+    inputs = action.input_model.model_validate(request["body"])
+    job = jobs.submit(get_services(), request["tenant"], action, request["path_params"], inputs)
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    location = f"{app.current_event.path.removesuffix('/run')}/status?job_id={job.job_id}"
-    return json_response(
-        202,
-        {"job_id": job.job_id, "status": job.status.value, "status_url": location},
-        headers={"Location": location, "Retry-After": str(svc.settings.poll_after_s)},
-    )
+    location = f"{request['base_path']}/status?job_id={job.job_id}"
+    return {"job_id": job.job_id, "status": job.status.value, "status_url": location}
+
+
+def _run(action: Action, tenant_id: str, path_params: dict[str, str], body: Any) -> Response[str]:
+    request = {
+        "tenant": tenant_id,
+        "action": action.name,
+        "path_params": path_params,
+        "body": body.model_dump(mode="json"),
+        "base_path": app.current_event.path.removesuffix("/run"),
+    }
+    key = app.current_event.headers.get("idempotency-key")
+    headers = {"Retry-After": str(get_services().settings.poll_after_s)}
+    if key is None:
+        doc = _accept(request)
+    else:
+        doc = idempotency.accept_once(_accept, request, key)
+        if doc.pop(idempotency.REPLAYED, False):
+            headers["Idempotent-Replayed"] = "true"
+    return json_response(202, doc, headers={"Location": doc["status_url"], **headers})
 
 
 for _action in ACTIONS.values():
@@ -61,4 +78,5 @@ def cancel(tenant_id: Annotated[str, Path(pattern=TENANT_ID_PATTERN)], job_id: s
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    idempotency.register_context(context)
+    return gate(event) or app.resolve(event, context)

@@ -15,7 +15,7 @@ from asyncjobs.models import JobStatus
 from asyncjobs.observability import logger
 from asyncjobs.services import get_services
 from asyncjobs.store import MAX_PAGE_SIZE
-from asyncjobs.web import TENANT_ID_PATTERN, action_route, json_response, new_app, resolver_path
+from asyncjobs.web import TENANT_ID_PATTERN, action_route, gate, json_response, new_app, resolver_path
 
 app = new_app()
 
@@ -68,4 +68,4 @@ def list_jobs(
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return gate(event) or app.resolve(event, context)

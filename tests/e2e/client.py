@@ -45,7 +45,7 @@ class LocalStackProcess:
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
-        while not state_file.exists():
+        while not (state_file.exists() and json.loads(state_file.read_text()).get("ready")):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.proc.kill()
                 raise RuntimeError(f"local stack did not start:\n{self.log()}")
@@ -61,6 +61,15 @@ class LocalStackProcess:
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text()
+
+    def create_key(self, tenant: str) -> str:
+        """A new API key for `tenant` (created with its tenant if need be), as the admin CLI does."""
+        from asyncjobs.tenants import Tenants
+
+        tenants = Tenants(self.boto3_client("dynamodb"), self.state["outputs"]["TenantsTableName"])
+        if not tenants.tenant_exists(tenant):
+            tenants.create_tenant(tenant)
+        return tenants.create_key(tenant, "e2e")[1]
 
     def boto3_client(self, service: str) -> Any:
         import boto3
@@ -97,10 +106,15 @@ class Reply:
 
 
 class Api:
-    def __init__(self, base_url: str, stack: LocalStackProcess | None) -> None:
+    """A caller of one tenant: every request carries that tenant's API key."""
+
+    def __init__(self, base_url: str, stack: LocalStackProcess | None, tenant: str, key: str) -> None:
         self.base_url = base_url
         self.stack = stack
+        self.tenant = tenant
+        self.key = key
         self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {key}"
 
     def request(self, method: str, path: str, **kw: Any) -> Reply:
         resp = self.http.request(method, self.base_url + path, timeout=30, allow_redirects=False, **kw)
@@ -110,8 +124,9 @@ class Api:
             body = None
         return Reply(resp.status_code, resp.headers, body, resp.text)
 
-    def run(self, path: str, body: Any) -> Reply:
-        return self.request("POST", path + "/run", json=body)
+    def run(self, path: str, body: Any, **kw: Any) -> Reply:
+        """POST `/v2/tenants/<tenant><path>/run`."""
+        return self.request("POST", f"/v2/tenants/{self.tenant}{path}/run", json=body, **kw)
 
     def wait(self, location: str, timeout: float = 30.0) -> dict[str, Any]:
         """Polls a status URL until the job ends, honouring Retry-After up to 1 s."""

@@ -1,5 +1,6 @@
 """End-to-end tests: real HTTP against the local stack started from template.yaml, or against a
-deployed stack when E2E_BASE_URL is set (e.g. the ApiUrl output of `sam deploy`)."""
+deployed stack when E2E_BASE_URL is set (the ApiUrl output of `sam deploy`), with E2E_TENANT and
+E2E_API_KEY (from `python -m asyncjobs.admin --stack <name> create-key <tenant>`)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from tests.support import ROOT
 def api(tmp_path_factory):
     base = os.environ.get("E2E_BASE_URL")
     if base:
-        yield Api(base.rstrip("/"), None)
+        yield Api(base.rstrip("/"), None, os.environ["E2E_TENANT"], os.environ["E2E_API_KEY"])
         return
     with LocalStackProcess(ROOT / "template.yaml", tmp_path_factory.mktemp("stack"), retry_after=1) as stack:
-        yield Api(stack.base_url, stack)
+        yield Api(stack.base_url, stack, "e2e", stack.create_key("e2e"))
     assert stack.returncode == 0, "Ctrl-C did not stop the local stack cleanly"
 
 

@@ -47,6 +47,8 @@ EXTRA = """
             ApiId: !Ref JobsApi
             Method: GET
             Path: /hello/{{name}}
+            Auth:
+              Authorizer: NONE
         JobSucceeded:
           Type: EventBridgeRule
           Properties:
@@ -55,6 +57,10 @@ EXTRA = """
               source: [asyncjobs]
               detail-type: [Job Succeeded]
 """
+
+
+def _auth(stack):
+    return {"Authorization": f"Bearer {stack.key}"}
 
 
 def _replace_once(text: str, old: str, new: str) -> str:
@@ -68,14 +74,22 @@ def copy_stack(tmp_path_factory):
     (work / "hello").mkdir()
     (work / "hello" / "app.py").write_text(HELLO)
     text = (ROOT / "template.yaml").read_text()
-    for uri in ("functions/run/", "functions/status/", "functions/executor/", "layers/jobs/"):
+    for uri in (
+        "functions/run/",
+        "functions/status/",
+        "functions/executor/",
+        "functions/authorizer/",
+        "layers/jobs/",
+    ):
         text = _replace_once(text, f"Uri: {uri}", f"Uri: {ROOT / uri}")
     # A short executor timeout, and a visibility timeout still longer than it, to watch timeouts.
     text = _replace_once(text, "      Timeout: 300\n", "      Timeout: 1\n")
     text = _replace_once(text, "VisibilityTimeout: 1800", "VisibilityTimeout: 3")
+    text = _replace_once(text, "ReauthorizeEvery: 300", "ReauthorizeEvery: 2")
     text = _replace_once(text, "\nOutputs:", EXTRA.format(code=work / "hello") + "\nOutputs:")
     (work / "template.yaml").write_text(text)
     with LocalStackProcess(work / "template.yaml", work) as stack:
+        stack.key = stack.create_key("t")
         yield stack
     assert stack.returncode == 0
 
@@ -87,7 +101,9 @@ def test_route_added_to_the_copy_is_served(copy_stack):
 
 
 def test_rule_added_to_the_copy_delivers_to_its_function(copy_stack):
-    run = requests.post(f"{copy_stack.base_url}/v2/tenants/t/diagnostic/run", json={}, timeout=10)
+    run = requests.post(
+        f"{copy_stack.base_url}/v2/tenants/t/diagnostic/run", json={}, timeout=10, headers=_auth(copy_stack)
+    )
     job_id = run.json()["job_id"]
     s3 = copy_stack.boto3_client("s3")
     bucket = copy_stack.state["outputs"]["ResultsBucketName"]
@@ -108,13 +124,37 @@ def test_invocation_over_its_timeout_fails_and_the_message_returns(copy_stack):
     # Each attempt outlives the 1 s timeout and is killed; the message comes back after the 3 s
     # visibility timeout; the last receive the queue allows ends the job failed.
     run = requests.post(
-        f"{copy_stack.base_url}/v2/tenants/t/diagnostic/run", json={"duration_seconds": 30}, timeout=10
+        f"{copy_stack.base_url}/v2/tenants/t/diagnostic/run",
+        json={"duration_seconds": 30},
+        timeout=10,
+        headers=_auth(copy_stack),
     )
     location = copy_stack.base_url + run.headers["Location"]
     deadline = time.monotonic() + 40
-    while (doc := requests.get(location, timeout=10).json())["status"] not in ("failed", "succeeded"):
+    while (doc := requests.get(location, timeout=10, headers=_auth(copy_stack)).json())["status"] not in (
+        "failed",
+        "succeeded",
+    ):
         assert time.monotonic() < deadline, copy_stack.log()
         time.sleep(0.3)
     assert doc["status"] == "failed" and doc["error"]["code"] == "attempts_exhausted"
     log = copy_stack.log()
     assert log.count("Task timed out after 1.00 seconds") == 3
+
+
+def test_revoked_key_works_until_the_authorizer_cache_expires(copy_stack):
+    from asyncjobs.tenants import Tenants
+
+    key = copy_stack.create_key("t")
+    url = f"{copy_stack.base_url}/v2/tenants/t/jobs"
+    headers = {"Authorization": f"Bearer {key}"}
+    assert requests.get(url, headers=headers, timeout=10).status_code == 200  # verified and cached
+    tenants = Tenants(copy_stack.boto3_client("dynamodb"), copy_stack.state["outputs"]["TenantsTableName"])
+    key_id = key.split("_")[1]
+    tenants.revoke_key("t", key_id)
+
+    assert requests.get(url, headers=headers, timeout=10).status_code == 200  # still cached (TTL 2 s)
+    time.sleep(2.2)
+    reply = requests.get(url, headers=headers, timeout=10)
+    assert reply.status_code == 401
+    assert 'error="invalid_token"' in reply.headers["WWW-Authenticate"]

@@ -87,10 +87,9 @@ def test_body_that_is_not_an_object_is_422(harness):
     assert reply.body["error"]["code"] == "validation_failed"
 
 
-def test_invalid_tenant_id_is_422(harness):
-    reply = harness.run("ac%20me", "/diagnostic", {})
-    assert reply.status == 422
-    assert reply.body["error"]["details"][0]["field"] == "tenant_id"
+def test_key_used_on_a_malformed_tenant_path_is_403(harness):
+    reply = harness.run("ac%20me", "/diagnostic", {}, key=harness.keys["acme"])
+    assert reply.status == 403
 
 
 def test_status_requires_job_id(harness):

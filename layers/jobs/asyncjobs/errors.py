@@ -6,9 +6,10 @@ from __future__ import annotations
 class DomainError(Exception):
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after
 
 
 class NotFound(DomainError):
@@ -27,6 +28,9 @@ class ServiceUnavailable(DomainError):
     """An AWS dependency failed after retries; the caller may retry the request."""
 
     code = "service_unavailable"
+
+    def __init__(self, message: str, retry_after: int | None = 5) -> None:
+        super().__init__(message, retry_after)
 
 
 class InfrastructureError(Exception):

@@ -75,3 +75,10 @@ class Settings:
 @cache
 def get_settings() -> Settings:
     return Settings.from_env()
+
+
+def required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise SettingsError(f"missing environment variable {name}")
+    return value

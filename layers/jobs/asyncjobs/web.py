@@ -102,7 +102,7 @@ def new_app() -> APIGatewayHttpResolver:
     @app.exception_handler(DomainError)
     def _domain(ex: DomainError) -> Response[str]:
         status = _STATUS.get(type(ex), 400)
-        headers = {"Retry-After": "5"} if status == 503 else None
+        headers = {"Retry-After": str(ex.retry_after)} if ex.retry_after is not None else None
         return error_response(status, ex.code, ex.message, headers=headers)
 
     @app.not_found
@@ -158,6 +158,52 @@ def action_route(
 def resolver_path(path: str) -> str:
     """`/a/{b}` (OpenAPI and API Gateway style) → `/a/<b>` (Powertools' route syntax)."""
     return path.replace("{", "<").replace("}", ">")
+
+
+MAX_BODY_BYTES = 256 * 1024
+WWW_AUTHENTICATE = 'Bearer realm="asyncjobs"'
+
+
+def _proxy_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "body": json.dumps({"error": {"code": code, "message": message}}),
+        "isBase64Encoded": False,
+    }
+
+
+def gate(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Checks a request before routing: the caller's key (as verified by the authorizer) must
+    belong to the tenant in the path, and the body must fit. Returns the error response, if any.
+
+    Runs before validation, so an unauthenticated caller learns nothing about the API's inputs.
+    """
+    auth = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
+    tenant = (event.get("pathParameters") or {}).get("tenant_id")
+    if not auth.get("tenant_id"):
+        error = auth.get("auth_error", "invalid_request")
+        return _proxy_error(
+            401,
+            "unauthorized",
+            "Send a valid API key as `Authorization: Bearer <key>`"
+            + (" (this one is unknown or revoked)." if error == "invalid_token" else "."),
+            {"WWW-Authenticate": f'{WWW_AUTHENTICATE}, error="{error}"'},
+        )
+    if auth["tenant_id"] != tenant:
+        return _proxy_error(403, "forbidden", "This API key does not belong to the tenant in the path.")
+    logger.append_keys(tenant_id=tenant, key_id=auth.get("key_id"))
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if size > MAX_BODY_BYTES:
+        return _proxy_error(
+            413,
+            "payload_too_large",
+            f"The request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes.",
+        )
+    return None
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
