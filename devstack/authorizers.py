@@ -63,6 +63,10 @@ class Authorizers:
         event["requestContext"]["authorizer"] = {"lambda": context}
         return None
 
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
     def _event(self, route: Route, event: dict[str, Any], values: list[str]) -> dict[str, Any]:
         ctx = event["requestContext"]
         arn = (

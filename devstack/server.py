@@ -430,12 +430,15 @@ def merge_openapi(docs: list[dict[str, Any]], translated: Translated) -> dict[st
         "openapi": docs[0]["openapi"] if docs else "3.1.0",
         "info": {"title": title, "version": version, "description": description},
         "paths": {},
-        "components": {"schemas": {}},
+        "components": {},
     }
     for doc in docs:
         for path, operations in doc.get("paths", {}).items():
             merged["paths"].setdefault(path, {}).update(operations)
-        merged["components"]["schemas"].update(doc.get("components", {}).get("schemas", {}))
+        for section, entries in doc.get("components", {}).items():
+            merged["components"].setdefault(section, {}).update(entries)
+        if "security" in doc:
+            merged.setdefault("security", doc["security"])
     merged["paths"] = dict(sorted(merged["paths"].items()))
     return merged
 

@@ -10,7 +10,6 @@ here: API Gateway answers 401 itself.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,9 +20,8 @@ from asyncjobs.settings import required_env
 from asyncjobs.tenants import Tenants
 
 
-@cache
 def _tenants() -> Tenants:
-    return Tenants(aws.client("dynamodb"), required_env("TENANTS_TABLE"))
+    return Tenants(aws.client("dynamodb"), required_env("TENANTS_TABLE"))  # the client is cached
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -16,6 +16,14 @@ from asyncjobs.services import get_services
 from asyncjobs.web import BODY, TENANT_ID_PATTERN, action_route, gate, json_response, new_app, resolver_path
 
 app = new_app()
+IDEMPOTENCY_KEY = Annotated[
+    str | None,
+    Header(
+        description="Makes a retried run safe: the same key and body replay the first 202 (for 24 hours); "
+        "the same key with another body is a 422; a retry while the first is in flight is a 409.",
+        max_length=255,
+    ),
+]
 
 
 def _accept(request: dict[str, Any]) -> dict[str, Any]:
@@ -28,7 +36,9 @@ def _accept(request: dict[str, Any]) -> dict[str, Any]:
     return {"job_id": job.job_id, "status": job.status.value, "status_url": location}
 
 
-def _run(action: Action, tenant_id: str, path_params: dict[str, str], body: Any) -> Response[str]:
+def _run(
+    action: Action, tenant_id: str, path_params: dict[str, str], body: Any, idempotency_key: str | None
+) -> Response[str]:
     request = {
         "tenant": tenant_id,
         "action": action.name,
@@ -36,12 +46,11 @@ def _run(action: Action, tenant_id: str, path_params: dict[str, str], body: Any)
         "body": body.model_dump(mode="json"),
         "base_path": app.current_event.path.removesuffix("/run"),
     }
-    key = app.current_event.headers.get("idempotency-key")
     headers = {"Retry-After": str(get_services().settings.poll_after_s)}
-    if key is None:
+    if idempotency_key is None:
         doc = _accept(request)
     else:
-        doc = idempotency.accept_once(_accept, request, key)
+        doc = idempotency.accept_once(_accept, request, idempotency_key)
         if doc.pop(idempotency.REPLAYED, False):
             headers["Idempotent-Replayed"] = "true"
     return json_response(202, doc, headers={"Location": doc["status_url"], **headers})
@@ -57,7 +66,14 @@ for _action in ACTIONS.values():
             422: {"description": "The inputs are malformed; the message names each field to fix."},
         },
         tags=["actions"],
-    )(action_route(_action, _run, [("body", Annotated[_action.input_model, BODY])], "run"))
+    )(
+        action_route(
+            _action,
+            _run,
+            [("body", Annotated[_action.input_model, BODY]), ("idempotency_key", IDEMPOTENCY_KEY, None)],
+            "run",
+        )
+    )
 
 
 @app.post(

@@ -23,7 +23,7 @@ def api(tmp_path_factory):
     assert stack.returncode == 0, "Ctrl-C did not stop the local stack cleanly"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def local(api):
     """The local stack process (tests of the local stack itself need it, not a deployed one)."""
     if api.stack is None:

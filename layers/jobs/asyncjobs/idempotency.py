@@ -58,7 +58,9 @@ def _wrapped(function: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[.
     def accept(request: dict[str, Any]) -> dict[str, Any]:
         return function({k: v for k, v in request.items() if k != "key"})
 
-    accept.__name__ = f"accept_{function.__name__}"
+    # Powertools puts the function's qualified name in every record id: keep it stable, or
+    # existing keys stop matching after a refactor.
+    accept.__name__ = accept.__qualname__ = f"accept_{function.__name__}"
     decorated: Callable[..., dict[str, Any]] = idempotent_function(
         data_keyword_argument="request", persistence_store=store, config=_config()
     )(accept)

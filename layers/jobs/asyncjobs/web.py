@@ -93,7 +93,14 @@ def _validation_response(ex: RequestValidationError) -> Response[str]:
 
 
 def new_app() -> APIGatewayHttpResolver:
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
     app = APIGatewayHttpResolver(enable_validation=True)
+    app.configure_openapi(
+        title="asyncjobs",
+        security_schemes={"apiKey": HTTPBearer(description="An API key of the tenant in the path.")},
+        security=[{"apiKey": []}],
+    )
 
     @app.exception_handler(RequestValidationError)
     def _invalid(ex: RequestValidationError) -> Response[str]:
@@ -135,14 +142,18 @@ def _params(action: Action) -> list[inspect.Parameter]:
 def action_route(
     action: Action,
     handler: Callable[..., Response[str]],
-    extra: list[tuple[str, Any]],
+    extra: list[tuple[Any, ...]],
     name: str,
 ) -> Callable[..., Response[str]]:
     """A route function for one action whose signature declares the tenant, the action's own
-    path parameters and `extra` (body or query), so Powertools validates them and documents them
+    path parameters and `extra` ((name, annotation[, default]) for body, query or headers), so
+    Powertools validates them and documents them
     in OpenAPI. `handler(action, tenant_id, path_params, **extra)` does the work."""
     kw = inspect.Parameter.KEYWORD_ONLY
-    params = _params(action) + [inspect.Parameter(n, kw, annotation=a) for n, a in extra]
+    params = _params(action) + [
+        inspect.Parameter(e[0], kw, annotation=e[1], default=e[2] if len(e) > 2 else inspect.Parameter.empty)
+        for e in extra
+    ]
 
     def route(**kwargs: Any) -> Response[str]:
         tenant_id = kwargs.pop("tenant_id")
