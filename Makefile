@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: test lint build clean local openapi
+.PHONY: test lint build clean local openapi admin
 
 $(VENV)/.installed: requirements-dev.txt layers/jobs/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (3.13 preferred)"; exit 1; }
@@ -50,3 +50,7 @@ local: $(VENV)/.installed
 ## openapi: regenerate docs/openapi.json (the document the local stack serves at /openapi.json)
 openapi: $(VENV)/.installed
 	$(PY) -m devstack.openapi template.yaml > docs/openapi.json
+
+## admin: tenants and API keys, e.g. make admin ARGS="--local create-key demo"
+admin: $(VENV)/.installed
+	PYTHONPATH=layers/jobs $(PY) -m asyncjobs.admin $(ARGS)
