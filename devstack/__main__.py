@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
         os.environ.setdefault(key, value)
-    params = dict(p.split("=", 1) for p in args.param)
+    config = _project_config(args.template)
+    params = {**config.get("parameters", {}), **dict(p.split("=", 1) for p in args.param)}
     options = Options(
         template=args.template,
         host=args.host,
@@ -91,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         return 1
     state = stack.state()
-    config = _project_config(args.template)
     _write_state(args.state_file, state)
     try:
         state["bootstrap"] = _bootstrap(stack, config.get("bootstrap"), args.state_file)
@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _project_config(template: Path) -> dict[str, Any]:
-    """`[tool.devstack]` of the pyproject.toml beside the template: `example` (a request to print
-    as curl) and `bootstrap` (a command run once the stack is up, e.g. to create credentials)."""
+    """`[tool.devstack]` of the pyproject.toml beside the template: `parameters` (template
+    parameters for local runs), `example` (a request to print as curl) and `bootstrap` (a command
+    run once the stack is up, e.g. to create credentials)."""
     pyproject = template.resolve().with_name("pyproject.toml")
     if not pyproject.exists():
         return {}

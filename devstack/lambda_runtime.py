@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from devstack.provision import ACCOUNT
+from devstack.provision import ACCOUNT, RuleTrigger
 
 
 @dataclass
@@ -193,3 +193,31 @@ def json_body(response: dict[str, Any]) -> Any:
     if response.get("isBase64Encoded"):
         body = base64.b64decode(body).decode()
     return json.loads(body) if body else None
+
+
+def aws_event(event: dict[str, Any], region: str) -> dict[str, Any]:
+    """The event as EventBridge hands it to Lambda (moto's delivered copy lacks `account`)."""
+    return {
+        "version": "0",
+        "id": event.get("id", ""),
+        "detail-type": event.get("detail-type", ""),
+        "source": event.get("source", ""),
+        "account": event.get("account") or ACCOUNT,
+        "time": event.get("time", ""),
+        "region": event.get("region") or region,
+        "resources": event.get("resources", []),
+        "detail": event.get("detail", {}),
+    }
+
+
+def target_input(event: dict[str, Any], rule: RuleTrigger) -> Any:
+    """A rule target's `Input` (constant JSON) or `InputPath` (a `$.a.b` path), else the event."""
+    if rule.input is not None:
+        return json.loads(rule.input)
+    if rule.input_path:
+        value: Any = event
+        for part in rule.input_path.removeprefix("$").strip(".").split("."):
+            if part:
+                value = value.get(part) if isinstance(value, dict) else None
+        return value
+    return event

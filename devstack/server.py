@@ -20,9 +20,9 @@ import boto3
 
 from devstack.authorizers import Authorizers
 from devstack.functions import FunctionError, FunctionPool, Invocation, function_environment
-from devstack.lambda_runtime import deliver_batch, http_event
+from devstack.lambda_runtime import aws_event, deliver_batch, http_event, target_input
 from devstack.logs import LogSink
-from devstack.provision import ACCOUNT, QueueTrigger, RuleTrigger, Stack, provision
+from devstack.provision import QueueTrigger, RuleTrigger, Stack, provision
 from devstack.routes import Route, http_routes, match_route
 from devstack.template import Translated, load
 
@@ -387,34 +387,6 @@ def http_response(out: Invocation) -> tuple[int, dict[str, str], bytes]:
     body = result.get("body") or ""
     data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
     return int(result["statusCode"]), headers, data
-
-
-def aws_event(event: dict[str, Any], region: str) -> dict[str, Any]:
-    """The event as EventBridge hands it to Lambda (moto's delivered copy lacks `account`)."""
-    return {
-        "version": "0",
-        "id": event.get("id", ""),
-        "detail-type": event.get("detail-type", ""),
-        "source": event.get("source", ""),
-        "account": event.get("account") or ACCOUNT,
-        "time": event.get("time", ""),
-        "region": event.get("region") or region,
-        "resources": event.get("resources", []),
-        "detail": event.get("detail", {}),
-    }
-
-
-def target_input(event: dict[str, Any], rule: RuleTrigger) -> Any:
-    """A rule target's `Input` (constant JSON) or `InputPath` (a `$.a.b` path), else the event."""
-    if rule.input is not None:
-        return json.loads(rule.input)
-    if rule.input_path:
-        value: Any = event
-        for part in rule.input_path.removeprefix("$").strip(".").split("."):
-            if part:
-                value = value.get(part) if isinstance(value, dict) else None
-        return value
-    return event
 
 
 def merge_openapi(docs: list[dict[str, Any]], translated: Translated) -> dict[str, Any]:

@@ -20,12 +20,25 @@ from asyncjobs import aws
 from asyncjobs.services import get_services, reset_services
 from asyncjobs.tenants import Tenants
 from devstack.authorizers import Authorizers
-from devstack.lambda_runtime import LambdaContext, deliver_batch, http_event, json_body
+from devstack.lambda_runtime import (
+    LambdaContext,
+    aws_event,
+    deliver_batch,
+    http_event,
+    json_body,
+    target_input,
+)
 from devstack.provision import Stack, provision
 from devstack.routes import http_routes, match_route
 from devstack.template import Translated
 
 ROOT = Path(__file__).resolve().parent.parent
+# Receivers in tests listen on 127.0.0.1 over HTTP; webhook retries happen at once (time scale 0).
+PARAMETERS = {
+    "WebhookRequireHttps": "false",
+    "WebhookAllowedNetworks": "127.0.0.0/8",
+    "WebhookTimeScale": "0",
+}
 EVENTS = ROOT / "events"
 
 
@@ -57,27 +70,32 @@ class Harness:
         from functions.executor import app as executor_app
         from functions.run import app as run_app
         from functions.status import app as status_app
+        from functions.webhook_delivery import app as webhook_delivery_app
+        from functions.webhooks import app as webhooks_app
 
         self.handlers = {
             "RunFunction": run_app.handler,
             "StatusFunction": status_app.handler,
             "ExecutorFunction": executor_app.handler,
             "AuthorizerFunction": authorizer_app.handler,
+            "WebhooksFunction": webhooks_app.handler,
+            "WebhookDeliveryFunction": webhook_delivery_app.handler,
         }
+        assert set(self.handlers) == set(stack.functions), "a function of the template has no handler here"
         self.authorizers = Authorizers(self._invoke)
         self.tenants = Tenants(self.ddb, self.env["TENANTS_TABLE"])
         self.keys: dict[str, str] = {}
         for tenant in ("acme", "globex"):
             self.tenants.create_tenant(tenant)
             self.keys[tenant] = self.tenants.create_key(tenant, "tests")[1]
-        self.trigger = stack.queue_triggers[0]
+        self.trigger = next(t for t in stack.queue_triggers if t.function == "ExecutorFunction")
         self._tap_url: str | None = None
 
     @classmethod
     @contextlib.contextmanager
     def start(cls, translated: Translated, monkeypatch: Any) -> Iterator[Harness]:
         with mock_aws():
-            stack = provision(translated, session=boto3.Session(), stack_name="test")
+            stack = provision(translated, session=boto3.Session(), stack_name="test", parameters=PARAMETERS)
             for fn in stack.functions.values():
                 for key, value in fn.environment.items():
                     monkeypatch.setenv(key, value)
@@ -94,6 +112,9 @@ class Harness:
         try:
             return True, self.handlers[function](event, LambdaContext(fn.name, fn.memory, fn.timeout))
         except Exception:
+            import traceback
+
+            traceback.print_exc()
             return False, None
 
     def request(
@@ -169,6 +190,52 @@ class Harness:
             delivered += received
         return delivered
 
+    def pump(self, timeout: float = 20.0) -> None:
+        """Runs every SQS event source and EventBridge rule of the template, as Lambda would,
+        until no message is left (delayed ones included) or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            busy = False
+            for trigger in self.stack.queue_triggers:
+                fn = trigger.function
+                received, _ = deliver_batch(
+                    self.sqs,
+                    trigger.queue_url,
+                    trigger.queue_arn,
+                    lambda ev, fn=fn: self._invoke(fn, ev)[1],
+                    batch_size=trigger.batch_size,
+                    report_batch_item_failures=trigger.report_batch_item_failures,
+                    failed_visibility_timeout=0,
+                )
+                busy = busy or received > 0
+            for rule in self.stack.rule_triggers:
+                msgs = self.sqs.receive_message(QueueUrl=rule.queue_url, MaxNumberOfMessages=10).get(
+                    "Messages", []
+                )
+                for m in msgs:
+                    ok, _ = self._invoke(
+                        rule.function, target_input(aws_event(json.loads(m["Body"]), "us-east-1"), rule)
+                    )
+                    assert ok, f"{rule.function} failed on an event"
+                    self.sqs.delete_message(QueueUrl=rule.queue_url, ReceiptHandle=m["ReceiptHandle"])
+                busy = busy or bool(msgs)
+            if not busy and not any(self._pending(t.queue_url) for t in self.stack.queue_triggers):
+                return
+            if not busy:
+                time.sleep(0.05)
+        raise AssertionError("messages still pending after the timeout")
+
+    def _pending(self, url: str) -> int:
+        attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return sum(
+            int(attrs[k])
+            for k in (
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            )
+        )
+
     def execute_in_background(self) -> threading.Thread:
         thread = threading.Thread(target=self.execute, kwargs={"retry_now": False}, daemon=True)
         thread.start()
@@ -219,7 +286,7 @@ class Harness:
                 self.sqs.delete_message(QueueUrl=self._tap_url, ReceiptHandle=m["ReceiptHandle"])
 
     def fail_calls(
-        self, service: str, operation: str, times: int = 1, code: str = "ThrottlingException"
+        self, service: str, operation: str, times: int = 1, code: str = "ThrottlingException", skip: int = 0
     ) -> list[int]:
         """Makes the next `times` calls of one operation by the functions' own client fail the way
         AWS fails them (after botocore's retries), on the real client. Returns a call counter."""
@@ -228,7 +295,7 @@ class Harness:
 
         def fail(**_: Any) -> None:
             calls[0] += 1
-            if calls[0] <= times:
+            if skip < calls[0] <= skip + times:
                 raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
 
         client.meta.events.register(f"before-call.{client.meta.service_model.service_name}.{operation}", fail)

@@ -1,0 +1,42 @@
+"""WebhookDeliveryFunction: fans job events out to subscriptions (EventBridge rule) and makes one
+signed delivery attempt per message (WebhookQueue), retrying on the Standard Webhooks schedule."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from asyncjobs.delivery import Deliverer, deliverer_from_env
+from asyncjobs.observability import logger
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def _deliverer() -> Deliverer:
+    return deliverer_from_env()  # cheap: the AWS clients underneath are cached
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    deliverer = _deliverer()
+    if "detail-type" in event:
+        # From the EventBridge rule (an asynchronous invocation): an error makes Lambda retry
+        # the event; deliveries already opened are not opened twice.
+        deliverer.fan_out(event)
+        return None
+
+    def record_handler(record: SQSRecord) -> None:
+        logger.remove_keys(["delivery_id", "sub_id", "job_id"])
+        try:
+            deliverer.attempt(json.loads(record.body))
+        except Exception:
+            logger.exception("delivery message not processed; it will come back")
+            raise
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

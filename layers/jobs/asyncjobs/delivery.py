@@ -1,0 +1,349 @@
+"""Webhook delivery: fan-out of a job event to its subscriptions, and one signed attempt at a time.
+
+Retries are cloud-managed by SQS: each attempt is one message on `WebhookQueue`, and a failed
+attempt schedules the next as a new message delayed by the Standard Webhooks schedule (0, 5 s,
+5 min, 30 min, 2 h, 5 h, 10 h, 10 h: 8 attempts over ~27.6 h). SQS delays a message 15 minutes at
+most, so a longer wait is a chain of 15-minute hops (a ~24 h wait costs ~100 messages and
+invocations of a few ms, paid only by failing endpoints). Chosen over EventBridge Scheduler: no
+other service, no per-schedule clean-up, the same code path runs locally on moto, and SQS's
+own redelivery covers crashes.
+
+Never a drop: the message of an attempt is deleted only after the next attempt is queued and the
+result recorded; a crash anywhere before that brings the same message back after the visibility
+timeout. Duplicate messages (a crash after queueing, or SQS's at-least-once) cannot double an
+attempt: each attempt is claimed with a conditional write first, and losers let go.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import math
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from asyncjobs.errors import InfrastructureError, NotFound
+from asyncjobs.observability import logger
+from asyncjobs.ssrf import Policy, Target, UnsafeTarget, check_url
+from asyncjobs.webhooks import (
+    RETRY_SCHEDULE_S,
+    STATUS_EVENT,
+    ConditionFailed,
+    Delivery,
+    Subscription,
+    WebhookStore,
+)
+
+TIMEOUT_S = 15.0
+CLAIM_S = 60.0  # longer than one attempt can take (the function's timeout is 30 s)
+MAX_SQS_DELAY_S = 900
+MAX_RETRY_AFTER_S = 86400
+USER_AGENT = "asyncjobs-webhooks/1"
+
+
+class RetryLater(Exception):
+    """The message must come back later."""
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    latency_ms: float
+    error: str | None = None
+    retry_after_s: float | None = None
+
+
+def signature_header(secrets: list[str], msg_id: str, timestamp: int, body: str) -> str:
+    """Standard Webhooks `webhook-signature`: one `v1,<sig>` per active secret, space-separated
+    (two during a rotation's overlap, so receivers with either secret verify)."""
+    from standardwebhooks.webhooks import Webhook
+
+    when = datetime.fromtimestamp(timestamp, UTC)
+    return " ".join(Webhook(secret).sign(msg_id, when, body) for secret in secrets)
+
+
+def request_headers(sub: Subscription, d: Delivery, now: float) -> dict[str, str]:
+    timestamp = int(now)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": d.delivery_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(sub.signing_secrets(now), d.delivery_id, timestamp, d.payload),
+    }
+    auth = sub.auth
+    if auth.get("type") == "basic":
+        pair = f"{auth['username']}:{auth['password']}".encode()
+        headers["authorization"] = "Basic " + base64.b64encode(pair).decode()
+    elif auth.get("type") == "headers":
+        headers.update({k.lower(): v for k, v in auth.get("headers", {}).items()})
+    return headers
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to an address checked beforehand, with SNI and certificate checks for the host name."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._address = target.address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+def http_post(
+    target: Target, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_S
+) -> AttemptResult:
+    """One POST, never following redirects (a 3xx is a failed attempt)."""
+    conn_type = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
+    conn = conn_type(target, timeout)
+    started = time.monotonic()
+    try:
+        conn.request("POST", target.path, body=body, headers={**headers, "host": _host_header(target)})
+        resp = conn.getresponse()
+        resp.read(64 * 1024)
+        retry_after = _retry_after(resp.getheader("retry-after")) if resp.status in (429, 503) else None
+        return AttemptResult(resp.status, _ms(started), None, retry_after)
+    except (OSError, http.client.HTTPException) as exc:
+        kind = "timeout" if isinstance(exc, TimeoutError | socket.timeout) else type(exc).__name__
+        return AttemptResult(None, _ms(started), f"{kind}: {exc}"[:300])
+    finally:
+        conn.close()
+
+
+def _host_header(target: Target) -> str:
+    default = 443 if target.scheme == "https" else 80
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return host if target.port == default else f"{host}:{target.port}"
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def retry_delay(attempts_made: int, retry_after_s: float | None, time_scale: float = 1.0) -> float | None:
+    """Seconds before the next attempt after `attempts_made` failed ones, or None when the
+    schedule is used up. A receiver's Retry-After (429/503) can lengthen the wait, up to a day."""
+    if attempts_made >= len(RETRY_SCHEDULE_S):
+        return None
+    delay = float(RETRY_SCHEDULE_S[attempts_made])
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
+    return delay * time_scale
+
+
+def event_payload(event: dict[str, Any]) -> tuple[str, str]:
+    """(event type, JSON body) for a job event from the bus, in the Standard Webhooks shape."""
+    detail = event["detail"]
+    event_type = STATUS_EVENT[detail["status"]]
+    data = {k: v for k, v in detail.items() if k != "event_id"}
+    body = {"type": event_type, "timestamp": detail.get("finished_at") or event.get("time"), "data": data}
+    return event_type, json.dumps(body, separators=(",", ":"))
+
+
+class Deliverer:
+    def __init__(
+        self,
+        store: WebhookStore,
+        sqs: Any,
+        queue_url: str,
+        policy: Policy,
+        time_scale: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        send: Callable[[Target, bytes, dict[str, str]], AttemptResult] = http_post,
+    ) -> None:
+        self.store = store
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self.policy = policy
+        self.time_scale = time_scale
+        self.clock = clock
+        self._send = send
+
+    # -- queueing --------------------------------------------------------------------------
+    def enqueue(self, d: Delivery, delay_s: float = 0.0, attempt_count: int | None = None) -> None:
+        """Queues an attempt of `d`. The message names the attempt count it expects to find, so a
+        duplicate message arriving after that attempt was made is recognised and dropped."""
+        expected = d.attempt_count if attempt_count is None else attempt_count
+        body = json.dumps(
+            {
+                "tenant_id": d.tenant_id,
+                "sub_id": d.sub_id,
+                "delivery_id": d.delivery_id,
+                "attempt_count": expected,
+            }
+        )
+        delay = int(min(MAX_SQS_DELAY_S, max(0, math.ceil(delay_s))))
+        try:
+            self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=body, DelaySeconds=delay)
+        except (ClientError, BotoCoreError) as exc:
+            raise InfrastructureError(f"SQS SendMessage failed: {exc}") from exc
+
+    def open_delivery(
+        self, sub: Subscription, delivery_id: str, event_type: str, payload: str, job_id: str | None = None
+    ) -> Delivery:
+        """Stores a delivery and queues its first attempt. An existing delivery (the same event
+        announced again) is queued again only if it never got an attempt: its first message may
+        have been lost with a crashed fan-out; a duplicate is harmless (attempts are claimed)."""
+        now = self.clock()
+        d = Delivery(
+            sub.sub_id,
+            delivery_id,
+            sub.tenant_id,
+            event_type,
+            payload,
+            "pending",
+            now,
+            next_attempt_at=now,
+            job_id=job_id,
+        )
+        if not self.store.create_delivery(d):
+            existing = self.store.get_delivery(sub.sub_id, delivery_id)
+            if existing is None or existing.terminal or existing.attempt_count > 0:
+                return existing or d
+            d = existing
+        self.enqueue(d)
+        return d
+
+    def fan_out(self, event: dict[str, Any]) -> int:
+        """One delivery per subscription of the job's tenant that wants this event."""
+        detail = event["detail"]
+        event_type, payload = event_payload(event)
+        count = 0
+        for sub in self.store.subscriptions(detail["tenant_id"]):
+            if sub.wants(event_type, detail.get("action")):
+                self.open_delivery(sub, detail["event_id"], event_type, payload, job_id=detail["job_id"])
+                count += 1
+        logger.info("job event fanned out", extra={"job_id": detail["job_id"], "deliveries": count})
+        return count
+
+    # -- one attempt -----------------------------------------------------------------------
+    def attempt(self, message: dict[str, Any]) -> None:
+        """Makes the attempt a message asks for. Returns when the message is done with; raises
+        (RetryLater, InfrastructureError) when it must come back."""
+        d = self.store.get_delivery(message["sub_id"], message["delivery_id"])
+        if d is None or d.terminal:
+            return
+        if message.get("attempt_count", d.attempt_count) != d.attempt_count:
+            return  # a duplicate of a message whose attempt was already made
+        logger.append_keys(delivery_id=d.delivery_id, sub_id=d.sub_id, job_id=d.job_id)
+        now = self.clock()
+        if d.next_attempt_at is not None and now < d.next_attempt_at - 0.5:
+            self.enqueue(d, d.next_attempt_at - now)  # a wait longer than SQS's 15-minute delay
+            return
+        try:
+            sub = self.store.get_subscription(d.tenant_id, d.sub_id)
+        except NotFound:
+            sub = None
+        if sub is None or not sub.enabled:
+            self.store.finish_without_attempt(d, "skipped")
+            logger.info("delivery skipped: subscription deleted or disabled")
+            return
+        try:
+            d = self.store.claim(d, now, now + CLAIM_S)
+        except ConditionFailed as exc:
+            # Another copy of this message is making the attempt, or crashed while making it:
+            # come back after the visibility timeout (longer than a claim) and look again.
+            raise RetryLater("the attempt is claimed by another worker") from exc
+        try:
+            self._conclude(sub, d, self._post(sub, d))
+        except Exception:
+            self._release(d)
+            raise
+
+    def _release(self, d: Delivery) -> None:
+        try:
+            self.store.release(d)
+        except (ConditionFailed, InfrastructureError):
+            logger.warning("claim not released; the retry waits for it to expire")
+
+    def _post(self, sub: Subscription, d: Delivery) -> AttemptResult:
+        try:
+            target = check_url(sub.url, self.policy)  # again now: DNS may have changed since
+        except UnsafeTarget as exc:
+            return AttemptResult(None, 0.0, f"refused: {exc}")
+        return self._send(target, d.payload.encode(), request_headers(sub, d, self.clock()))
+
+    def _conclude(self, sub: Subscription, d: Delivery, result: AttemptResult) -> None:
+        now = self.clock()
+        attempt = {
+            "at": round(now, 3),
+            "status_code": result.status_code,
+            "latency_ms": result.latency_ms,
+            "error": result.error,
+        }
+        code = result.status_code
+        next_at: float | None = None
+        if code is not None and 200 <= code < 300:
+            status = "succeeded"
+        elif code == 410:
+            status = "failed"
+            self.store.disable(sub, "The endpoint answered 410 Gone; delivery stopped.", now)
+        else:
+            delay = retry_delay(d.attempt_count + 1 - d.schedule_base, result.retry_after_s, self.time_scale)
+            if delay is None:
+                status = "exhausted"
+            else:
+                status = "pending"
+                next_at = now + delay
+                # queued before recording: a crash in between repeats this attempt, never drops it
+                self.enqueue(d, delay, attempt_count=d.attempt_count + 1)
+        self.store.record_attempt(d, attempt, status, next_at)
+        logger.info(
+            "webhook attempt",
+            extra={
+                "status_code": code,
+                "outcome": status,
+                "attempt": d.attempt_count + 1,
+                "error": result.error,
+            },
+        )
+
+
+def deliverer_from_env() -> Deliverer:
+    import os
+
+    from asyncjobs import aws
+    from asyncjobs.settings import required_env
+
+    return Deliverer(
+        WebhookStore(aws.client("dynamodb"), required_env("WEBHOOKS_TABLE")),
+        aws.client("sqs"),
+        required_env("WEBHOOK_QUEUE_URL"),
+        Policy.from_settings(
+            os.environ.get("WEBHOOK_REQUIRE_HTTPS", "true"), os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")
+        ),
+        time_scale=float(os.environ.get("WEBHOOK_TIME_SCALE") or 1.0),
+    )

@@ -1,0 +1,442 @@
+"""Webhook subscriptions and their deliveries: the records, and the only module that knows their
+DynamoDB layout (table `WebhooksTable`, key `pk` + `sk`):
+
+- `TENANT#<tenant>` / `SUB#<sub_id>`: a subscription (URL, events, actions, receiver auth, secrets);
+- `SUB#<sub_id>` / `DLV#<delivery_id>`: one delivery (the exact body sent, every attempt).
+
+A delivery's id is its Standard Webhooks `webhook-id`: the same for every attempt. For a job event
+it is `<job_id>.<status>`, so an event announced twice (events are at least once) is delivered as
+one delivery, not two.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from asyncjobs.errors import InfrastructureError, NotFound
+from asyncjobs.ids import new_job_id
+
+EVENT_TYPES = ("job.succeeded", "job.failed", "job.cancelled")
+STATUS_EVENT = {"succeeded": "job.succeeded", "failed": "job.failed", "cancelled": "job.cancelled"}
+# Standard Webhooks / Svix schedule: 8 attempts over ~27.6 hours (delay before each attempt).
+RETRY_SCHEDULE_S = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+DELIVERY_RETENTION_S = 30 * 86400
+MAX_RECORDED_ATTEMPTS = 30
+MAX_ROTATION_OVERLAP_S = 7 * 86400
+
+_ser, _deser = TypeSerializer(), TypeDeserializer()
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _num(value: float) -> Decimal:
+    return Decimal(str(round(value, 3)))
+
+
+@dataclass(frozen=True)
+class Secret:
+    value: str
+    created_at: float
+    expires_at: float | None = None  # set when rotated out: still signs until then
+
+    def active(self, now: float) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(frozen=True)
+class Subscription:
+    tenant_id: str
+    sub_id: str
+    url: str
+    events: tuple[str, ...]
+    actions: tuple[str, ...] = ()
+    auth: dict[str, Any] = field(default_factory=lambda: {"type": "none"})
+    secrets: tuple[Secret, ...] = ()
+    enabled: bool = True
+    disabled_reason: str | None = None
+    description: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def wants(self, event_type: str, action: str | None) -> bool:
+        if not self.enabled:
+            return False
+        if event_type == "ping":
+            return True
+        return event_type in self.events and (not self.actions or action in self.actions)
+
+    def signing_secrets(self, now: float) -> list[str]:
+        return [s.value for s in self.secrets if s.active(now)]
+
+    def to_public(self) -> dict[str, Any]:
+        """What the API shows: never a secret or a password, only what identifies them."""
+        auth: dict[str, Any] = {"type": self.auth.get("type", "none")}
+        if auth["type"] == "basic":
+            auth["username"] = self.auth.get("username")
+        elif auth["type"] == "headers":
+            auth["header_names"] = sorted(self.auth.get("headers", {}))
+        return {
+            "id": self.sub_id,
+            "url": self.url,
+            "events": list(self.events),
+            "actions": list(self.actions),
+            "auth": auth,
+            "enabled": self.enabled,
+            "disabled_reason": self.disabled_reason,
+            "description": self.description,
+            "secrets": [
+                {"created_at": s.created_at, "expires_at": s.expires_at, "prefix": s.value[:10] + "…"}
+                for s in self.secrets
+            ],
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    sub_id: str
+    delivery_id: str
+    tenant_id: str
+    event_type: str
+    payload: str
+    status: str  # pending | succeeded | failed | exhausted | skipped
+    created_at: float
+    attempt_count: int = 0
+    schedule_base: int = 0
+    attempts: tuple[dict[str, Any], ...] = ()
+    next_attempt_at: float | None = None
+    claimed_until: float | None = None
+    job_id: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status != "pending"
+
+    def to_public(self, with_payload: bool = False) -> dict[str, Any]:
+        last = self.attempts[-1] if self.attempts else {}
+        doc: dict[str, Any] = {
+            "id": self.delivery_id,
+            "event_type": self.event_type,
+            "job_id": self.job_id,
+            "status": self.status,
+            "attempts": self.attempt_count,
+            "last_status_code": last.get("status_code"),
+            "last_error": last.get("error"),
+            "last_latency_ms": last.get("latency_ms"),
+            "next_attempt_at": self.next_attempt_at if self.status == "pending" else None,
+            "created_at": self.created_at,
+        }
+        if with_payload:
+            doc["attempt_log"] = list(self.attempts)
+            doc["payload"] = json.loads(self.payload)
+        return doc
+
+
+def _sub_from(item: dict[str, Any]) -> Subscription:
+    return Subscription(
+        tenant_id=item["tenant_id"],
+        sub_id=item["sub_id"],
+        url=item["url"],
+        events=tuple(item["events"]),
+        actions=tuple(item.get("actions") or ()),
+        auth=item.get("auth") or {"type": "none"},
+        secrets=tuple(
+            Secret(s["value"], s["created_at"], s.get("expires_at")) for s in item.get("secrets", [])
+        ),
+        enabled=bool(item.get("enabled", True)),
+        disabled_reason=item.get("disabled_reason"),
+        description=item.get("description", ""),
+        created_at=item.get("created_at", 0.0),
+        updated_at=item.get("updated_at", 0.0),
+    )
+
+
+def _delivery_from(item: dict[str, Any]) -> Delivery:
+    return Delivery(
+        sub_id=item["sub_id"],
+        delivery_id=item["delivery_id"],
+        tenant_id=item["tenant_id"],
+        event_type=item["event_type"],
+        payload=item["payload"],
+        status=item["status"],
+        created_at=item["created_at"],
+        attempt_count=int(item.get("attempt_count", 0)),
+        schedule_base=int(item.get("schedule_base", 0)),
+        attempts=tuple(item.get("attempts") or ()),
+        next_attempt_at=item.get("next_attempt_at"),
+        claimed_until=item.get("claimed_until"),
+        job_id=item.get("job_id"),
+    )
+
+
+class ConditionFailed(Exception):
+    pass
+
+
+class WebhookStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._ddb = client
+        self._table = table
+
+    def _call(self, op: str, **kw: Any) -> Any:
+        try:
+            return getattr(self._ddb, op)(TableName=self._table, **kw)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConditionFailed(str(exc)) from exc
+            raise InfrastructureError(f"DynamoDB {op} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise InfrastructureError(f"DynamoDB {op} failed: {exc}") from exc
+
+    @staticmethod
+    def _item(values: dict[str, Any]) -> dict[str, Any]:
+        def conv(v: Any) -> Any:
+            if isinstance(v, float):
+                return _num(v)
+            if isinstance(v, dict):
+                return {k: conv(x) for k, x in v.items() if x is not None}
+            if isinstance(v, list | tuple):
+                return [conv(x) for x in v]
+            return v
+
+        return {k: _ser.serialize(conv(v)) for k, v in values.items() if v is not None}
+
+    @staticmethod
+    def _decode(raw: dict[str, Any]) -> dict[str, Any]:
+        return {k: _plain(_deser.deserialize(v)) for k, v in raw.items()}
+
+    # -- subscriptions ---------------------------------------------------------------------
+    def put_subscription(self, sub: Subscription, *, new: bool = False) -> None:
+        values = {
+            "pk": f"TENANT#{sub.tenant_id}",
+            "sk": f"SUB#{sub.sub_id}",
+            "tenant_id": sub.tenant_id,
+            "sub_id": sub.sub_id,
+            "url": sub.url,
+            "events": list(sub.events),
+            "actions": list(sub.actions),
+            "auth": sub.auth,
+            "secrets": [
+                {"value": s.value, "created_at": s.created_at, "expires_at": s.expires_at}
+                for s in sub.secrets
+            ],
+            "enabled": sub.enabled,
+            "disabled_reason": sub.disabled_reason,
+            "description": sub.description,
+            "created_at": sub.created_at,
+            "updated_at": sub.updated_at,
+        }
+        kw = {"ConditionExpression": "attribute_not_exists(pk)"} if new else {}
+        self._call("put_item", Item=self._item(values), **kw)
+
+    def get_subscription(self, tenant_id: str, sub_id: str) -> Subscription:
+        item = self._call(
+            "get_item",
+            Key=self._item({"pk": f"TENANT#{tenant_id}", "sk": f"SUB#{sub_id}"}),
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            raise NotFound(f"No webhook subscription {sub_id} for this tenant.")
+        return _sub_from(self._decode(item))
+
+    def subscriptions(self, tenant_id: str) -> list[Subscription]:
+        items, kw = [], {}
+        while True:
+            resp = self._call(
+                "query",
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :sub)",
+                ExpressionAttributeValues=self._item({":pk": f"TENANT#{tenant_id}", ":sub": "SUB#"}),
+                ConsistentRead=True,
+                **kw,
+            )
+            items += resp.get("Items", [])
+            if "LastEvaluatedKey" not in resp:
+                return [_sub_from(self._decode(i)) for i in items]
+            kw = {"ExclusiveStartKey": resp["LastEvaluatedKey"]}
+
+    def delete_subscription(self, tenant_id: str, sub_id: str) -> None:
+        try:
+            self._call(
+                "delete_item",
+                Key=self._item({"pk": f"TENANT#{tenant_id}", "sk": f"SUB#{sub_id}"}),
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except ConditionFailed as exc:
+            raise NotFound(f"No webhook subscription {sub_id} for this tenant.") from exc
+
+    def disable(self, sub: Subscription, reason: str, now: float) -> None:
+        self.put_subscription(replace(sub, enabled=False, disabled_reason=reason, updated_at=now))
+
+    # -- deliveries ------------------------------------------------------------------------
+    def create_delivery(self, d: Delivery) -> bool:
+        """Stores a new delivery; False if it already exists (the same event announced again)."""
+        values = {
+            "pk": f"SUB#{d.sub_id}",
+            "sk": f"DLV#{d.delivery_id}",
+            "sub_id": d.sub_id,
+            "delivery_id": d.delivery_id,
+            "tenant_id": d.tenant_id,
+            "event_type": d.event_type,
+            "job_id": d.job_id,
+            "payload": d.payload,
+            "status": d.status,
+            "created_at": d.created_at,
+            "attempt_count": 0,
+            "schedule_base": 0,
+            "attempts": [],
+            "next_attempt_at": d.next_attempt_at,
+            "expires_at": int(d.created_at) + DELIVERY_RETENTION_S,
+        }
+        try:
+            self._call("put_item", Item=self._item(values), ConditionExpression="attribute_not_exists(pk)")
+        except ConditionFailed:
+            return False
+        return True
+
+    def get_delivery(self, sub_id: str, delivery_id: str) -> Delivery | None:
+        item = self._call(
+            "get_item",
+            Key=self._item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{delivery_id}"}),
+            ConsistentRead=True,
+        ).get("Item")
+        return _delivery_from(self._decode(item)) if item else None
+
+    def deliveries(
+        self,
+        sub_id: str,
+        *,
+        status: str | None = None,
+        since: float | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Delivery], str | None]:
+        """Newest first; `cursor` is the last delivery id of the previous page."""
+        names, values, filters = {}, {":pk": f"SUB#{sub_id}", ":dlv": "DLV#"}, []
+        if status:
+            names["#s"] = "status"
+            values[":s"] = status
+            filters.append("#s = :s")
+        if since is not None:
+            values[":since"] = since
+            filters.append("created_at >= :since")
+        kw: dict[str, Any] = {}
+        if filters:
+            kw["FilterExpression"] = " AND ".join(filters)
+        if names:
+            kw["ExpressionAttributeNames"] = names
+        if cursor:
+            kw["ExclusiveStartKey"] = self._item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{cursor}"})
+        out: list[Delivery] = []
+        while True:
+            resp = self._call(
+                "query",
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :dlv)",
+                ExpressionAttributeValues=self._item(values),
+                ScanIndexForward=False,
+                **kw,
+            )
+            for raw in resp.get("Items", []):
+                out.append(_delivery_from(self._decode(raw)))
+                if len(out) == limit:
+                    return out, out[-1].delivery_id
+            if "LastEvaluatedKey" not in resp:
+                return out, None
+            kw["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def claim(self, d: Delivery, now: float, until: float) -> Delivery:
+        """Takes the delivery's next attempt for this worker (one attempt at a time)."""
+        return self._update(
+            d,
+            "SET claimed_until = :until",
+            "#s = :pending AND attempt_count = :n AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
+            {":until": until, ":pending": "pending", ":n": d.attempt_count, ":now": now},
+        )
+
+    def record_attempt(
+        self, d: Delivery, attempt: dict[str, Any], status: str, next_attempt_at: float | None
+    ) -> Delivery:
+        expr = (
+            "SET attempts = list_append(attempts, :a), attempt_count = attempt_count + :one, #s = :status, "
+            "next_attempt_at = :next REMOVE claimed_until"
+        )
+        values = {
+            ":a": [attempt],
+            ":one": 1,
+            ":status": status,
+            ":next": next_attempt_at,
+            ":n": d.attempt_count,
+        }
+        if next_attempt_at is None:
+            expr = expr.replace(", next_attempt_at = :next", "")
+            values.pop(":next")
+        if len(d.attempts) >= MAX_RECORDED_ATTEMPTS:  # keep the item small: the first attempts go
+            expr = expr.replace("list_append(attempts, :a)", ":a")
+            values[":a"] = [*list(d.attempts)[-MAX_RECORDED_ATTEMPTS + 1 :], attempt]
+        return self._update(d, expr, "attempt_count = :n", values)
+
+    def release(self, d: Delivery) -> None:
+        self._update(d, "REMOVE claimed_until", "attempt_count = :n", {":n": d.attempt_count})
+
+    def finish_without_attempt(self, d: Delivery, status: str) -> Delivery:
+        return self._update(
+            d,
+            "SET #s = :status REMOVE claimed_until",
+            "#s = :pending",
+            {":status": status, ":pending": "pending"},
+        )
+
+    def restart(self, d: Delivery, now: float) -> Delivery:
+        """Puts an ended delivery back on the retry schedule from its start (redeliver)."""
+        return self._update(
+            d,
+            "SET #s = :pending, schedule_base = attempt_count, next_attempt_at = :now REMOVE claimed_until",
+            "attribute_exists(pk)",
+            {":pending": "pending", ":now": now},
+        )
+
+    def _update(self, d: Delivery, expr: str, cond: str, values: dict[str, Any]) -> Delivery:
+        kw: dict[str, Any] = {"ExpressionAttributeNames": {"#s": "status"}} if "#s" in expr + cond else {}
+        resp = self._call(
+            "update_item",
+            Key=self._item({"pk": f"SUB#{d.sub_id}", "sk": f"DLV#{d.delivery_id}"}),
+            UpdateExpression=expr,
+            ConditionExpression=cond,
+            ExpressionAttributeValues=self._item(values),
+            ReturnValues="ALL_NEW",
+            **kw,
+        )
+        return _delivery_from(self._decode(resp["Attributes"]))
+
+
+def new_subscription_id() -> str:
+    return "sub_" + new_job_id().replace("-", "")
+
+
+def ping_delivery_id() -> str:
+    return f"{new_job_id()}.ping"
+
+
+def now_s() -> float:
+    return time.time()

@@ -1,0 +1,312 @@
+"""Webhooks: the subscriptions API and signed, retried, logged delivery to real HTTP receivers.
+
+The template's EventBridge rule and SQS queue drive the delivery function (harness.pump); the
+retry schedule runs at time scale 0 (every retry at once) unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from tests.receiver import Answer, Receiver, closed_port_url
+
+HOOKS = "/v2/tenants/acme/webhooks"
+
+
+def _subscribe(harness, url, **extra):
+    body = {"url": url, "events": ["job.succeeded", "job.failed"], **extra}
+    reply = harness.request("POST", HOOKS, body=body)
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
+def _verify(secret, received):
+    """What a receiver does: verify the raw body and headers with the standardwebhooks library."""
+    return Webhook(secret).verify(received.body, received.headers)
+
+
+def _deliveries(harness, sub_id, **query):
+    reply = harness.request("GET", f"{HOOKS}/{sub_id}/deliveries", query=query)
+    assert reply.status == 200, reply.body
+    return reply.body["deliveries"]
+
+
+def test_create_shows_the_secret_once_and_never_passwords(harness):
+    with Receiver() as rx:
+        created = _subscribe(
+            harness, rx.url, auth={"type": "basic", "username": "hook", "password": "s3cr3t-pw"}
+        )
+    assert created["secret"].startswith("whsec_")
+    assert created["auth"] == {"type": "basic", "username": "hook"}
+    fetched = harness.request("GET", f"{HOOKS}/{created['id']}").body
+    listed = harness.request("GET", HOOKS).body["webhooks"]
+    for doc in (fetched, listed[0]):
+        text = json.dumps(doc)
+        assert created["secret"] not in text and "s3cr3t-pw" not in text
+    assert fetched["secrets"][0]["prefix"].startswith("whsec_")
+
+
+def test_job_completion_is_delivered_signed_with_basic_auth(harness):
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url, auth={"type": "basic", "username": "hook", "password": "pw"})
+        job_id = harness.submit(body={"echo": {"n": 7}})
+        harness.execute()
+        harness.pump()
+
+    (got,) = rx.received
+    payload = _verify(sub["secret"], got)
+    assert payload["type"] == "job.succeeded"
+    assert payload["data"]["job_id"] == job_id and payload["data"]["status"] == "succeeded"
+    assert payload["data"]["tenant_id"] == "acme" and payload["data"]["action"] == "diagnostic"
+    assert payload["data"]["result"]["echo"] == {"n": 7}
+    assert got.headers["authorization"] == "Basic " + base64.b64encode(b"hook:pw").decode()
+    assert got.headers["webhook-id"] == f"{job_id}.succeeded"
+    assert abs(int(got.headers["webhook-timestamp"]) - time.time()) < 60
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 1
+    assert delivery["last_status_code"] == 200 and delivery["last_latency_ms"] >= 0
+
+
+def test_secret_headers_arrive_and_failed_jobs_carry_the_error(harness):
+    with Receiver() as rx:
+        sub = _subscribe(
+            harness,
+            rx.url,
+            events=["job.failed"],
+            auth={"type": "headers", "headers": {"X-Hook-Token": "tok-123"}},
+        )
+        harness.submit(body={})  # succeeds: not subscribed
+        failed = harness.submit(body={"fail_with": "action_error"})
+        harness.execute()
+        harness.pump()
+    (got,) = rx.received
+    assert got.headers["x-hook-token"] == "tok-123"
+    payload = _verify(sub["secret"], got)
+    assert payload["type"] == "job.failed" and payload["data"]["job_id"] == failed
+    assert payload["data"]["error"]["code"] == "diagnostic_failure"
+
+
+def test_action_filter(harness):
+    with Receiver() as rx:
+        _subscribe(harness, rx.url, actions=["proposal_pdf"])
+        harness.submit(body={})
+        harness.execute()
+        harness.pump()
+    assert rx.received == []
+    assert (
+        harness.request(
+            "POST", HOOKS, body={"url": rx.url, "events": ["job.failed"], "actions": ["teleport"]}
+        ).status
+        == 422
+    )
+
+
+def test_receiver_failing_then_succeeding_gets_one_attempt_each_with_the_same_id(harness):
+    answers = [Answer(500), Answer(503), Answer(302, {"Location": "http://127.0.0.1:1/"}), Answer(200)]
+    with Receiver(answers) as rx:
+        sub = _subscribe(harness, rx.url)
+        job_id = harness.submit()
+        harness.execute()
+        harness.pump()
+
+    assert len(rx.received) == 4  # the 3xx was not followed: it is a failed attempt
+    assert {r.headers["webhook-id"] for r in rx.received} == {f"{job_id}.succeeded"}
+    for got in rx.received:
+        _verify(sub["secret"], got)
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 4
+    detail = harness.request("GET", f"{HOOKS}/{sub['id']}/deliveries/{delivery['id']}").body
+    assert [a["status_code"] for a in detail["attempt_log"]] == [500, 503, 302, 200]
+    assert detail["payload"]["data"]["job_id"] == job_id
+
+
+def test_receiver_down_for_good_ends_exhausted_then_redelivered_on_demand(harness):
+    down = closed_port_url()
+    sub = _subscribe(harness, down)
+    job_id = harness.submit()
+    harness.execute()
+    harness.pump()
+
+    (delivery,) = _deliveries(harness, sub["id"], status="exhausted")
+    assert delivery["attempts"] == 8 and delivery["next_attempt_at"] is None
+    assert "ConnectionRefusedError" in delivery["last_error"]
+
+    with Receiver() as rx:
+        # the receiver is back, on a new URL
+        assert harness.request("PATCH", f"{HOOKS}/{sub['id']}", body={"url": rx.url}).status == 200
+        again = harness.request("POST", f"{HOOKS}/{sub['id']}/deliveries/{delivery['id']}/redeliver")
+        assert again.status == 202
+        harness.pump()
+    (got,) = rx.received
+    assert got.headers["webhook-id"] == f"{job_id}.succeeded"
+    _verify(sub["secret"], got)
+    assert _deliveries(harness, sub["id"])[0]["status"] == "succeeded"
+
+
+def test_recover_redelivers_every_failed_delivery_since_a_time(harness):
+    sub = _subscribe(harness, closed_port_url())
+    since = time.time() - 1
+    jobs = {harness.submit() for _ in range(3)}
+    harness.execute()
+    harness.pump()
+    assert len(_deliveries(harness, sub["id"], status="exhausted")) == 3
+    with Receiver() as rx:
+        harness.request("PATCH", f"{HOOKS}/{sub['id']}", body={"url": rx.url})
+        from datetime import UTC, datetime
+
+        reply = harness.request(
+            "POST",
+            f"{HOOKS}/{sub['id']}/recover",
+            body={"since": datetime.fromtimestamp(since, UTC).isoformat()},
+        )
+        assert reply.status == 202 and reply.body == {"requeued": 3}
+        harness.pump()
+    assert {json.loads(r.body)["data"]["job_id"] for r in rx.received} == jobs
+
+
+def test_410_gone_disables_the_subscription(harness):
+    with Receiver([Answer(410)]) as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+        harness.pump()
+        assert len(rx.received) == 1
+        doc = harness.request("GET", f"{HOOKS}/{sub['id']}").body
+        assert doc["enabled"] is False and "410" in doc["disabled_reason"]
+        assert _deliveries(harness, sub["id"])[0]["status"] == "failed"
+        harness.submit()  # later events are not delivered
+        harness.execute()
+        harness.pump()
+        assert len(rx.received) == 1
+
+
+def test_rotation_sends_both_signatures_during_the_overlap(harness):
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        rotated = harness.request(
+            "POST", f"{HOOKS}/{sub['id']}/rotate-secret", body={"overlap_seconds": 3600}
+        )
+        assert rotated.status == 200
+        new_secret = rotated.body["secret"]
+        assert new_secret != sub["secret"]
+        harness.submit()
+        harness.execute()
+        harness.pump()
+    (got,) = rx.received
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    _verify(sub["secret"], got)  # receivers still on the old secret verify
+    _verify(new_secret, got)  # and so do those already on the new one
+
+
+def test_rotation_without_overlap_stops_the_old_secret(harness):
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        new_secret = harness.request(
+            "POST", f"{HOOKS}/{sub['id']}/rotate-secret", body={"overlap_seconds": 0}
+        ).body["secret"]
+        harness.submit()
+        harness.execute()
+        harness.pump()
+    (got,) = rx.received
+    _verify(new_secret, got)
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    with pytest.raises(WebhookVerificationError):
+        _verify(sub["secret"], got)
+
+
+def test_ping(harness):
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        reply = harness.request("POST", f"{HOOKS}/{sub['id']}/ping")
+        assert reply.status == 202
+        harness.pump()
+    (got,) = rx.received
+    payload = _verify(sub["secret"], got)
+    assert payload["type"] == "ping" and payload["data"]["subscription_id"] == sub["id"]
+
+
+def test_retry_after_is_honoured(harness, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_TIME_SCALE", "1")  # real time: look at the schedule, do not wait
+    with Receiver([Answer(429, {"Retry-After": "120"})]) as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+        _step(harness)  # the event, its fan-out and the first attempt; the retry waits 120 s
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "pending" and delivery["last_status_code"] == 429
+    assert 110 < delivery["next_attempt_at"] - time.time() <= 121  # not the schedule's 5 s
+    attrs = harness.sqs.get_queue_attributes(
+        QueueUrl=harness.env["WEBHOOK_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )
+    assert attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
+
+
+def _step(harness):
+    """One round of every trigger, without waiting for delayed messages."""
+    try:
+        harness.pump(timeout=0.5)
+    except AssertionError:
+        pass
+
+
+def test_crash_mid_delivery_is_retried_not_dropped(harness):
+    # The receiver gets the request, then recording its result fails (DynamoDB): the message comes
+    # back and the attempt is made again, with the same webhook-id.
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+        # UpdateItem calls of an attempt: 1 claim, 2 record. Fail the first record.
+        harness.fail_calls("dynamodb", "UpdateItem", times=1, code="InternalServerError", skip=1)
+        harness.pump()
+    assert len(rx.received) == 2
+    assert rx.received[0].headers["webhook-id"] == rx.received[1].headers["webhook-id"]
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 1
+
+
+def test_event_announced_twice_is_delivered_once(harness):
+    from asyncjobs.queue import message_body
+
+    with Receiver() as rx:
+        _subscribe(harness, rx.url)
+        job_id = harness.submit()
+        harness.execute()
+        harness.sqs.send_message(QueueUrl=harness.trigger.queue_url, MessageBody=message_body("acme", job_id))
+        harness.execute()  # the executor announces the finished job again
+        harness.pump()
+    assert len(rx.received) == 1
+
+
+def test_other_tenants_subscription_is_404(harness):
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    assert harness.request("GET", f"/v2/tenants/globex/webhooks/{sub['id']}").status == 404
+    assert harness.request("DELETE", f"/v2/tenants/globex/webhooks/{sub['id']}").status == 404
+    assert harness.request("DELETE", f"{HOOKS}/{sub['id']}").status == 204
+    assert harness.request("GET", f"{HOOKS}/{sub['id']}").status == 404
+
+
+def test_invalid_subscriptions_are_422(harness):
+    for body, field in [
+        ({"url": "http://127.0.0.1:9/x", "events": []}, "events"),
+        ({"url": "http://127.0.0.1:9/x", "events": ["job.exploded"]}, "events"),
+        ({"url": "http://127.0.0.1:9/x", "events": ["job.failed"], "auth": {"type": "basic"}}, "auth"),
+        (
+            {
+                "url": "http://127.0.0.1:9/x",
+                "events": ["job.failed"],
+                "auth": {"type": "headers", "headers": {"webhook-id": "x"}},
+            },
+            "auth",
+        ),
+    ]:
+        reply = harness.request("POST", HOOKS, body=body)
+        assert reply.status == 422, body
+        assert reply.body["error"]["details"][0]["field"].startswith(field)
