@@ -370,7 +370,8 @@ class WebhookStore:
         return self._update(
             d,
             "SET claimed_until = :until",
-            "#s = :pending AND attempt_count = :n AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
+            "#s = :pending AND attempt_count = :n"
+            " AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
             {":until": until, ":pending": "pending", ":n": d.attempt_count, ":now": now},
         )
 
