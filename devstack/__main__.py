@@ -91,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: a function could not start: {exc}", file=sys.stderr)
         stack.stop()
         return 1
+    except ValueError as exc:  # the template asks for something the local stack cannot build
+        print(f"error: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
     state = stack.state()
     _write_state(args.state_file, state)
     try:

@@ -112,18 +112,20 @@ class LocalStack:
         for rule in self.stack.rule_triggers:
             self._spawn(self._poll_rule, rule, name=f"rule-{rule.rule}")
         self._spawn(self._http.serve_forever, name="http", poll_interval=0.2)
+        self._serving = True
         self.started_in_s = time.monotonic() - began
 
     def stop(self) -> None:
         self._stop.set()
-        with contextlib.suppress(Exception):
-            self._http.shutdown()
+        if getattr(self, "_serving", False):
+            self._http.shutdown()  # waits for serve_forever to return: only if it ever ran
+        with contextlib.suppress(AttributeError, OSError):
             self._http.server_close()
         for pool in self.pools.values():
             pool.close()
         for t in self._threads:
             t.join(timeout=5)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(AttributeError):
             self._moto.stop()
 
     @property

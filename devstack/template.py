@@ -45,6 +45,10 @@ def load(path: str | Path, parameters: dict[str, str] | None = None, region: str
             if isinstance(uri, str) and not uri.startswith("s3://"):
                 s3_key = f"{logical_id}.zip"
                 code_paths[s3_key] = (source.parent / uri).resolve()
+                if not code_paths[s3_key].is_dir():
+                    raise ValueError(
+                        f"{logical_id}: {key} {uri} is not a directory (relative to {source.parent})"
+                    )
                 props[key] = f"s3://{LOCAL_CODE_BUCKET}/{s3_key}"
     cfn = transform(fragment, parameters or {}, _NoManagedPolicies())  # type: ignore[arg-type]
     return Translated(source=source, sam=sam, cfn=cfn, code_paths=code_paths)

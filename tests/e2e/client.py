@@ -18,8 +18,15 @@ from tests.support import ROOT
 
 
 class LocalStackProcess:
-    def __init__(self, template: Path, workdir: Path, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        template: Path,
+        workdir: Path,
+        retry_after: int | None = None,
+        params: dict[str, str] | None = None,
+    ) -> None:
         self.template = template
+        self.params = params or {}
         self.workdir = workdir
         self.retry_after = retry_after
         self.state: dict[str, Any] = {}
@@ -41,6 +48,8 @@ class LocalStackProcess:
         ]
         if self.retry_after is not None:
             cmd += ["--retry-after", str(self.retry_after)]
+        for name, value in self.params.items():
+            cmd += ["--param", f"{name}={value}"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)

@@ -18,7 +18,13 @@ def api(tmp_path_factory):
     if base:
         yield Api(base.rstrip("/"), None, os.environ["E2E_TENANT"], os.environ["E2E_API_KEY"])
         return
-    with LocalStackProcess(ROOT / "template.yaml", tmp_path_factory.mktemp("stack"), retry_after=1) as stack:
+    # Webhook retries at 1/100 of real time: the 5 s retry comes after a second, not five.
+    with LocalStackProcess(
+        ROOT / "template.yaml",
+        tmp_path_factory.mktemp("stack"),
+        retry_after=1,
+        params={"WebhookTimeScale": "0.01"},
+    ) as stack:
         yield Api(stack.base_url, stack, "e2e", stack.create_key("e2e"))
     assert stack.returncode == 0, "Ctrl-C did not stop the local stack cleanly"
 

@@ -5,6 +5,7 @@ set in the copy is enforced the way Lambda enforces it."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -74,14 +75,8 @@ def copy_stack(tmp_path_factory):
     (work / "hello").mkdir()
     (work / "hello" / "app.py").write_text(HELLO)
     text = (ROOT / "template.yaml").read_text()
-    for uri in (
-        "functions/run/",
-        "functions/status/",
-        "functions/executor/",
-        "functions/authorizer/",
-        "layers/jobs/",
-    ):
-        text = _replace_once(text, f"Uri: {uri}", f"Uri: {ROOT / uri}")
+    # the copy lives elsewhere: point every code path at this repository
+    text = re.sub(r"(CodeUri|ContentUri): (?!/)(\S+)", lambda m: f"{m[1]}: {ROOT / m[2]}", text)
     # A short executor timeout, and a visibility timeout still longer than it, to watch timeouts.
     text = _replace_once(text, "      Timeout: 300\n", "      Timeout: 1\n")
     text = _replace_once(text, "VisibilityTimeout: 1800", "VisibilityTimeout: 3")

@@ -309,3 +309,69 @@ def test_invalid_subscriptions_are_422(harness):
         reply = harness.request("POST", HOOKS, body=body)
         assert reply.status == 422, body
         assert reply.body["error"]["details"][0]["field"].startswith(field)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.8/h",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fd00:ec2::254]/",
+        "http://[::ffff:127.0.0.1]/h",
+        "http://100.64.0.1/h",
+        "ftp://127.0.0.1/h",
+    ],
+)
+def test_unsafe_urls_are_refused_at_creation(harness, url):
+    reply = harness.request("POST", HOOKS, body={"url": url, "events": ["job.failed"]})
+    assert reply.status == 422
+    assert "`url` is refused" in reply.body["error"]["message"]
+
+
+def test_dns_rebinding_is_caught_at_delivery(harness, monkeypatch):
+    import socket
+
+    answers = {"hooks.example.test": "127.0.0.1"}  # allowed locally when the subscription is made
+    real_getaddrinfo = socket.getaddrinfo
+
+    def fake_dns(host, port, *args, **kwargs):
+        if host in answers:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    connections = []
+    real_connect = socket.create_connection
+    monkeypatch.setattr(socket, "getaddrinfo", fake_dns)
+    monkeypatch.setattr(
+        socket,
+        "create_connection",
+        lambda addr, *a, **k: connections.append(addr) or real_connect(addr, *a, **k),
+    )
+    sub = _subscribe(harness, "http://hooks.example.test:9/h")
+    answers["hooks.example.test"] = "10.9.8.7"  # the name now points inside the network
+    harness.submit()
+    harness.execute()
+    harness.pump()
+
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "exhausted"
+    assert "10.9.8.7 is not a public address" in delivery["last_error"]
+    assert not [c for c in connections if c[0] == "10.9.8.7"]  # never connected
+
+
+def test_redirects_are_not_followed(harness):
+    with Receiver() as inside, Receiver([Answer(307, {"Location": "placeholder"})]) as outside:
+        outside.answers[0].headers["Location"] = inside.url  # "redirect to a private address"
+        outside.default = Answer(200)
+        sub = _subscribe(harness, outside.url)
+        harness.submit()
+        harness.execute()
+        harness.pump()
+    assert inside.received == []
+    assert len(outside.received) == 2  # the 307 was a failed attempt, then a retry to the same URL
+    assert [
+        a["status_code"]
+        for a in harness.request(
+            "GET", f"{HOOKS}/{sub['id']}/deliveries/{_deliveries(harness, sub['id'])[0]['id']}"
+        ).body["attempt_log"]
+    ] == [307, 200]
