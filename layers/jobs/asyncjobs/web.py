@@ -92,15 +92,22 @@ def _validation_response(ex: RequestValidationError) -> Response[str]:
     return error_response(422, "validation_failed", f"The request is invalid: {summary}.", details)
 
 
-def new_app() -> APIGatewayHttpResolver:
-    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+class Resolver(APIGatewayHttpResolver):
+    """The HTTP API resolver, declaring the bearer key scheme in the OpenAPI document only when a
+    document is asked for: Powertools' OpenAPI models are ~50 pydantic classes, too costly to
+    import at every cold start for a document the functions never serve."""
 
-    app = APIGatewayHttpResolver(enable_validation=True)
-    app.configure_openapi(
-        title="asyncjobs",
-        security_schemes={"apiKey": HTTPBearer(description="An API key of the tenant in the path.")},
-        security=[{"apiKey": []}],
-    )
+    def get_openapi_json_schema(self, **kwargs: Any) -> str:  # type: ignore[override]
+        from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+        kwargs.setdefault("title", "asyncjobs")
+        kwargs.setdefault("security_schemes", {"apiKey": HTTPBearer(description="An API key of the tenant.")})
+        kwargs.setdefault("security", [{"apiKey": []}])
+        return super().get_openapi_json_schema(**kwargs)
+
+
+def new_app() -> APIGatewayHttpResolver:
+    app = Resolver(enable_validation=True)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(ex: RequestValidationError) -> Response[str]:
