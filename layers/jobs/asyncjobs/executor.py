@@ -53,7 +53,9 @@ class AttemptContext:
         self._svc = svc
         self._job = job
         self._deadline = deadline
-        self._last_write = 0.0
+        # Progress is written (and cancellation read) at most once per interval, counted from the
+        # start: a job shorter than the interval costs no progress writes at all.
+        self._last_write = time.monotonic()
         self._last_progress = job.progress
         self.tenant_id = job.tenant_id
         self.job_id = job.job_id
