@@ -39,8 +39,12 @@ SFN_TRANSITIONS = 6
 
 def item_size(value: Any) -> int:
     """DynamoDB's item size: attribute names plus values, in bytes (close to AWS's formula)."""
-    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS"):
-        (kind, v), = value.items()
+    if (
+        isinstance(value, dict)
+        and len(value) == 1
+        and next(iter(value)) in ("S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS")
+    ):
+        ((kind, v),) = value.items()
         if kind == "S":
             return len(v.encode())
         if kind == "N":
@@ -129,8 +133,12 @@ def measure(prefill: int = 100) -> dict[str, Any]:
     monkeypatch = pytest.MonkeyPatch()
     try:
         with Harness.start(translated, monkeypatch) as h, Receiver() as rx:
-            assert h.request("POST", "/v2/tenants/acme/webhooks",
-                             body={"url": rx.url, "events": ["job.succeeded"]}).status == 201
+            assert (
+                h.request(
+                    "POST", "/v2/tenants/acme/webhooks", body={"url": rx.url, "events": ["job.succeeded"]}
+                ).status
+                == 201
+            )
             _prefill(h, prefill)
             monkeypatch.setenv("PROGRESS_INTERVAL_SECONDS", "1")  # the deployed default, not the tests' 0
             meter = Meter()
@@ -159,12 +167,26 @@ def _prefill(h: Any, count: int) -> None:
     table = h.env["JOBS_TABLE"]
     now = int(time.time())
     for start in range(0, count, 25):
-        batch = [{"PutRequest": {"Item": {
-            "tenant_id": {"S": "acme"}, "job_id": {"S": new_job_id()}, "tenant_action": {"S": "acme#diagnostic"},
-            "action": {"S": "diagnostic"}, "status": {"S": "succeeded"}, "created_at": {"N": str(now)},
-            "expires_at": {"N": str(now + 86400)}, "input_json": {"S": "{}"}, "progress": {"N": "100"},
-            "attempts": {"N": "1"}, "result_json": {"S": json.dumps({"steps": 4})}}}}
-            for _ in range(min(25, count - start))]
+        batch = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "tenant_id": {"S": "acme"},
+                        "job_id": {"S": new_job_id()},
+                        "tenant_action": {"S": "acme#diagnostic"},
+                        "action": {"S": "diagnostic"},
+                        "status": {"S": "succeeded"},
+                        "created_at": {"N": str(now)},
+                        "expires_at": {"N": str(now + 86400)},
+                        "input_json": {"S": "{}"},
+                        "progress": {"N": "100"},
+                        "attempts": {"N": "1"},
+                        "result_json": {"S": json.dumps({"steps": 4})},
+                    }
+                }
+            }
+            for _ in range(min(25, count - start))
+        ]
         h.ddb.batch_write_item(RequestItems={table: batch})
 
 
@@ -189,7 +211,13 @@ def price(meter: Meter, jobs: int, prefill: int) -> dict[str, Any]:
     total = sum(lines.values())
     job_queue_sqs = 3 * PRICE["sqs_request"]
     executor_share = meter.invocations.get("ExecutorFunction", 0) / jobs * PRICE["lambda_request"]
-    sfn = total - job_queue_sqs - executor_share + SFN_TRANSITIONS * PRICE["sfn_transition"] + PRICE["lambda_request"]
+    sfn = (
+        total
+        - job_queue_sqs
+        - executor_share
+        + SFN_TRANSITIONS * PRICE["sfn_transition"]
+        + PRICE["lambda_request"]
+    )
     return {
         "prefill": prefill,
         "requests_per_job": {f"{s}:{op}": round(v, 2) for (s, op), v in sorted(per.items())},

@@ -36,6 +36,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--raw-logs", action="store_true", help="print the functions' JSON logs as they are")
     p.add_argument(
+        "--faults",
+        help='fault injection for tests: JSON {"service:Operation": failure rate}, applied to every '
+        "AWS call the functions make",
+    )
+    p.add_argument(
         "--state-file",
         type=Path,
         default=Path(".devstack/state.json"),
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=args.concurrency,
         retry_after=args.retry_after,
         raw_logs=args.raw_logs,
+        faults=args.faults,
     )
     log = LogSink(raw=args.raw_logs)
     stack = LocalStack(options, log)

@@ -89,6 +89,7 @@ class _Environment:
             "memory": spec.memory,
             "timeout": spec.timeout,
             "region": env["AWS_REGION"],
+            "faults": env.get("DEVSTACK_FAULTS"),
         }
         self.proc = subprocess.Popen(
             [sys.executable, str(WORKER), json.dumps(cfg)],

@@ -50,6 +50,8 @@ class Options:
     """Seconds before a failed message or event is retried, instead of the visibility timeout or
     Lambda's async retry delays (a time scale for tests; None behaves like AWS)."""
     raw_logs: bool = False
+    faults: str | None = None
+    """JSON {"service:Operation": failure rate} injected into every function's AWS calls (tests)."""
 
 
 def free_port(host: str) -> int:
@@ -101,6 +103,8 @@ class LocalStack:
         self.authorizers = Authorizers(self._invoke_authorizer, opts.region)
         for logical_id, spec in self.stack.functions.items():
             env = function_environment(spec, opts.region, self.moto_url)
+            if opts.faults:
+                env["DEVSTACK_FAULTS"] = opts.faults
             self.pools[logical_id] = FunctionPool(spec, env, self.log.function_output, opts.concurrency)
         self._warm_all()
         self.openapi = self._build_openapi()
@@ -362,7 +366,12 @@ class _ApiHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_TRACE = do_CONNECT = _handle
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):  # any other method: no route matches it, as in API Gateway
+            return self._handle
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:  # one line per request is logged above
         return

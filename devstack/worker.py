@@ -60,9 +60,37 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     }
 
 
+def _install_faults(spec: str) -> None:
+    """Fault injection for tests (`--faults`): `{"dynamodb:UpdateItem": 0.05, ...}` makes that
+    share of those AWS calls fail the way AWS fails them (after the SDK's own retries)."""
+    import random
+
+    import botocore.session
+    from botocore.exceptions import ClientError
+
+    rates = json.loads(spec)
+    rng = random.Random(os.getpid())
+    create_client = botocore.session.Session.create_client
+
+    def fail(model: Any, **_: Any) -> None:
+        key = f"{model.service_model.service_name}:{model.name}"
+        if rng.random() < rates.get(key, 0.0):
+            code = rng.choice(["ThrottlingException", "ServiceUnavailable", "InternalServerError"])
+            raise ClientError({"Error": {"Code": code, "Message": "injected fault"}}, model.name)
+
+    def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
+        client = create_client(self, *args, **kwargs)
+        client.meta.events.register("before-call", fail)
+        return client
+
+    botocore.session.Session.create_client = patched  # type: ignore[method-assign]
+
+
 def main() -> None:
     cfg = json.loads(sys.argv[1])
     sys.path[:1] = cfg["paths"]  # the function's code, then its layers (replaces this script's dir)
+    if cfg.get("faults"):
+        _install_faults(cfg["faults"])
     requests = os.fdopen(cfg["fd_in"], "rb")
     replies = os.fdopen(cfg["fd_out"], "wb")
     module_name, func_name = cfg["handler"].rsplit(".", 1)

@@ -283,3 +283,11 @@ def test_status_costs_one_read(harness):
     )
     assert harness.status("acme", "/diagnostic", job_id).status == 200
     assert calls == ["GetItem"]
+
+
+def test_body_that_is_not_json_content_is_415(harness):
+    reply = harness.run(
+        "acme", "/diagnostic", None, raw=b'{"steps": 4}', headers={"content-type": "text/plain"}
+    )
+    assert reply.status == 415
+    assert reply.body["error"]["code"] == "unsupported_media_type"

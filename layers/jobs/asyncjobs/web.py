@@ -13,7 +13,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel
 
@@ -103,7 +106,59 @@ class Resolver(APIGatewayHttpResolver):
         kwargs.setdefault("title", "asyncjobs")
         kwargs.setdefault("security_schemes", {"apiKey": HTTPBearer(description="An API key of the tenant.")})
         kwargs.setdefault("security", [{"apiKey": []}])
-        return super().get_openapi_json_schema(**kwargs)
+        return json.dumps(document_errors(json.loads(super().get_openapi_json_schema(**kwargs))))
+
+
+ERROR_STATUSES = {
+    400: "The body is not JSON.",
+    401: "No valid API key (`WWW-Authenticate` says why).",
+    403: "The key belongs to another tenant.",
+    404: "No such route, job or resource for this tenant.",
+    409: "The request conflicts with the resource's state (or an in-flight Idempotency-Key).",
+    413: "The body is too large.",
+    415: "The body is not application/json.",
+    422: "The request is invalid: `message` names each field to fix; `details` lists them.",
+    503: "A dependency is unavailable; retry after `Retry-After` seconds.",
+}
+
+
+def document_errors(doc: dict[str, Any]) -> dict[str, Any]:
+    """Every operation answers errors with the one error body, whatever Powertools assumed."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(body.pop("$defs", {}))
+    schemas["ErrorBody"] = body
+    schemas["GatewayError"] = {
+        "description": "API Gateway's own answer, given before any function runs (e.g. no Authorization).",
+        "type": "object",
+        "required": ["message"],
+        "properties": {"message": {"type": "string"}},
+    }
+    ours = {"$ref": "#/components/schemas/ErrorBody"}
+    either = {"anyOf": [ours, {"$ref": "#/components/schemas/GatewayError"}]}
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                # Routes return a prepared Response, which Powertools can only call a string.
+                if status.startswith("2"):
+                    if status == "204":
+                        response.pop("content", None)
+                    else:
+                        response["content"] = {"application/json": {"schema": {"type": "object"}}}
+            for status, text in ERROR_STATUSES.items():
+                schema = either if status in GATEWAY_STATUSES else ours
+                responses[str(status)] = {
+                    "description": text,
+                    "content": {"application/json": {"schema": schema}},
+                }
+    return doc
+
+
+# Statuses API Gateway itself may answer with, in its own shape.
+GATEWAY_STATUSES = {401, 403, 404, 413, 503}
 
 
 def new_app() -> APIGatewayHttpResolver:
@@ -112,6 +167,10 @@ def new_app() -> APIGatewayHttpResolver:
     @app.exception_handler(RequestValidationError)
     def _invalid(ex: RequestValidationError) -> Response[str]:
         return _validation_response(ex)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _media(_: Exception) -> Response[str]:
+        return error_response(415, "unsupported_media_type", "Send the request body as application/json.")
 
     @app.exception_handler(DomainError)
     def _domain(ex: DomainError) -> Response[str]:
@@ -214,7 +273,18 @@ def gate(event: dict[str, Any]) -> dict[str, Any] | None:
         return _proxy_error(403, "forbidden", "This API key does not belong to the tenant in the path.")
     logger.append_keys(tenant_id=tenant, key_id=auth.get("key_id"))
     body = event.get("body") or ""
+    content_type = (event.get("headers") or {}).get("content-type", "application/json").split(";")[0].strip()
+    if body and not (content_type == "application/json" or content_type.endswith("+json")):
+        return _proxy_error(415, "unsupported_media_type", "Send the request body as application/json.")
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if body and event.get("isBase64Encoded") and size <= MAX_BODY_BYTES:
+        import base64
+        import binascii
+
+        try:  # API Gateway base64-encodes a body that is not valid text: it cannot be JSON
+            base64.b64decode(body).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return _proxy_error(400, "malformed_json", "The request body is not valid JSON (not UTF-8).")
     if size > MAX_BODY_BYTES:
         return _proxy_error(
             413,

@@ -22,6 +22,9 @@ class DiagnosticInput(ActionInput):
     transient_failures: int = Field(
         0, ge=0, le=10, description="Ask for a retry on the first N attempts, then go on."
     )
+    crash_on_attempts: int = Field(
+        0, ge=0, le=10, description="End the process abruptly mid-job on the first N attempts (fault tests)."
+    )
     echo: dict[str, Any] | None = Field(None, description="Returned as is in the result.")
 
 
@@ -29,6 +32,10 @@ def run(inputs: DiagnosticInput, ctx: JobContext) -> dict[str, Any]:
     if ctx.attempt <= inputs.transient_failures:
         raise TransientActionError(f"transient failure requested on attempt {ctx.attempt}")
     started = time.monotonic()
+    if ctx.attempt <= inputs.crash_on_attempts:
+        import os
+
+        os._exit(70)  # what a segfault or an out-of-memory kill looks like from outside
     pause = inputs.duration_seconds / inputs.steps
     for step in range(1, inputs.steps + 1):
         if pause:
