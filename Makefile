@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: test lint build clean local openapi admin
+.PHONY: test lint build clean local openapi admin bench
 
 $(VENV)/.installed: requirements-dev.txt layers/jobs/requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (3.13 preferred)"; exit 1; }
@@ -34,9 +34,18 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
 
-## build: `sam build` without Docker (needs a python3.13 on PATH, which pyenv provides)
+## build: `sam build` without Docker (needs a python3.13 on PATH, which pyenv provides), then
+## precompiled bytecode: sam ships none and Lambda's code directory is read-only, so every cold start
+## would compile every module again. unchecked-hash .pyc stay valid whatever the times in the zip.
 build: $(SAM_VENV)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" PYENV_VERSION=3.13.0 $(SAM_VENV)/bin/sam build
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' \
+		&& $(PYTHON) -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build \
+		|| echo "warning: no Python 3.13 here: .pyc not added (they must match the Lambda runtime)"
+
+## bench: cold start, cost per job, local stack load, warm overhead -> BENCHMARKS.md (~10 min)
+bench: $(VENV)/.installed
+	PYTHONPATH=.:layers/jobs $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache

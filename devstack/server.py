@@ -114,7 +114,8 @@ class LocalStack:
                 for n in range(max(1, opts.concurrency)):
                     self._spawn(self._poll_queue, trigger, name=f"sqs-{trigger.function}-{n}")
         for rule in self.stack.rule_triggers:
-            self._spawn(self._poll_rule, rule, name=f"rule-{rule.rule}")
+            for n in range(max(1, opts.concurrency)):  # Lambda runs asynchronous invocations in parallel
+                self._spawn(self._poll_rule, rule, name=f"rule-{rule.rule}-{n}")
         self._spawn(self._http.serve_forever, name="http", poll_interval=0.2)
         self._serving = True
         self.started_in_s = time.monotonic() - began

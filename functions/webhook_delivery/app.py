@@ -32,7 +32,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | N
     def record_handler(record: SQSRecord) -> None:
         logger.remove_keys(["delivery_id", "sub_id", "job_id"])
         try:
-            deliverer.attempt(json.loads(record.body))
+            deliverer.attempt(
+                json.loads(record.body), remaining_s=context.get_remaining_time_in_millis() / 1000
+            )
         except Exception:
             logger.exception("delivery message not processed; it will come back")
             raise

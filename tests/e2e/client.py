@@ -32,6 +32,7 @@ class LocalStackProcess:
         self.state: dict[str, Any] = {}
         self.log_path = workdir / "stack.log"
         self.returncode: int | None = None
+        self.extra_args: list[str] = []
 
     def __enter__(self) -> LocalStackProcess:
         state_file = self.workdir / "state.json"
@@ -50,6 +51,7 @@ class LocalStackProcess:
             cmd += ["--retry-after", str(self.retry_after)]
         for name, value in self.params.items():
             cmd += ["--param", f"{name}={value}"]
+        cmd += self.extra_args
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
@@ -148,3 +150,20 @@ class Api:
             if time.monotonic() > deadline:
                 raise AssertionError(f"job still {reply.body['status']} after {timeout} s")
             time.sleep(min(float(reply.headers.get("Retry-After", 1)), 0.2))
+
+
+def copy_template(dest: Path, replacements: list[tuple[str, str]], extra_resources: str = "") -> Path:
+    """A copy of template.yaml in `dest`, its code paths pointing at this repository, with each
+    (old, new) replaced exactly once and `extra_resources` added under Resources."""
+    import re
+
+    text = (ROOT / "template.yaml").read_text()
+    text = re.sub(r"(CodeUri|ContentUri): (?!/)(\S+)", lambda m: f"{m[1]}: {ROOT / m[2]}", text)
+    for old, new in replacements:
+        assert text.count(old) == 1, f"template.yaml no longer contains exactly one {old!r}"
+        text = text.replace(old, new)
+    if extra_resources:
+        text = text.replace("\nOutputs:", extra_resources + "\nOutputs:", 1)
+    path = dest / "template.yaml"
+    path.write_text(text)
+    return path

@@ -91,12 +91,12 @@ def test_exhausting_receives_ends_the_job_failed_and_announces_it(harness):
     max_receives = int(harness.env["MAX_RECEIVE_COUNT"])
     job_id = harness.submit(body={"transient_failures": 10})
 
-    assert harness.execute() == max_receives
+    assert harness.execute() == max_receives - 1
 
     doc = harness.status("acme", "/diagnostic", job_id).body
     assert doc["status"] == "failed"
     assert doc["error"]["code"] == "attempts_exhausted"
-    assert harness.item("acme", job_id)["attempts"] == max_receives - 1
+    assert harness.item("acme", job_id)["attempts"] == max_receives - 2
     assert harness.queue_depth() == 0
     assert harness.queue_depth(harness.stack.ref("JobsDLQ")) == 0  # ended, not dead-lettered
     (event,) = harness.emitted()
@@ -106,7 +106,7 @@ def test_exhausting_receives_ends_the_job_failed_and_announces_it(harness):
 def test_job_never_started_ends_failed_on_its_last_receive(harness):
     # DynamoDB rejects every attempt to start the job; the last receive still ends it.
     max_receives = int(harness.env["MAX_RECEIVE_COUNT"])
-    harness.fail_calls("dynamodb", "UpdateItem", times=max_receives - 1, code="ThrottlingException")
+    harness.fail_calls("dynamodb", "UpdateItem", times=max_receives - 2, code="ThrottlingException")
     job_id = harness.submit()
     harness.execute()
     item = harness.item("acme", job_id)
@@ -192,3 +192,20 @@ def test_sample_executor_event_for_a_real_job(harness):
     out = harness.handlers["ExecutorFunction"](event, LambdaContext("executor", 1024, 300))
     assert out == {"batchItemFailures": []}
     assert harness.item("acme", job_id)["status"] == "succeeded"
+
+
+def test_closing_receive_insists_through_transient_errors(harness):
+    # On the receives that must end the job, a failing write or event is retried in place.
+    harness.tap_events()
+    max_receives = int(harness.env["MAX_RECEIVE_COUNT"])
+    job_id = harness.submit(body={"transient_failures": 10})
+    # each attempt writes twice (start, then release after the transient failure); then the abandon
+    writes = harness.fail_calls(
+        "dynamodb", "UpdateItem", times=2, code="ThrottlingException", skip=2 * (max_receives - 2)
+    )
+    events = harness.fail_calls("events", "PutEvents", times=2)
+    assert harness.execute() == max_receives - 1  # ended on its first closing receive
+    assert writes[0] == 2 * (max_receives - 2) + 3 and events[0] == 3
+    assert harness.item("acme", job_id)["status"] == "failed"
+    assert [e["detail"]["job_id"] for e in harness.emitted()] == [job_id]
+    assert harness.queue_depth(harness.stack.ref("JobsDLQ")) == 0

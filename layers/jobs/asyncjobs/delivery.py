@@ -43,7 +43,7 @@ from asyncjobs.webhooks import (
 )
 
 TIMEOUT_S = 15.0
-CLAIM_S = 60.0  # longer than one attempt can take (the function's timeout is 30 s)
+CLAIM_S = 60.0  # the longest claim: one attempt never takes longer (the function's timeout is 30 s)
 MAX_SQS_DELAY_S = 900
 MAX_RETRY_AFTER_S = 86400
 USER_AGENT = "asyncjobs-webhooks/1"
@@ -250,7 +250,7 @@ class Deliverer:
         return count
 
     # -- one attempt -----------------------------------------------------------------------
-    def attempt(self, message: dict[str, Any]) -> None:
+    def attempt(self, message: dict[str, Any], remaining_s: float = CLAIM_S) -> None:
         """Makes the attempt a message asks for. Returns when the message is done with; raises
         (RetryLater, InfrastructureError) when it must come back."""
         d = self.store.get_delivery(message["sub_id"], message["delivery_id"])
@@ -272,7 +272,9 @@ class Deliverer:
             logger.info("delivery skipped: subscription deleted or disabled")
             return
         try:
-            d = self.store.claim(d, now, now + CLAIM_S)
+            # The claim lasts as long as this invocation can: shorter than the queue's visibility
+            # timeout, so a crashed attempt's message comes back to an expired claim.
+            d = self.store.claim(d, now, now + min(remaining_s, CLAIM_S) + 1.0)
         except ConditionFailed as exc:
             # Another copy of this message is making the attempt, or crashed while making it:
             # come back after the visibility timeout (longer than a claim) and look again.

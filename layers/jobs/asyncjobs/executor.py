@@ -9,9 +9,11 @@ Rules:
   between the terminal write and the event loses nothing (events are at least once).
 - An action that raises ends the job `failed` and is not retried. It may raise
   `TransientActionError` to ask for another attempt.
-- The last receive the queue allows (`MAX_RECEIVE_COUNT`) does not run the action: it ends the job
-  `failed` with `attempts_exhausted`, so no job is left `in_progress` when its message would
-  otherwise move to the dead-letter queue.
+- The last two receives the queue allows (`MAX_RECEIVE_COUNT` - 1 and `MAX_RECEIVE_COUNT`) do not
+  run the action: they end the job `failed` with `attempts_exhausted` and announce it, insisting
+  through transient errors, so no job is left `in_progress` (or unannounced) when its message
+  would otherwise move to the dead-letter queue. Two receives, so one failed bookkeeping attempt
+  still leaves another.
 """
 
 from __future__ import annotations
@@ -97,9 +99,22 @@ class AttemptContext:
         return max(0.0, self._deadline - time.time())
 
 
-def _announce(svc: Services, job: Job) -> None:
-    svc.events.job_finished(job)
+def _announce(svc: Services, job: Job, insist: bool = False) -> None:
+    _insist(lambda: svc.events.job_finished(job), insist)
     logger.info("job event published", extra={"status": job.status.value})
+
+
+def _insist(call: Any, insist: bool, tries: int = 5) -> Any:
+    """Runs `call`; when `insist`, retries transient failures a few times first (0.2-1.6 s apart):
+    used where the message has few deliveries left."""
+    for n in range(tries if insist else 1):
+        try:
+            return call()
+        except InfrastructureError:
+            if n == (tries if insist else 1) - 1:
+                raise
+            time.sleep(0.2 * 2**n)
+    return None
 
 
 def _record(job: Job) -> None:
@@ -123,17 +138,19 @@ def process_message(svc: Services, body: str, receive_count: int, remaining_s: f
         logger.error("unreadable job message", extra={"body": body[:1000]})
         raise
     logger.append_keys(job_id=job_id, tenant_id=tenant_id, receive_count=receive_count)
-    job = svc.store.get(tenant_id, job_id)
+    closing = receive_count >= svc.settings.max_receive_count - 1
+    job = _insist(lambda: svc.store.get(tenant_id, job_id), closing)
     if job is None:
         logger.warning("job not found; nothing to run")
         return
     logger.append_keys(action=job.action)
     if job.status.terminal:
-        _announce(svc, job)  # a redelivery, or a crash between the terminal write and the event
+        # a redelivery, or a crash between the terminal write and the event
+        _announce(svc, job, insist=closing)
         return
 
     now = svc.clock()
-    if receive_count >= svc.settings.max_receive_count:
+    if closing:
         _abandon(svc, job, now, receive_count)
         return
 
@@ -152,19 +169,19 @@ def process_message(svc: Services, body: str, receive_count: int, remaining_s: f
 def _abandon(svc: Services, job: Job, now: float, receive_count: int) -> None:
     error = JobError(
         "attempts_exhausted",
-        f"The job did not complete after {receive_count - 1} attempts and will not be retried.",
+        f"The job did not complete after {job.attempts} attempts and will not be retried.",
     )
     try:
-        job = svc.store.abandon(job, now, error)
+        job = _insist(lambda: svc.store.abandon(job, now, error), True)
     except ConditionFailed as exc:
-        ended = _reread_terminal(svc, job)
+        ended = _insist(lambda: _reread_terminal(svc, job), True)
         if ended is None:
             raise RetryLater("a live attempt holds the job on its last delivery") from exc
         job = ended
     else:
         logger.error("job abandoned: deliveries exhausted")
         _record(job)
-    _announce(svc, job)
+    _announce(svc, job, insist=True)
 
 
 def _run(svc: Services, job: Job, deadline: float) -> None:

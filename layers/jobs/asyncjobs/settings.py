@@ -40,9 +40,9 @@ class Settings:
     event_source: str = "asyncjobs"
     job_ttl_days: int = 7
     # Must equal the JobsQueue RedrivePolicy maxReceiveCount (the template passes the same parameter
-    # to both): the executor uses the last receive to end the job `failed` instead of letting the
-    # message reach the dead-letter queue with the job still in progress.
-    max_receive_count: int = 4
+    # to both): the executor uses the last two receives to end the job `failed` instead of letting
+    # the message reach the dead-letter queue with the job still in progress.
+    max_receive_count: int = 5
     # Minimum seconds between two progress writes of one job (cost control; 0 writes every report).
     progress_interval_s: float = 1.0
     # Seconds a caller is told to wait before polling (Retry-After on 202).
@@ -65,7 +65,7 @@ class Settings:
             results_bucket=os.environ["RESULTS_BUCKET"],
             event_source=os.environ.get("EVENT_SOURCE") or "asyncjobs",
             job_ttl_days=_int("JOB_TTL_DAYS", 7),
-            max_receive_count=_int("MAX_RECEIVE_COUNT", 4),
+            max_receive_count=_int("MAX_RECEIVE_COUNT", 5),
             progress_interval_s=_float("PROGRESS_INTERVAL_SECONDS", 1.0),
             poll_after_s=_int("POLL_AFTER_SECONDS", 2),
             download_url_ttl_s=_int("DOWNLOAD_URL_TTL_SECONDS", 900),

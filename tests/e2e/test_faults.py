@@ -1,0 +1,230 @@
+"""Fault injection through the local stack, over 500+ jobs: executors crashing mid-job, actions
+outliving their timeout, poison messages, DynamoDB / SQS / EventBridge errors and throttling on
+every function's AWS calls, and a flapping webhook receiver.
+
+Asserted: no accepted job is lost (each ends terminal within the bound), none has two terminal
+states or two different results, every webhook is delivered or visibly exhausted, and poison
+messages end in the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.e2e.client import LocalStackProcess, copy_template
+from tests.receiver import Answer, Receiver
+
+JOBS = 500
+BOUND_S = 240  # every accepted job is terminal this long after the last submission (2 cores)
+FAULTS = {
+    "dynamodb:PutItem": 0.02,
+    "dynamodb:GetItem": 0.02,
+    "dynamodb:UpdateItem": 0.03,
+    "dynamodb:Query": 0.02,
+    "sqs:SendMessage": 0.03,
+    "events:PutEvents": 0.05,
+}
+# (share of jobs, input, the terminal states allowed)
+MIX = [
+    (0.59, {}, {"succeeded"}),
+    (0.10, {"fail_with": "action_error"}, {"failed"}),
+    (0.05, {"fail_with": "exception"}, {"failed"}),
+    (0.12, {"crash_on_attempts": 1}, {"succeeded"}),
+    (0.10, {"transient_failures": 1}, {"succeeded"}),
+    (0.04, {"duration_seconds": 3}, {"failed"}),  # outlives the 1 s timeout on every attempt
+]
+
+
+class Flapping(Receiver):
+    """Fails 30% of deliveries at random."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        rng = random.Random(7)
+        lock = threading.Lock()
+        receiver = self
+
+        class Answers(list):
+            def pop(self, _index=0):
+                with lock:
+                    return Answer(500) if rng.random() < 0.3 else Answer(200)
+
+            def __bool__(self):
+                return True
+
+        receiver.answers = Answers()
+
+
+@pytest.fixture(scope="module")
+def fault_stack(tmp_path_factory):
+    if __import__("os").environ.get("E2E_BASE_URL"):
+        pytest.skip("fault injection runs against a local stack of its own")
+    work = tmp_path_factory.mktemp("faults")
+    template = copy_template(
+        work,
+        [
+            ("      Timeout: 300\n", "      Timeout: 1\n"),  # executor
+            ("VisibilityTimeout: 1800", "VisibilityTimeout: 3"),  # > the 1 s lease + its 1 s margin
+            ("      Timeout: 30\n", "      Timeout: 2\n"),  # webhook delivery
+            ("VisibilityTimeout: 180", "VisibilityTimeout: 4"),
+        ],
+    )
+    stack = LocalStackProcess(
+        template,
+        work,
+        params={
+            "WebhookTimeScale": "0.0001",
+            "WebhookRequireHttps": "false",
+            "WebhookAllowedNetworks": "127.0.0.0/8",
+        },
+    )
+    stack.extra_args = ["--faults", json.dumps(FAULTS), "--concurrency", "6"]
+    with stack:
+        stack.key = stack.create_key("chaos")
+        yield stack
+
+
+def _submit(session, url, body):
+    for _ in range(20):  # a client retries 5xx (the job was not started, or visibly failed)
+        try:
+            reply = session.post(url, json=body, timeout=30)
+        except requests.ConnectionError:
+            time.sleep(0.2)
+            continue
+        if reply.status_code == 202:
+            return reply.json()["job_id"]
+        assert reply.status_code >= 500, reply.text
+        time.sleep(0.1)
+    raise AssertionError("could not submit a job in 20 tries")
+
+
+def _get(session, url, **params):
+    for _ in range(20):
+        reply = session.get(url, params=params, timeout=30)
+        if reply.status_code < 500:
+            return reply
+        time.sleep(0.1)
+    raise AssertionError(f"GET {url} kept failing")
+
+
+def test_no_job_lost_duplicated_or_left_running_under_faults(fault_stack):
+    base = f"{fault_stack.base_url}/v2/tenants/chaos"
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {fault_stack.key}"
+    with Flapping() as rx:
+        created = session.post(
+            f"{base}/webhooks", json={"url": rx.url, "events": ["job.succeeded", "job.failed"]}, timeout=30
+        )
+        while created.status_code >= 500:
+            created = session.post(
+                f"{base}/webhooks",
+                json={"url": rx.url, "events": ["job.succeeded", "job.failed"]},
+                timeout=30,
+            )
+        sub_id = created.json()["id"]
+
+        rng = random.Random(42)
+        kinds = rng.choices(range(len(MIX)), weights=[m[0] for m in MIX], k=JOBS)
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(lambda k: (_submit(session, f"{base}/diagnostic/run", MIX[k][1]), k), kinds))
+        # poison: messages no run function wrote
+        sqs = fault_stack.boto3_client("sqs")
+        queue = fault_stack.state["outputs"]["JobsQueueUrl"]
+        for body in ("not json", "{}", '{"tenant_id": 1}'):
+            sqs.send_message(QueueUrl=queue, MessageBody=body)
+        submitted = time.monotonic()
+
+        # every accepted job ends, within the bound
+        final: dict[str, dict] = {}
+        while True:
+            final.clear()
+            cursor = None
+            while True:
+                page = _get(
+                    session, f"{base}/jobs", limit=100, **({"cursor": cursor} if cursor else {})
+                ).json()
+                final.update({j["job_id"]: j for j in page["jobs"]})
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+            open_jobs = [j for j, _ in ids if final[j]["status"] not in ("succeeded", "failed", "cancelled")]
+            if not open_jobs:
+                break
+            assert time.monotonic() - submitted < BOUND_S, (
+                f"{len(open_jobs)} jobs not terminal: {open_jobs[:5]}"
+            )
+            time.sleep(1)
+        ended_in = time.monotonic() - submitted
+
+        # Under these fault rates a job may use up its deliveries on infrastructure errors alone:
+        # it then ends failed/attempts_exhausted, visibly. Every other ending is the expected one.
+        exhausted = 0
+        for job_id, kind in ids:
+            job = final[job_id]
+            if job["status"] == "failed" and job["error"]["code"] == "attempts_exhausted":
+                exhausted += 1
+                continue
+            assert job["status"] in MIX[kind][2], (MIX[kind][1], job)
+        timeouts = sum(1 for _, kind in ids if MIX[kind][1].get("duration_seconds"))
+        assert exhausted - timeouts < len(ids) * 0.05, f"{exhausted} jobs exhausted their deliveries"
+
+        # every webhook delivered (or visibly exhausted), none contradicting another
+        deadline = time.monotonic() + BOUND_S
+        while True:
+            deliveries, cursor = {}, None
+            while True:
+                page = _get(
+                    session,
+                    f"{base}/webhooks/{sub_id}/deliveries",
+                    limit=100,
+                    **({"cursor": cursor} if cursor else {}),
+                ).json()
+                deliveries.update({d["job_id"]: d for d in page["deliveries"]})
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+            pending = [
+                j for j, _ in ids if deliveries.get(j, {}).get("status") not in ("succeeded", "exhausted")
+            ]
+            if not pending:
+                break
+            assert time.monotonic() < deadline, f"{len(pending)} webhooks neither delivered nor exhausted"
+            time.sleep(1)
+        received = defaultdict(list)
+        for r in rx.received:
+            payload = json.loads(r.body)
+            received[payload["data"]["job_id"]].append((r.headers["webhook-id"], payload))
+
+    for job_id, _ in ids:
+        if deliveries[job_id]["status"] == "succeeded":
+            assert received[job_id], f"no webhook arrived for {job_id}"
+        seen = received[job_id]
+        assert len({wid for wid, _ in seen}) <= 1  # one delivery per job, retried under one id
+        assert {p["data"]["status"] for _, p in seen} <= {final[job_id]["status"]}
+        assert len({json.dumps(p["data"].get("result"), sort_keys=True) for _, p in seen}) <= 1
+
+    dlq = fault_stack.state["outputs"]["JobsDLQUrl"]
+    deadline = time.monotonic() + 60
+    while True:
+        depth = int(
+            sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])[
+                "Attributes"
+            ]["ApproximateNumberOfMessages"]
+        )
+        if depth >= 3:
+            break
+        assert time.monotonic() < deadline, f"poison messages not dead-lettered ({depth} of 3)"
+        time.sleep(1)
+    assert depth == 3  # only the poison: no job message was dead-lettered
+    print(
+        f"\n{len(ids)} jobs terminal {ended_in:.0f} s after the last submission; "
+        f"{sum(len(v) for v in received.values())} webhook requests for {len(ids)} deliveries"
+    )
