@@ -178,8 +178,11 @@ class LocalStack:
         class Handler(_ApiHandler):
             local = stack
 
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 512  # the default 5 resets connections under a burst of clients
+
         try:
-            server = ThreadingHTTPServer((self.options.host, self.options.port), Handler)
+            server = Server((self.options.host, self.options.port), Handler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(

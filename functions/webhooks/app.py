@@ -102,6 +102,13 @@ def _deliverer() -> Deliverer:
     return deliverer_from_env()
 
 
+def _enabled(d: Deliverer, tenant_id: str, sub_id: str) -> Subscription:
+    sub = d.store.get_subscription(tenant_id, sub_id)
+    if not sub.enabled:
+        raise InvalidRequest("the subscription is disabled; enable it first (PATCH enabled=true)")
+    return sub
+
+
 def _check(url: str | None, actions: list[str] | None, deliverer: Deliverer) -> None:
     if url is not None:
         try:
@@ -218,9 +225,7 @@ def rotate(tenant_id: Tenant, sub_id: SubId, body: Annotated[RotateIn, Body(embe
 )
 def ping(tenant_id: Tenant, sub_id: SubId) -> Response[str]:
     d = _deliverer()
-    sub = d.store.get_subscription(tenant_id, sub_id)
-    if not sub.enabled:
-        raise InvalidRequest("the subscription is disabled; enable it first (PATCH enabled=true)")
+    sub = _enabled(d, tenant_id, sub_id)
     import json
 
     delivery_id = ping_delivery_id()
@@ -278,9 +283,7 @@ def delivery(tenant_id: Tenant, sub_id: SubId, delivery_id: str) -> Response[str
 )
 def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: str) -> Response[str]:
     d = _deliverer()
-    sub = d.store.get_subscription(tenant_id, sub_id)
-    if not sub.enabled:
-        raise InvalidRequest("the subscription is disabled; enable it first (PATCH enabled=true)")
+    _enabled(d, tenant_id, sub_id)
     found = d.store.get_delivery(sub_id, delivery_id)
     if found is None:
         raise NotFound(f"No delivery {delivery_id} for this subscription.")
@@ -296,9 +299,7 @@ def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: str) -> Response[st
 )
 def recover(tenant_id: Tenant, sub_id: SubId, body: Annotated[RecoverIn, Body(embed=False)]) -> Response[str]:
     d = _deliverer()
-    sub = d.store.get_subscription(tenant_id, sub_id)
-    if not sub.enabled:
-        raise InvalidRequest("the subscription is disabled; enable it first (PATCH enabled=true)")
+    _enabled(d, tenant_id, sub_id)
     since = body.since.timestamp()
     count = 0
     for status in ("exhausted", "failed"):

@@ -5,14 +5,12 @@ set in the copy is enforced the way Lambda enforces it."""
 from __future__ import annotations
 
 import json
-import re
 import time
 
 import pytest
 import requests
 
-from tests.e2e.client import LocalStackProcess
-from tests.support import ROOT
+from tests.e2e.client import LocalStackProcess, copy_template
 
 HELLO = """
 import json
@@ -64,26 +62,22 @@ def _auth(stack):
     return {"Authorization": f"Bearer {stack.key}"}
 
 
-def _replace_once(text: str, old: str, new: str) -> str:
-    assert text.count(old) == 1, f"template.yaml no longer contains exactly one {old!r}"
-    return text.replace(old, new)
-
-
 @pytest.fixture(scope="module")
 def copy_stack(tmp_path_factory):
     work = tmp_path_factory.mktemp("copy")
     (work / "hello").mkdir()
     (work / "hello" / "app.py").write_text(HELLO)
-    text = (ROOT / "template.yaml").read_text()
-    # the copy lives elsewhere: point every code path at this repository
-    text = re.sub(r"(CodeUri|ContentUri): (?!/)(\S+)", lambda m: f"{m[1]}: {ROOT / m[2]}", text)
-    # A short executor timeout, and a visibility timeout still longer than it, to watch timeouts.
-    text = _replace_once(text, "      Timeout: 300\n", "      Timeout: 1\n")
-    text = _replace_once(text, "VisibilityTimeout: 1800", "VisibilityTimeout: 3")
-    text = _replace_once(text, "ReauthorizeEvery: 300", "ReauthorizeEvery: 2")
-    text = _replace_once(text, "\nOutputs:", EXTRA.format(code=work / "hello") + "\nOutputs:")
-    (work / "template.yaml").write_text(text)
-    with LocalStackProcess(work / "template.yaml", work) as stack:
+    template = copy_template(
+        work,
+        [
+            # a short executor timeout, and a visibility timeout still longer than it
+            ("      Timeout: 300\n", "      Timeout: 1\n"),
+            ("VisibilityTimeout: 1800", "VisibilityTimeout: 3"),
+            ("ReauthorizeEvery: 300", "ReauthorizeEvery: 2"),
+        ],
+        extra_resources=EXTRA.format(code=work / "hello"),
+    )
+    with LocalStackProcess(template, work) as stack:
         stack.key = stack.create_key("t")
         yield stack
     assert stack.returncode == 0
