@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from asyncjobs.dynamo import ConditionFailed
 from asyncjobs.executor import RetryLater, process_message
 from asyncjobs.models import JobStatus
 from asyncjobs.queue import message_body
-from asyncjobs.store import ConditionFailed
 from tests.support import load_event
 
 

@@ -30,13 +30,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from asyncjobs.dynamo import ConditionFailed
 from asyncjobs.errors import InfrastructureError, NotFound
 from asyncjobs.observability import logger
 from asyncjobs.ssrf import Policy, Target, UnsafeTarget, check_url
 from asyncjobs.webhooks import (
     RETRY_SCHEDULE_S,
     STATUS_EVENT,
-    ConditionFailed,
     Delivery,
     Subscription,
     WebhookStore,

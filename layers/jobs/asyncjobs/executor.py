@@ -25,12 +25,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncjobs.actions import ActionFailed, get_action
+from asyncjobs.dynamo import ConditionFailed
 from asyncjobs.errors import InfrastructureError, JobCancelled, TransientActionError
 from asyncjobs.models import Job, JobError, JobStatus
 from asyncjobs.observability import logger, metrics
 from asyncjobs.queue import parse_message
 from asyncjobs.services import Services
-from asyncjobs.store import ConditionFailed
 
 # DynamoDB items are limited to 400 KB; leave room for the rest of the job.
 MAX_RESULT_BYTES = 300 * 1024

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from asyncjobs.actions import Action, ActionInput
+from asyncjobs.dynamo import ConditionFailed
 from asyncjobs.errors import Conflict, InfrastructureError, NotFound, ServiceUnavailable
 from asyncjobs.ids import is_job_id, new_job_id
 from asyncjobs.models import Job, JobError, JobStatus
 from asyncjobs.observability import logger
 from asyncjobs.services import Services
-from asyncjobs.store import ConditionFailed, Page
+from asyncjobs.store import Page
 
 _RETRY = "Retry the request; if it keeps failing, the service is degraded."
 

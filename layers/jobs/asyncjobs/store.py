@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 
-from asyncjobs.errors import InfrastructureError, InvalidRequest
+from asyncjobs.dynamo import Table
+from asyncjobs.errors import InvalidRequest
 from asyncjobs.ids import is_job_id
 from asyncjobs.models import Job, JobError, JobStatus
 
@@ -27,10 +27,6 @@ _deser = TypeDeserializer()
 BY_ACTION_INDEX = "ByAction"
 MAX_PAGE_SIZE = 100
 _MAX_QUERY_PAGES = 10
-
-
-class ConditionFailed(Exception):
-    """The job was not in the state the write required (someone else moved it first)."""
 
 
 def _encode(item: dict[str, Any]) -> dict[str, Any]:
@@ -93,22 +89,8 @@ def decode_cursor(cursor: str) -> str:
     return job_id
 
 
-class JobStore:
-    def __init__(self, client: Any, table_name: str) -> None:
-        self._ddb = client
-        self._table = table_name
-
+class JobStore(Table):
     # -- helpers ---------------------------------------------------------------------------
-    def _call(self, op: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self._ddb, op)(TableName=self._table, **kwargs)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise ConditionFailed(str(exc)) from exc
-            raise InfrastructureError(f"DynamoDB {op} failed: {exc}") from exc
-        except BotoCoreError as exc:
-            raise InfrastructureError(f"DynamoDB {op} failed: {exc}") from exc
-
     @staticmethod
     def _key(tenant_id: str, job_id: str) -> dict[str, Any]:
         return {"tenant_id": {"S": tenant_id}, "job_id": {"S": job_id}}

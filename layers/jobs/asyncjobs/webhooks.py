@@ -20,9 +20,9 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 
-from asyncjobs.errors import InfrastructureError, NotFound
+from asyncjobs.dynamo import ConditionFailed, Table
+from asyncjobs.errors import NotFound
 from asyncjobs.ids import new_job_id
 
 EVENT_TYPES = ("job.succeeded", "job.failed", "job.cancelled")
@@ -191,25 +191,7 @@ def _delivery_from(item: dict[str, Any]) -> Delivery:
     )
 
 
-class ConditionFailed(Exception):
-    pass
-
-
-class WebhookStore:
-    def __init__(self, client: Any, table: str) -> None:
-        self._ddb = client
-        self._table = table
-
-    def _call(self, op: str, **kw: Any) -> Any:
-        try:
-            return getattr(self._ddb, op)(TableName=self._table, **kw)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConditionFailed(str(exc)) from exc
-            raise InfrastructureError(f"DynamoDB {op} failed: {exc}") from exc
-        except BotoCoreError as exc:
-            raise InfrastructureError(f"DynamoDB {op} failed: {exc}") from exc
-
+class WebhookStore(Table):
     @staticmethod
     def _item(values: dict[str, Any]) -> dict[str, Any]:
         def conv(v: Any) -> Any:
