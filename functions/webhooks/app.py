@@ -3,6 +3,7 @@ the delivery log, redelivery and recovery."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import replace
@@ -226,8 +227,6 @@ def rotate(tenant_id: Tenant, sub_id: SubId, body: Annotated[RotateIn, Body(embe
 def ping(tenant_id: Tenant, sub_id: SubId) -> Response[str]:
     d = _deliverer()
     sub = _enabled(d, tenant_id, sub_id)
-    import json
-
     delivery_id = ping_delivery_id()
     payload = json.dumps(
         {

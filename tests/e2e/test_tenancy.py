@@ -25,24 +25,23 @@ EXPECTED = {
 }
 
 
+def _start_job(api, tenant, key):
+    reply = requests.post(
+        f"{api.base_url}/v2/tenants/{tenant}/diagnostic/run",
+        json={},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    return reply.json()["job_id"]
+
+
 @pytest.fixture(scope="module")
 def world(api, local):
     tenants = Tenants(local.boto3_client("dynamodb"), local.state["outputs"]["TenantsTableName"])
     key_a, key_b = local.create_key("iso-a"), local.create_key("iso-b")
     revoked = local.create_key("iso-a")
     tenants.revoke_key("iso-a", revoked.split("_")[1])
-    job_a = requests.post(
-        f"{api.base_url}/v2/tenants/iso-a/diagnostic/run",
-        json={},
-        headers={"Authorization": f"Bearer {key_a}"},
-        timeout=10,
-    ).json()["job_id"]
-    job_b = requests.post(
-        f"{api.base_url}/v2/tenants/iso-b/diagnostic/run",
-        json={},
-        headers={"Authorization": f"Bearer {key_b}"},
-        timeout=10,
-    ).json()["job_id"]
+    job_a, job_b = _start_job(api, "iso-a", key_a), _start_job(api, "iso-b", key_b)
     callers = {
         "no key": None,
         "bad key": "ajk_aaaaaaaaaa_" + "A" * 43,

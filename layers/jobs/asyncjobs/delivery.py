@@ -31,7 +31,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asyncjobs.dynamo import ConditionFailed
-from asyncjobs.errors import InfrastructureError, NotFound
+from asyncjobs.errors import InfrastructureError, NotFound, retry_transient
 from asyncjobs.observability import logger
 from asyncjobs.ssrf import Policy, Target, UnsafeTarget, check_url
 from asyncjobs.webhooks import (
@@ -244,27 +244,17 @@ class Deliverer:
         count = 0
         for sub in self.store.subscriptions(detail["tenant_id"]):
             if sub.wants(event_type, detail.get("action")):
-                self._insist(
+                # In place: Lambda gives the fan-out only three asynchronous tries before its event
+                # goes to the dead-letter queue.
+                retry_transient(
                     lambda sub=sub: self.open_delivery(
                         sub, detail["event_id"], event_type, payload, job_id=detail["job_id"]
-                    )
+                    ),
+                    tries=4,
                 )
                 count += 1
         logger.info("job event fanned out", extra={"job_id": detail["job_id"], "deliveries": count})
         return count
-
-    @staticmethod
-    def _insist(call: Callable[[], Any], tries: int = 4) -> Any:
-        """Retries transient failures in place (0.2-0.8 s apart). The fan-out gets only three
-        asynchronous invocations from Lambda before its event goes to the dead-letter queue."""
-        for n in range(tries):
-            try:
-                return call()
-            except InfrastructureError:
-                if n == tries - 1:
-                    raise
-                time.sleep(0.2 * 2**n)
-        return None
 
     # -- one attempt -----------------------------------------------------------------------
     def attempt(self, message: dict[str, Any], remaining_s: float = CLAIM_S) -> None:

@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncjobs.actions import ActionFailed, get_action
 from asyncjobs.dynamo import ConditionFailed
-from asyncjobs.errors import InfrastructureError, JobCancelled, TransientActionError
+from asyncjobs.errors import InfrastructureError, JobCancelled, TransientActionError, retry_transient
 from asyncjobs.models import Job, JobError, JobStatus
 from asyncjobs.observability import logger, metrics
 from asyncjobs.queue import parse_message
 from asyncjobs.services import Services
+
+T = TypeVar("T")
 
 # DynamoDB items are limited to 400 KB; leave room for the rest of the job.
 MAX_RESULT_BYTES = 300 * 1024
@@ -104,17 +107,10 @@ def _announce(svc: Services, job: Job, insist: bool = False) -> None:
     logger.info("job event published", extra={"status": job.status.value})
 
 
-def _insist(call: Any, insist: bool, tries: int = 5) -> Any:
-    """Runs `call`; when `insist`, retries transient failures a few times first (0.2-1.6 s apart):
-    used where the message has few deliveries left."""
-    for n in range(tries if insist else 1):
-        try:
-            return call()
-        except InfrastructureError:
-            if n == (tries if insist else 1) - 1:
-                raise
-            time.sleep(0.2 * 2**n)
-    return None
+def _insist(call: Callable[[], T], insist: bool) -> T:
+    """Runs `call`; when `insist` (the message has few deliveries left), retries transient
+    failures in place first."""
+    return retry_transient(call, 5 if insist else 1)
 
 
 def _record(job: Job) -> None:

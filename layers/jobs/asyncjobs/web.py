@@ -6,6 +6,8 @@ Every error body is `{"error": {"code", "message", "details"?}}`: `code` is for 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
 import json
 from collections.abc import Callable
@@ -278,9 +280,6 @@ def gate(event: dict[str, Any]) -> dict[str, Any] | None:
         return _proxy_error(415, "unsupported_media_type", "Send the request body as application/json.")
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
     if body and event.get("isBase64Encoded") and size <= MAX_BODY_BYTES:
-        import base64
-        import binascii
-
         try:  # API Gateway base64-encodes a body that is not valid text: it cannot be JSON
             base64.b64decode(body).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
