@@ -68,6 +68,7 @@ class Harness:
         self.env = stack.functions["RunFunction"].environment
         from functions.authorizer import app as authorizer_app
         from functions.executor import app as executor_app
+        from functions.reconciler import app as reconciler_app
         from functions.run import app as run_app
         from functions.status import app as status_app
         from functions.webhook_delivery import app as webhook_delivery_app
@@ -77,6 +78,7 @@ class Harness:
             "RunFunction": run_app.handler,
             "StatusFunction": status_app.handler,
             "ExecutorFunction": executor_app.handler,
+            "ReconcilerFunction": reconciler_app.handler,
             "AuthorizerFunction": authorizer_app.handler,
             "WebhooksFunction": webhooks_app.handler,
             "WebhookDeliveryFunction": webhook_delivery_app.handler,
@@ -166,6 +168,27 @@ class Harness:
         reply = self.run(tenant, action_path, {} if body is None else body)
         assert reply.status == 202, reply.body
         return str(reply.body["job_id"])
+
+    def submit_item(self, job_id: str, body: Any, tenant: str = "acme", action: str = "diagnostic") -> None:
+        """Stores a queued job directly, without its message (what a run function's PutItem does)."""
+        from asyncjobs.actions import ACTIONS
+        from asyncjobs.models import Job, JobStatus
+
+        svc = get_services()
+        now = svc.clock()
+        inputs = ACTIONS[action].input_model.model_validate(body)
+        svc.store.create(
+            Job(
+                tenant,
+                job_id,
+                action,
+                JobStatus.QUEUED,
+                now,
+                int(now) + 7 * 86400,
+                {},
+                inputs.model_dump_json(),
+            )
+        )
 
     # -- executor --------------------------------------------------------------------------
     def execute(self, *, max_batches: int = 50, retry_now: bool = True) -> int:
@@ -299,6 +322,29 @@ class Harness:
                 raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
 
         client.meta.events.register(f"before-call.{client.meta.service_model.service_name}.{operation}", fail)
+        return calls
+
+    def lose_responses(
+        self, service: str, operation: str, times: int = 1, skip: int = 0, code: str | None = None
+    ) -> list[int]:
+        """Makes the next `times` calls of one operation take effect while their response is lost:
+        the SDK retries, and the retry fails the way AWS then fails it. A conditional DynamoDB write
+        fails its own condition (the first try already moved the item); any other call gets a server
+        error although it went through. Returns a call counter."""
+        client = aws.client(service)
+        calls = [0]
+        code = code or ("ConditionalCheckFailedException" if service == "dynamodb" else "InternalError")
+
+        def lose(http_response: Any, **_: Any) -> None:
+            if http_response.status_code >= 300:
+                return
+            calls[0] += 1
+            if skip < calls[0] <= skip + times:
+                raise ClientError(
+                    {"Error": {"Code": code, "Message": "response lost; retry refused"}}, operation
+                )
+
+        client.meta.events.register(f"after-call.{client.meta.service_model.service_name}.{operation}", lose)
         return calls
 
     def wait_for(self, predicate: Any, timeout: float = 10.0) -> Any:

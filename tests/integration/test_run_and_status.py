@@ -237,13 +237,19 @@ def test_sample_events_drive_the_handlers(harness):
     status = harness.handlers["StatusFunction"](load_event("status.json"), LambdaContext("status"))
     assert status["statusCode"] == 404  # the sample's job id does not exist in a fresh stack
     assert json_body(status)["error"]["code"] == "not_found"
-    executor = harness.handlers["ExecutorFunction"](
-        load_event("executor.json"), LambdaContext("executor", 1024, 300)
-    )
+    sample = load_event("executor.json")
+    job_id = json.loads(sample["Records"][0]["body"])["job_id"]
+    harness.submit_item(job_id, {"steps": 1})
+    executor = harness.handlers["ExecutorFunction"](sample, LambdaContext("executor", 1024, 300))
     assert executor == {"batchItemFailures": []}
+    assert harness.item("acme", job_id)["status"] == "succeeded"
+    reconciler = harness.handlers["ReconcilerFunction"](
+        load_event("reconciler.json"), LambdaContext("reconciler", 512, 20)
+    )
+    assert reconciler == {"batchItemFailures": []}  # the sample's job ended: announced again
 
 
-def test_queue_send_failure_is_503_and_leaves_no_job_queued(harness):
+def test_queue_send_failure_is_503_and_stores_no_job(harness):
     harness.fail_calls("sqs", "SendMessage", times=1, code="AWS.SimpleQueueService.ServiceUnavailable")
 
     reply = harness.run("acme", "/diagnostic", {})
@@ -252,15 +258,17 @@ def test_queue_send_failure_is_503_and_leaves_no_job_queued(harness):
     assert reply.body["error"]["code"] == "service_unavailable"
     assert "nothing will run" in reply.body["error"]["message"]
     assert reply.headers["Retry-After"]
-    (job,) = harness.request("GET", "/v2/tenants/acme/jobs").body["jobs"]
-    assert job["status"] == "failed" and job["error"]["code"] == "enqueue_failed"
+    assert harness.request("GET", "/v2/tenants/acme/jobs").body["jobs"] == []
     assert harness.queue_depth() == 0
 
 
-def test_table_write_failure_is_503_and_nothing_is_queued(harness):
+def test_table_write_failure_is_503_and_its_message_runs_nothing(harness):
     harness.fail_calls("dynamodb", "PutItem", times=1, code="InternalServerError")
     reply = harness.run("acme", "/diagnostic", {})
     assert reply.status == 503 and reply.headers["Retry-After"]
+    assert "nothing will run" in reply.body["error"]["message"]
+    # The message was sent before the store failed: it finds no job and is dropped.
+    harness.execute()
     assert harness.queue_depth() == 0
     assert harness.request("GET", "/v2/tenants/acme/jobs").body["jobs"] == []
 

@@ -51,13 +51,35 @@ def test_executor_reports_partial_batch_failures(harness):
 
 def test_dead_letter_queue_has_an_alarm(translated):
     alarm = _props(translated, "JobsDLQAlarm")
-    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["JobsDLQ", "QueueName"]}}]
-    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    stats = {m["Id"]: m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert {m["MetricName"] for m in stats.values()} == {
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateNumberOfMessagesNotVisible",
+    }
+    for metric in stats.values():
+        assert metric["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["JobsDLQ", "QueueName"]}}]
+    (expression,) = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    assert expression["Expression"] == "visible + inflight"
+
+
+def test_dead_letter_queue_is_drained_by_the_reconciler(translated):
+    (mapping,) = [
+        r["Properties"]
+        for r in translated.cfn["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and r["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["JobsDLQ", "Arn"]}
+    ]
+    assert mapping["FunctionName"] == {"Ref": "ReconcilerFunction"}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    dlq = _props(translated, "JobsDLQ")
+    assert dlq["VisibilityTimeout"] >= _props(translated, "ReconcilerFunction")["Timeout"]
+    # a backlog never loses a message to retention before its job expires
+    assert _props(translated, "JobsQueue")["MessageRetentionPeriod"] > 7 * 86400
 
 
 def test_functions_run_python313_on_arm64_with_the_layer(translated):
     functions = [r for r in translated.cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == 6
+    assert len(functions) == 7
     for fn in functions:
         assert fn["Properties"]["Runtime"] == "python3.13"
         assert fn["Properties"]["Architectures"] == ["arm64"]

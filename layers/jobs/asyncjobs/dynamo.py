@@ -13,6 +13,14 @@ class ConditionFailed(Exception):
     """The item was not in the state the write required (someone else moved it first)."""
 
 
+class InvalidWrite(Exception):
+    """DynamoDB refused the request itself (ValidationException, e.g. an item over 400 KB): trying
+    again cannot succeed, so this is not an InfrastructureError."""
+
+
+_WRITES = frozenset({"put_item", "update_item", "delete_item"})
+
+
 class Table:
     """A DynamoDB table through the low-level client: conditional failures raise ConditionFailed,
     anything else that fails after the SDK's retries raises InfrastructureError."""
@@ -25,8 +33,11 @@ class Table:
         try:
             return getattr(self._ddb, op)(TableName=self._table, **kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
                 raise ConditionFailed(str(exc)) from exc
+            if code == "ValidationException" and op in _WRITES:
+                raise InvalidWrite(f"DynamoDB {op} refused: {exc}") from exc
             raise InfrastructureError(f"DynamoDB {op} failed: {exc}") from exc
         except BotoCoreError as exc:
             raise InfrastructureError(f"DynamoDB {op} failed: {exc}") from exc

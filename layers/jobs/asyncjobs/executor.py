@@ -13,7 +13,18 @@ Rules:
   run the action: they end the job `failed` with `attempts_exhausted` and announce it, insisting
   through transient errors, so no job is left `in_progress` (or unannounced) when its message
   would otherwise move to the dead-letter queue. Two receives, so one failed bookkeeping attempt
-  still leaves another.
+  still leaves another. Should both fail, the message reaches the dead-letter queue, where the
+  reconciler (`settle_dead_letter`) ends the job the same way.
+- A failed condition never means "someone else won" by itself: the SDK retries a write whose
+  response was lost, and the retry fails the condition our own first try satisfied. After a failed
+  condition the job is read again and what is stored decides (announce it if it ended).
+- The run function sends a job's message before it stores the job. A message can therefore arrive
+  first: on its first receive a missing job is looked for again a moment later, then the message
+  comes back once; a job still missing after that was never stored, and the message is dropped.
+- A job whose cancel was requested is never started again: if its attempt crashed, it ends
+  `cancelled`.
+- The item stays small: inputs and results over 64 KB live in the results bucket; a result over
+  `MAX_RESULT_BYTES`, or an outcome DynamoDB refuses, fails the job at once instead of retrying.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncjobs.actions import ActionFailed, get_action
-from asyncjobs.dynamo import ConditionFailed
+from asyncjobs.dynamo import ConditionFailed, InvalidWrite
 from asyncjobs.errors import InfrastructureError, JobCancelled, TransientActionError, retry_transient
 from asyncjobs.models import Job, JobError, JobStatus
 from asyncjobs.observability import logger, metrics
@@ -35,8 +46,12 @@ from asyncjobs.services import Services
 
 T = TypeVar("T")
 
-# DynamoDB items are limited to 400 KB; leave room for the rest of the job.
-MAX_RESULT_BYTES = 300 * 1024
+# A result larger than this fails the job (`result_too_large`). Up to it, a result over
+# MAX_INLINE_RESULT_BYTES is stored as a file in the results bucket and served by download URL.
+MAX_RESULT_BYTES = 50 * 1024 * 1024
+MAX_INLINE_RESULT_BYTES = 64 * 1024
+# How long to wait before looking again for a job whose message arrived before it was stored.
+STORE_GRACE_S = 0.5
 # Lambda ends an invocation at its deadline; the margin only absorbs clock differences between hosts.
 LEASE_MARGIN_S = 1.0
 
@@ -82,7 +97,8 @@ class AttemptContext:
         try:
             stored = self._svc.store.report_progress(self._job, value)
         except ConditionFailed as exc:
-            # Our lease was taken over or the job ended elsewhere: stop working on it.
+            # Our lease was taken over or the job ended elsewhere: stop working on it. (A retried
+            # progress write that had committed satisfies its condition again: it is idempotent.)
             raise RetryLater("the job is no longer held by this attempt") from exc
         self._last_progress = value
         self._refresh(stored)
@@ -126,6 +142,17 @@ def _reread_terminal(svc: Services, job: Job) -> Job | None:
     return current if current is not None and current.status.terminal else None
 
 
+def _find(svc: Services, tenant_id: str, job_id: str, receive_count: int, insist: bool) -> Job | None:
+    job = _insist(lambda: svc.store.get(tenant_id, job_id), insist)
+    if job is None and receive_count <= 1:
+        # The run function sends before it stores: the put may land a moment after the message.
+        time.sleep(STORE_GRACE_S)
+        job = svc.store.get(tenant_id, job_id)
+        if job is None:
+            raise RetryLater("no job for this message yet; looking again on its next receive")
+    return job
+
+
 def process_message(svc: Services, body: str, receive_count: int, remaining_s: float) -> None:
     try:
         tenant_id, job_id = parse_message(body)
@@ -135,9 +162,9 @@ def process_message(svc: Services, body: str, receive_count: int, remaining_s: f
         raise
     logger.append_keys(job_id=job_id, tenant_id=tenant_id, receive_count=receive_count)
     closing = receive_count >= svc.settings.max_receive_count - 1
-    job = _insist(lambda: svc.store.get(tenant_id, job_id), closing)
+    job = _find(svc, tenant_id, job_id, receive_count, closing)
     if job is None:
-        logger.warning("job not found; nothing to run")
+        logger.warning("no such job (never stored, or expired); message dropped")
         return
     logger.append_keys(action=job.action)
     if job.status.terminal:
@@ -146,58 +173,104 @@ def process_message(svc: Services, body: str, receive_count: int, remaining_s: f
         return
 
     now = svc.clock()
-    if closing:
-        _abandon(svc, job, now, receive_count)
+    if closing or job.cancel_requested:
+        _end_unfinished(svc, job, now)
         return
 
     try:
         job = svc.store.start(job, now, lease_until=now + remaining_s + LEASE_MARGIN_S)
     except ConditionFailed as exc:
-        ended = _reread_terminal(svc, job)
-        if ended is not None:
-            _announce(svc, ended)
+        current = svc.store.get(job.tenant_id, job.job_id)
+        if current is not None and current.status.terminal:
+            _announce(svc, current)
+            return
+        if current is not None and current.cancel_requested:
+            _end_unfinished(svc, current, now)
             return
         raise RetryLater("another attempt holds the job") from exc
     logger.info("job started", extra={"attempt": job.attempts})
     _run(svc, job, deadline=time.time() + remaining_s)
 
 
-def _abandon(svc: Services, job: Job, now: float, receive_count: int) -> None:
-    error = JobError(
-        "attempts_exhausted",
-        f"The job did not complete after {job.attempts} attempts and will not be retried.",
-    )
-    try:
-        job = _insist(lambda: svc.store.abandon(job, now, error), True)
-    except ConditionFailed as exc:
-        ended = _insist(lambda: _reread_terminal(svc, job), True)
-        if ended is None:
-            raise RetryLater("a live attempt holds the job on its last delivery") from exc
-        job = ended
+def settle_dead_letter(svc: Services, body: str) -> None:
+    """The reconciler: ends the job of a message that reached the dead-letter queue (its receives
+    ran out, e.g. while DynamoDB failed or Lambda throttled the executor), or announces it again if
+    it had ended. Raises while a live attempt still holds the job or AWS fails: the message stays in
+    the dead-letter queue and comes back. A message no run function wrote raises ValueError: it
+    stays there for the operator, and the queue's alarm fires."""
+    tenant_id, job_id = parse_message(body)
+    logger.append_keys(job_id=job_id, tenant_id=tenant_id)
+    job = svc.store.get(tenant_id, job_id)
+    if job is None:
+        logger.warning("dead-lettered message for no job (never stored, or expired); dropped")
+        return
+    logger.append_keys(action=job.action)
+    if job.status.terminal:
+        _announce(svc, job)
+        return
+    _end_unfinished(svc, job, svc.clock())
+
+
+def _end_unfinished(svc: Services, job: Job, now: float) -> None:
+    """Ends a job no attempt will finish: `cancelled` if its cancel was requested, else `failed`
+    with `attempts_exhausted`, and announces it. Raises RetryLater while a live attempt holds it."""
+    if job.cancel_requested:
+        status, error = JobStatus.CANCELLED, None
     else:
-        logger.error("job abandoned: deliveries exhausted")
-        _record(job)
-    _announce(svc, job, insist=True)
+        status = JobStatus.FAILED
+        error = JobError(
+            "attempts_exhausted",
+            f"The job did not complete after {job.attempts} attempts and will not be retried.",
+        )
+    try:
+        ended = _insist(lambda: svc.store.end_unfinished(job, now, status, error), True)
+    except ConditionFailed as exc:
+        current = _insist(lambda: _reread_terminal(svc, job), True)
+        if current is None:
+            raise RetryLater("a live attempt holds the job") from exc
+        ended = current  # ended elsewhere, or by our own write whose response was lost
+    else:
+        if status is JobStatus.CANCELLED:
+            logger.info("job cancelled: its last attempt ended without finishing")
+        else:
+            logger.error("job abandoned: deliveries exhausted")
+        _record(ended)
+    _announce(svc, ended, insist=True)
+
+
+def _inputs(svc: Services, job: Job) -> str:
+    return svc.files.read(job.input_key).decode() if job.input_key else job.input_json
 
 
 def _run(svc: Services, job: Job, deadline: float) -> None:
     action = get_action(job.action)
     ctx = AttemptContext(svc, job, deadline)
     result_json: str | None = None
+    result_file: dict[str, Any] | None = None
     error: JobError | None = None
     try:
         if action is None:
             raise ActionFailed("unknown_action", f"Action {job.action!r} is no longer available.")
-        inputs = action.input_model.model_validate_json(job.input_json)
+        inputs = action.input_model.model_validate_json(_inputs(svc, job))
         result_json = json.dumps(action.run(inputs, ctx), separators=(",", ":"), default=str)
-        if len(result_json.encode()) > MAX_RESULT_BYTES:
-            raise ActionFailed("result_too_large", "The action's result exceeds 300 KB; store it as a file.")
+        size = len(result_json.encode())
+        if size > MAX_RESULT_BYTES:
+            raise ActionFailed(
+                "result_too_large",
+                f"The action's result is {size} bytes; the limit is {MAX_RESULT_BYTES} bytes. "
+                "Store large outputs as files.",
+            )
+        if size > MAX_INLINE_RESULT_BYTES:
+            result_file = svc.files.put(
+                job.tenant_id, job.job_id, "result.json", result_json.encode(), "application/json"
+            )
+            result_json = None
         status = JobStatus.SUCCEEDED
     except JobCancelled:
-        status = JobStatus.CANCELLED
-        result_json = None
+        status, result_json = JobStatus.CANCELLED, None
     except ActionFailed as exc:
-        status, result_json, error = JobStatus.FAILED, None, JobError(exc.code, exc.message)
+        status, result_json = JobStatus.FAILED, None
+        error = JobError(exc.code[:100], exc.message[:2000])
     except (TransientActionError, InfrastructureError, RetryLater) as exc:
         logger.warning("attempt failed; the job will be retried", extra={"reason": str(exc)})
         _release(svc, job)
@@ -209,14 +282,47 @@ def _run(svc: Services, job: Job, deadline: float) -> None:
         error = JobError(
             "action_error", f"The action failed unexpectedly. Quote job {job.job_id} to support."
         )
+    _finish(svc, job, status, result_json, result_file, error)
+
+
+def _finish(
+    svc: Services,
+    job: Job,
+    status: JobStatus,
+    result_json: str | None,
+    result_file: dict[str, Any] | None,
+    error: JobError | None,
+) -> None:
     try:
-        ended = svc.store.finish(job, status, svc.clock(), result_json=result_json, error=error)
+        try:
+            ended = svc.store.finish(
+                job, status, svc.clock(), result_json=result_json, result_file=result_file, error=error
+            )
+        except InvalidWrite:
+            # DynamoDB refuses the outcome itself: retrying cannot help. End the job saying so.
+            logger.exception("outcome refused by the job store")
+            status = JobStatus.FAILED
+            ended = svc.store.finish(
+                job,
+                status,
+                svc.clock(),
+                error=JobError("result_not_storable", "The action's outcome could not be stored."),
+            )
     except InfrastructureError:
         _release(svc, job)
         raise
     except ConditionFailed:
-        # Our lease ran out and another attempt took the job over; that attempt owns the outcome.
-        logger.warning("attempt lost the job before finishing; its outcome is discarded")
+        # Either another attempt took the job over (our lease ran out), or this very write
+        # committed and the SDK's retry of it failed the condition. What is stored decides.
+        current = _reread_terminal(svc, job)
+        if current is None:
+            raise RetryLater("the job is no longer held by this attempt") from None
+        if current.attempts == job.attempts and current.status is status:
+            logger.info("job finished", extra={"status": status.value})
+            _record(current)
+        else:
+            logger.warning("attempt lost the job before finishing; its outcome is discarded")
+        _announce(svc, current)
         return
     logger.info("job finished", extra={"status": status.value})
     _record(ended)

@@ -19,12 +19,32 @@ class ResultFiles:
     def key_for(tenant_id: str, job_id: str, name: str) -> str:
         return f"results/{tenant_id}/{job_id}/{name}"
 
-    def put(self, tenant_id: str, job_id: str, name: str, data: bytes, content_type: str) -> dict[str, Any]:
-        key = self.key_for(tenant_id, job_id, name)
+    @staticmethod
+    def input_key_for(tenant_id: str, job_id: str) -> str:
+        return f"inputs/{tenant_id}/{job_id}/input.json"
+
+    def put_input(self, tenant_id: str, job_id: str, input_json: str) -> str:
+        """Stores an input too large for the job's item; returns its key."""
+        key = self.input_key_for(tenant_id, job_id)
+        self._put(key, input_json.encode(), "application/json")
+        return key
+
+    def read(self, key: str) -> bytes:
+        try:
+            data: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise InfrastructureError(f"S3 GetObject failed: {exc}") from exc
+        return data
+
+    def _put(self, key: str, data: bytes, content_type: str) -> None:
         try:
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
         except (ClientError, BotoCoreError) as exc:
             raise InfrastructureError(f"S3 PutObject failed: {exc}") from exc
+
+    def put(self, tenant_id: str, job_id: str, name: str, data: bytes, content_type: str) -> dict[str, Any]:
+        key = self.key_for(tenant_id, job_id, name)
+        self._put(key, data, content_type)
         return {
             "name": name,
             "key": key,

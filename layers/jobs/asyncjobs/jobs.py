@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from asyncjobs.actions import Action, ActionInput
-from asyncjobs.dynamo import ConditionFailed
+from asyncjobs.dynamo import ConditionFailed, InvalidWrite
 from asyncjobs.errors import Conflict, InfrastructureError, NotFound, ServiceUnavailable
 from asyncjobs.ids import is_job_id, new_job_id
-from asyncjobs.models import Job, JobError, JobStatus
+from asyncjobs.models import Job, JobStatus
 from asyncjobs.observability import logger
 from asyncjobs.services import Services
 from asyncjobs.store import Page
@@ -16,11 +17,21 @@ from asyncjobs.store import Page
 _RETRY = "Retry the request; if it keeps failing, the service is degraded."
 
 
+# A job's item holds its input and result only up to these sizes; larger ones live in the results
+# bucket. So an item stays far below DynamoDB's 400 KB whatever an action is given or returns.
+MAX_INLINE_INPUT_BYTES = 64 * 1024
+
+
 def submit(
     svc: Services, tenant_id: str, action: Action, path_params: dict[str, str], inputs: ActionInput
 ) -> Job:
-    """Stores the job, then queues it. If queueing fails the job is ended `failed` at once and the
-    caller is told to retry: no job waits `queued` for a message that was never sent."""
+    """Sends the job's message, then stores the job.
+
+    In that order, every stored job has a message: a job can never wait `queued` for a message that
+    was never sent. A message whose job was not stored (the store failed, or the function crashed
+    in between, and the caller got an error) finds no job and is dropped by the executor, so
+    nothing runs that the caller was told did not start.
+    """
     now = svc.clock()
     job = Job(
         tenant_id=tenant_id,
@@ -34,21 +45,17 @@ def submit(
     )
     logger.append_keys(job_id=job.job_id)
     try:
-        svc.store.create(job)
-    except InfrastructureError as exc:
-        logger.error("job could not be stored", extra={"reason": str(exc)})
-        raise ServiceUnavailable(f"The job could not be stored; nothing will run. {_RETRY}") from exc
-    try:
+        if len(job.input_json.encode()) > MAX_INLINE_INPUT_BYTES:
+            job = replace(job, input_key=svc.files.put_input(tenant_id, job.job_id, job.input_json))
         svc.queue.send(tenant_id, job.job_id)
     except InfrastructureError as exc:
         logger.error("job could not be queued", extra={"reason": str(exc)})
-        try:
-            svc.store.fail_unqueued(
-                job, svc.clock(), JobError("enqueue_failed", "The job could not be queued and did not run.")
-            )
-        except (InfrastructureError, ConditionFailed):
-            logger.exception("queued job could not be marked failed after the send failed")
         raise ServiceUnavailable(f"The job could not be queued; nothing will run. {_RETRY}") from exc
+    try:
+        svc.store.create(job)
+    except (InfrastructureError, InvalidWrite) as exc:
+        logger.error("job could not be stored", extra={"reason": str(exc)})
+        raise ServiceUnavailable(f"The job could not be stored; nothing will run. {_RETRY}") from exc
     logger.info("job queued", extra={"action": action.name})
     return job
 
@@ -85,6 +92,8 @@ def status(svc: Services, tenant_id: str, action: Action, path_params: dict[str,
 def public_view(svc: Services, job: Job) -> dict[str, Any]:
     """The status document, with a fresh download URL for each result file."""
     doc = job.to_public()
+    if job.result_file is not None and job.status is JobStatus.SUCCEEDED:
+        doc["result_file"] = _with_url(svc, job.result_file)
     result = doc.get("result")
     if isinstance(result, dict) and isinstance(result.get("files"), list):
         ttl = svc.settings.download_url_ttl_s
@@ -94,6 +103,12 @@ def public_view(svc: Services, job: Job) -> dict[str, Any]:
             else f
             for f in result["files"]
         ]
+    return doc
+
+
+def _with_url(svc: Services, file: dict[str, Any]) -> dict[str, Any]:
+    doc = {k: v for k, v in file.items() if k != "key"}
+    doc["download_url"] = svc.files.download_url(file["key"], svc.settings.download_url_ttl_s)
     return doc
 
 
@@ -116,9 +131,15 @@ def list_jobs(
 
 def cancel(svc: Services, tenant_id: str, job_id: str) -> Job:
     """Cancels a queued job outright (it will never run) or asks a running one to stop; the action
-    sees the request at its next progress report and the job then ends `cancelled`."""
+    sees the request at its next progress report and the job then ends `cancelled`.
+
+    Idempotent: cancelling a cancelled job answers with it. So does a cancel whose write committed
+    while its response was lost (the SDK's retry then fails the condition): the job is re-read and
+    what is stored is the answer."""
     for _ in range(3):
         job = find(svc, tenant_id, job_id)
+        if job.status is JobStatus.CANCELLED or (job.cancel_requested and not job.status.terminal):
+            return job
         if job.status.terminal:
             raise Conflict(f"Job {job_id} has already ended: it is {job.status.value}.")
         try:
@@ -127,7 +148,7 @@ def cancel(svc: Services, tenant_id: str, job_id: str) -> Job:
             else:
                 job = svc.store.request_cancel(job)
         except ConditionFailed:
-            continue  # it moved (queued -> in_progress, or ended) between the read and the write
+            continue  # it moved (queued -> in_progress, or ended, or our own write committed): re-read
         except InfrastructureError as exc:
             raise _unavailable(exc) from exc
         logger.append_keys(job_id=job_id)

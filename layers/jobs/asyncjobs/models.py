@@ -63,6 +63,10 @@ class Job:
     attempts: int = 0
     lease_until: float | None = None
     cancel_requested: bool = False
+    input_key: str | None = None
+    """Where the input lives when it is too large to keep in the item (the results bucket)."""
+    result_file: dict[str, Any] | None = None
+    """The result stored as a file when it is too large to keep in the item."""
 
     def expired(self, now: float) -> bool:
         return self.expires_at <= now
@@ -95,7 +99,7 @@ class Job:
             doc["path_params"] = dict(self.path_params)
         if self.cancel_requested and not self.status.terminal:
             doc["cancel_requested"] = True
-        if self.status is JobStatus.SUCCEEDED:
+        if self.status is JobStatus.SUCCEEDED and self.result_file is None:
             doc["result"] = self.result
         if self.error is not None:
             doc["error"] = self.error.to_dict()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,7 +17,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from asyncjobs.dynamo import Table
+from asyncjobs.dynamo import ConditionFailed, Table
 from asyncjobs.errors import InvalidRequest
 from asyncjobs.ids import is_job_id
 from asyncjobs.models import Job, JobError, JobStatus
@@ -60,7 +61,17 @@ def job_from_item(item: dict[str, Any]) -> Job:
         attempts=int(item.get("attempts", 0)),
         lease_until=_num(item.get("lease_until")),
         cancel_requested=bool(item.get("cancel_requested", False)),
+        input_key=item.get("input_key"),
+        result_file=_plain(item["result_file"]) if item.get("result_file") else None,
     )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _dec(value: float) -> Decimal:
@@ -178,33 +189,25 @@ class JobStore(Table):
             "created_at": _dec(job.created_at),
             "expires_at": job.expires_at,
             "path_params": job.path_params,
-            "input_json": job.input_json,
+            "input_json": None if job.input_key else job.input_json,
+            "input_key": job.input_key,
             "progress": 0,
             "attempts": 0,
         }
-        self._call(
-            "put_item",
-            Item=_encode(item),
-            ConditionExpression="attribute_not_exists(job_id)",
-        )
-
-    def fail_unqueued(self, job: Job, now: float, error: JobError) -> Job:
-        """Ends a job whose queue message could not be sent, so it never stays `queued`."""
-        return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression="SET #s = :failed, finished_at = :now, #err = :err",
-            ConditionExpression="#s = :queued",
-            ExpressionAttributeNames={"#s": "status", "#err": "error"},
-            ExpressionAttributeValues=_encode(
-                {":failed": "failed", ":queued": "queued", ":now": _dec(now), ":err": error.to_dict()}
-            ),
-        )
+        # Job ids are new random UUIDv7s: a failed condition can only mean that an earlier try of
+        # this very put committed and its response was lost (the SDK then retried). It is stored.
+        with contextlib.suppress(ConditionFailed):
+            self._call(
+                "put_item",
+                Item=_encode(item),
+                ConditionExpression="attribute_not_exists(job_id)",
+            )
 
     def start(self, job: Job, now: float, lease_until: float) -> Job:
         """Claims the job for one attempt: from `queued`, or from `in_progress` whose lease ran out.
 
-        Raises ConditionFailed when the job is terminal, cancelled, or leased by a live attempt.
+        Raises ConditionFailed when the job is terminal, its cancel was requested, or a live attempt
+        holds its lease.
         """
         return self._update(
             job.tenant_id,
@@ -215,6 +218,7 @@ class JobStore(Table):
             ),
             ConditionExpression=(
                 "attempts = :attempts AND (#s = :queued OR (#s = :running AND lease_until < :now))"
+                " AND (attribute_not_exists(cancel_requested) OR cancel_requested = :false)"
             ),
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=_encode(
@@ -225,6 +229,7 @@ class JobStore(Table):
                     ":lease": _dec(lease_until),
                     ":one": 1,
                     ":attempts": job.attempts,
+                    ":false": False,
                 }
             ),
         )
@@ -249,6 +254,7 @@ class JobStore(Table):
         now: float,
         *,
         result_json: str | None = None,
+        result_file: dict[str, Any] | None = None,
         error: JobError | None = None,
     ) -> Job:
         """Writes the terminal state of the attempt that holds the job (fenced by `attempts`)."""
@@ -266,6 +272,9 @@ class JobStore(Table):
         if result_json is not None:
             sets.append("result_json = :r")
             values[":r"] = result_json
+        if result_file is not None:
+            sets.append("result_file = :rf")
+            values[":rf"] = result_file
         if error is not None:
             sets.append("#err = :err")
             values[":err"] = error.to_dict()
@@ -281,26 +290,32 @@ class JobStore(Table):
             ExpressionAttributeValues=_encode(values),
         )
 
-    def abandon(self, job: Job, now: float, error: JobError) -> Job:
-        """Ends a job that used up its deliveries: from `queued`, or `in_progress` with a dead lease."""
+    def end_unfinished(self, job: Job, now: float, status: JobStatus, error: JobError | None) -> Job:
+        """Ends a job no attempt will finish: from `queued`, or `in_progress` whose lease ran out
+        (its attempt crashed or timed out). Fenced by `attempts`, so a live attempt is never cut
+        short. `cancelled` when its cancel was requested, else `failed` with `error`."""
+        names = {"#s": "status"}
+        values: dict[str, Any] = {
+            ":status": status.value,
+            ":queued": "queued",
+            ":running": "in_progress",
+            ":now": _dec(now),
+            ":attempts": job.attempts,
+        }
+        sets = "SET #s = :status, finished_at = :now"
+        if error is not None:
+            names["#err"] = "error"
+            values[":err"] = error.to_dict()
+            sets += ", #err = :err"
         return self._update(
             job.tenant_id,
             job.job_id,
-            UpdateExpression="SET #s = :failed, finished_at = :now, #err = :err",
+            UpdateExpression=sets,
             ConditionExpression=(
                 "attempts = :attempts AND (#s = :queued OR (#s = :running AND lease_until < :now))"
             ),
-            ExpressionAttributeNames={"#s": "status", "#err": "error"},
-            ExpressionAttributeValues=_encode(
-                {
-                    ":failed": "failed",
-                    ":queued": "queued",
-                    ":running": "in_progress",
-                    ":now": _dec(now),
-                    ":err": error.to_dict(),
-                    ":attempts": job.attempts,
-                }
-            ),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_encode(values),
         )
 
     def cancel_queued(self, job: Job, now: float) -> Job:
