@@ -80,8 +80,9 @@ EXPECTED_MANAGED: dict[str, set[str]] = {
 NOT_CALLED_BY_THE_CODE = {
     ("WebhookDeliveryFunction", "sqs:SendMessage", "WebhookDLQ"): "Lambda itself sends failed "
     "asynchronous invocations there, with the function's role",
-    ("RunFunction", "dynamodb:GetItem", "IdempotencyTable"): "Powertools reads the record only when a "
-    "conditional write does not return it (DynamoDB before ReturnValuesOnConditionCheckFailure)",
+    ("RunFunction", "dynamodb:GetItem", "IdempotencyTable"): "Powertools reads the record only when "
+    "the failed conditional PutItem does not return it (ReturnValuesOnConditionCheckFailure, boto3 "
+    ">= 1.26.164); kept for that fallback",
 }
 DELETE_ALLOWED = {("RunFunction", "IdempotencyTable"), ("WebhooksFunction", "WebhooksTable")}
 FORBIDDEN = {"dynamodb:Scan", "dynamodb:BatchWriteItem", "s3:PutLifecycleConfiguration", "s3:PutObjectAcl"}
