@@ -74,7 +74,7 @@ class Harness:
         from functions.webhook_delivery import app as webhook_delivery_app
         from functions.webhooks import app as webhooks_app
 
-        self.handlers = {
+        handlers = {
             "RunFunction": run_app.handler,
             "StatusFunction": status_app.handler,
             "ExecutorFunction": executor_app.handler,
@@ -83,6 +83,8 @@ class Harness:
             "WebhooksFunction": webhooks_app.handler,
             "WebhookDeliveryFunction": webhook_delivery_app.handler,
         }
+        self._running = threading.local()
+        self.handlers = {name: self._attributed(name, h) for name, h in handlers.items()}
         assert set(self.handlers) == set(stack.functions), "a function of the template has no handler here"
         self.authorizers = Authorizers(self._invoke)
         self.tenants = Tenants(self.ddb, self.env["TENANTS_TABLE"])
@@ -107,6 +109,24 @@ class Harness:
                 yield cls(translated, stack)
             finally:
                 reset_services()
+
+    def _attributed(self, function: str, handler: Any) -> Any:
+        """Every invocation goes through here, so `running()` names the function whose handler
+        runs on this thread (tests/integration/test_iam.py attributes AWS calls with it)."""
+
+        def invoke(event: dict[str, Any], context: Any) -> Any:
+            previous = getattr(self._running, "function", None)
+            self._running.function = function
+            try:
+                return handler(event, context)
+            finally:
+                self._running.function = previous
+
+        return invoke
+
+    def running(self) -> str | None:
+        """The function whose handler is running on this thread, if any."""
+        return getattr(self._running, "function", None)
 
     # -- HTTP ------------------------------------------------------------------------------
     def _invoke(self, function: str, event: dict[str, Any]) -> tuple[bool, Any]:
