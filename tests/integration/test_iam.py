@@ -40,6 +40,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:UpdateItem": {"JobsTable", "IdempotencyTable"},
         "dynamodb:DeleteItem": {"IdempotencyTable"},  # Powertools drops a failed request's record
         "sqs:SendMessage": {"JobsQueue"},
+        "s3:PutObject": {"ResultsBucket/inputs/*"},  # inputs too large for the job's item
     },
     "StatusFunction": {
         "dynamodb:GetItem": {"JobsTable"},
@@ -51,6 +52,12 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:UpdateItem": {"JobsTable"},
         "events:PutEvents": {"JobsEventBus"},
         "s3:PutObject": {"ResultsBucket/results/*"},
+        "s3:GetObject": {"ResultsBucket/inputs/*"},
+    },
+    "ReconcilerFunction": {
+        "dynamodb:GetItem": {"JobsTable"},
+        "dynamodb:UpdateItem": {"JobsTable"},
+        "events:PutEvents": {"JobsEventBus"},
     },
     "WebhooksFunction": {
         "dynamodb:GetItem": {"WebhooksTable"},
@@ -73,6 +80,7 @@ EXPECTED_MANAGED: dict[str, set[str]] = {
     "RunFunction": {BASIC},
     "StatusFunction": {BASIC},
     "ExecutorFunction": {BASIC, SQS_SOURCE},
+    "ReconcilerFunction": {BASIC, SQS_SOURCE},
     "WebhooksFunction": {BASIC},
     "WebhookDeliveryFunction": {BASIC, SQS_SOURCE},
 }
@@ -209,7 +217,7 @@ def test_no_function_may_scan_batch_write_or_change_the_bucket(translated):
             if action == "dynamodb:DeleteItem":
                 for table in resources:
                     assert (function, table) in DELETE_ALLOWED, f"{function} may DeleteItem on {table}"
-        assert "s3:PutObject" not in grants or function == "ExecutorFunction", function
+        assert "s3:PutObject" not in grants or function in ("ExecutorFunction", "RunFunction"), function
 
 
 def test_indexes_are_granted_only_where_a_function_queries_one(translated):
@@ -307,8 +315,9 @@ def _every_flow(harness: Any) -> None:
         first = ok(harness.run("acme", "/diagnostic", {}, headers=headers), 202)
         replay = harness.run("acme", "/diagnostic", {}, headers=headers)
         assert replay.status == 202 and replay.body["job_id"] == first["job_id"]
-        harness.fail_calls("sqs", "SendMessage", times=1, code="ServiceUnavailable")  # job failed unqueued,
+        harness.fail_calls("sqs", "SendMessage", times=1, code="ServiceUnavailable")
         assert harness.run("acme", "/diagnostic", {}, headers={"Idempotency-Key": "iam-2"}).status == 503
+        large = harness.submit(body={"steps": 1, "echo": {"blob": "x" * 70_000}})  # input stored in S3
         pdf = ok(harness.run("acme", "/designs/d-1/proposal_pdf", PROPOSAL), 202)
         cancelled = harness.submit()
         ok(harness.request("POST", f"/v2/tenants/acme/jobs/{cancelled}/cancel"))
@@ -321,6 +330,15 @@ def _every_flow(harness: Any) -> None:
         harness.pump()
 
         assert ok(harness.status("acme", "/diagnostic", job_id))["status"] == "succeeded"
+        assert ok(harness.status("acme", "/diagnostic", large))["status"] == "succeeded"
+        stranded = harness.submit()  # its message dead-lettered unprocessed: the reconciler ends it
+        harness.sqs.purge_queue(QueueUrl=harness.trigger.queue_url)
+        harness.sqs.send_message(
+            QueueUrl=harness.stack.ref("JobsDLQ"),
+            MessageBody=json.dumps({"tenant_id": "acme", "job_id": stranded}),
+        )
+        harness.pump()
+        assert ok(harness.status("acme", "/diagnostic", stranded))["status"] == "failed"
         doc = ok(harness.status("acme", "/designs/d-1/proposal_pdf", pdf["job_id"]))
         assert doc["status"] == "succeeded" and doc["result"]["files"][0]["download_url"], doc
         ok(harness.request("GET", "/v2/tenants/acme/jobs"))

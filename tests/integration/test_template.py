@@ -57,7 +57,9 @@ def test_dead_letter_queue_has_an_alarm(translated):
         "ApproximateNumberOfMessagesNotVisible",
     }
     for metric in stats.values():
-        assert metric["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["JobsDLQ", "QueueName"]}}]
+        assert metric["Dimensions"] == [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": ["JobsDLQ", "QueueName"]}}
+        ]
     (expression,) = [m for m in alarm["Metrics"] if m.get("ReturnData")]
     assert expression["Expression"] == "visible + inflight"
 
