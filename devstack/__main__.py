@@ -38,7 +38,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--faults",
         help='fault injection for tests: JSON {"service:Operation": failure rate}, applied to every '
-        "AWS call the functions make",
+        'AWS call the functions make; "lost:service:Operation" lets the call take effect and then '
+        'fails it as a retry after a lost response would; "crash-after:service:Operation" ends the '
+        "function's process right after the call",
     )
     p.add_argument(
         "--state-file",

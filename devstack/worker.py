@@ -61,8 +61,16 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
 
 
 def _install_faults(spec: str) -> None:
-    """Fault injection for tests (`--faults`): `{"dynamodb:UpdateItem": 0.05, ...}` makes that
-    share of those AWS calls fail the way AWS fails them (after the SDK's own retries)."""
+    """Fault injection for tests (`--faults`), a JSON object of failure rates by AWS call:
+
+    - `"dynamodb:UpdateItem": 0.05` makes that share of those calls fail the way AWS fails them
+      (after the SDK's own retries), before they reach AWS;
+    - `"lost:dynamodb:UpdateItem": 0.02` lets the call take effect, then fails it the way the SDK's
+      retry of a call whose response was lost fails: a conditional write's retry fails its own
+      condition (ConditionalCheckFailedException), any other call gets a server error;
+    - `"crash-after:sqs:SendMessage": 0.02` ends the process abruptly right after the call took
+      effect (what a crash between two steps of a function looks like from outside).
+    """
     import random
 
     import botocore.session
@@ -72,15 +80,33 @@ def _install_faults(spec: str) -> None:
     rng = random.Random(os.getpid())
     create_client = botocore.session.Session.create_client
 
-    def fail(model: Any, **_: Any) -> None:
-        key = f"{model.service_model.service_name}:{model.name}"
-        if rng.random() < rates.get(key, 0.0):
+    def key(model: Any) -> str:
+        return f"{model.service_model.service_name}:{model.name}"
+
+    def conditional(params: Any, context: Any, **_: Any) -> None:
+        context["devstack_conditional"] = "ConditionExpression" in params
+
+    def before(model: Any, **_: Any) -> None:
+        if rng.random() < rates.get(key(model), 0.0):
             code = rng.choice(["ThrottlingException", "ServiceUnavailable", "InternalServerError"])
             raise ClientError({"Error": {"Code": code, "Message": "injected fault"}}, model.name)
 
+    def after(model: Any, http_response: Any, context: Any, **_: Any) -> None:
+        if http_response.status_code >= 300:
+            return
+        if rng.random() < rates.get(f"crash-after:{key(model)}", 0.0):
+            sys.stdout.flush()
+            os._exit(70)
+        if rng.random() < rates.get(f"lost:{key(model)}", 0.0):
+            conditional = context.get("devstack_conditional")
+            code = "ConditionalCheckFailedException" if conditional else "InternalError"
+            raise ClientError({"Error": {"Code": code, "Message": "injected: response lost"}}, model.name)
+
     def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
         client = create_client(self, *args, **kwargs)
-        client.meta.events.register("before-call", fail)
+        client.meta.events.register("before-parameter-build", conditional)
+        client.meta.events.register("before-call", before)
+        client.meta.events.register("after-call", after)
         return client
 
     botocore.session.Session.create_client = patched  # type: ignore[method-assign]

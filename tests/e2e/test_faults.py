@@ -1,10 +1,14 @@
 """Fault injection through the local stack, over 500+ jobs: executors crashing mid-job, actions
 outliving their timeout, poison messages, DynamoDB / SQS / EventBridge errors and throttling on
-every function's AWS calls, and a flapping webhook receiver.
+every function's AWS calls, writes that take effect while their response is lost (so the SDK's
+retry fails), run functions crashing between sending a job's message and storing the job, cancels
+racing the executor, and a webhook receiver that fails, trickles, hangs or answers garbage.
 
-Asserted: no accepted job is lost (each ends terminal within the bound), none has two terminal
-states or two different results, every webhook is delivered or visibly exhausted, and poison
-messages end in the dead-letter queue.
+Asserted: the jobs that exist are exactly the ones callers were told were accepted (none lost, none
+extra); each ends terminal within the bound with the outcome its input asks for; none has two
+terminal states or two different results; every job's webhook is delivered or visibly exhausted,
+under one webhook id; the webhook dead-letter queue stays empty; and the jobs dead-letter queue
+ends holding only the poison messages.
 """
 
 from __future__ import annotations
@@ -25,12 +29,21 @@ from tests.receiver import Answer, Receiver
 JOBS = 500
 BOUND_S = 240  # every accepted job is terminal this long after the last submission (2 cores)
 FAULTS = {
+    # fail before reaching AWS (after the SDK's own retries)
     "dynamodb:PutItem": 0.02,
     "dynamodb:GetItem": 0.02,
     "dynamodb:UpdateItem": 0.03,
     "dynamodb:Query": 0.02,
     "sqs:SendMessage": 0.03,
     "events:PutEvents": 0.05,
+    # take effect, then the SDK's retry fails (a conditional write fails its own condition)
+    "lost:dynamodb:PutItem": 0.02,
+    "lost:dynamodb:UpdateItem": 0.02,
+    "lost:sqs:SendMessage": 0.02,
+    "lost:events:PutEvents": 0.02,
+    # the process dies right after the call: a run between send and store, a delivery between
+    # queueing the next attempt and recording this one
+    "crash-after:sqs:SendMessage": 0.02,
 }
 # (share of jobs, input, the terminal states allowed)
 MIX = [
@@ -40,22 +53,31 @@ MIX = [
     (0.12, {"crash_on_attempts": 1}, {"succeeded"}),
     (0.10, {"transient_failures": 1}, {"succeeded"}),
     (0.04, {"duration_seconds": 3}, {"failed"}),  # outlives the 1 s timeout on every attempt
+    # cancelled right after it is accepted: 200 -> cancelled; 202 -> whatever the action reaches
+    # first (it sees the cancel at a progress report); 409 -> it had ended
+    (0.06, {"duration_seconds": 0.4, "steps": 4}, {"cancelled", "succeeded"}),
 ]
+CANCEL = len(MIX) - 1
+POISON = ("not json", "{}", '{"tenant_id": 1}')
+TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 class Flapping(Receiver):
-    """Fails 30% of deliveries at random."""
+    """Fails 30% of deliveries at random: a 500, an answer trickled a byte at a time, no answer at
+    all, or bytes that are not HTTP."""
 
     def __init__(self) -> None:
         super().__init__()
         rng = random.Random(7)
         lock = threading.Lock()
         receiver = self
+        bad = [Answer(500)] * 20 + [Answer(trickle_s=0.3)] * 4 + [Answer(hang=True)] * 3
+        bad += [Answer(garbage=True)] * 3
 
         class Answers(list):
             def pop(self, _index=0):
                 with lock:
-                    return Answer(500) if rng.random() < 0.3 else Answer(200)
+                    return rng.choice(bad) if rng.random() < 0.3 else Answer(200)
 
             def __bool__(self):
                 return True
@@ -75,6 +97,7 @@ def fault_stack(tmp_path_factory):
             ("VisibilityTimeout: 1800", "VisibilityTimeout: 3"),  # > the 1 s lease + its 1 s margin
             ("      Timeout: 30\n", "      Timeout: 2\n"),  # webhook delivery
             ("VisibilityTimeout: 180", "VisibilityTimeout: 4"),
+            ("VisibilityTimeout: 120", "VisibilityTimeout: 5"),  # the jobs dead-letter queue
         ],
     )
     stack = LocalStackProcess(
@@ -93,7 +116,7 @@ def fault_stack(tmp_path_factory):
 
 
 def _submit(session, url, body):
-    for _ in range(20):  # a client retries 5xx (the job was not started, or visibly failed)
+    for _ in range(20):  # a client retries 5xx: the answer says nothing was started
         try:
             reply = session.post(url, json=body, timeout=30)
         except requests.ConnectionError:
@@ -104,6 +127,20 @@ def _submit(session, url, body):
         assert reply.status_code >= 500, reply.text
         time.sleep(0.1)
     raise AssertionError("could not submit a job in 20 tries")
+
+
+def _cancel(session, base, job_id):
+    for _ in range(20):
+        try:
+            reply = session.post(f"{base}/jobs/{job_id}/cancel", timeout=30)
+        except requests.ConnectionError:
+            time.sleep(0.2)
+            continue
+        if reply.status_code < 500:
+            assert reply.status_code in (200, 202, 409), reply.text
+            return reply.status_code
+        time.sleep(0.1)
+    raise AssertionError("could not cancel a job in 20 tries")
 
 
 def _get(session, url, **params):
@@ -120,25 +157,29 @@ def test_no_job_lost_duplicated_or_left_running_under_faults(fault_stack):
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {fault_stack.key}"
     with Flapping() as rx:
-        created = session.post(
-            f"{base}/webhooks", json={"url": rx.url, "events": ["job.succeeded", "job.failed"]}, timeout=30
-        )
+        events = ["job.succeeded", "job.failed", "job.cancelled"]
+        created = session.post(f"{base}/webhooks", json={"url": rx.url, "events": events}, timeout=30)
         while created.status_code >= 500:
-            created = session.post(
-                f"{base}/webhooks",
-                json={"url": rx.url, "events": ["job.succeeded", "job.failed"]},
-                timeout=30,
-            )
+            created = session.post(f"{base}/webhooks", json={"url": rx.url, "events": events}, timeout=30)
+        assert created.status_code == 201, created.text
         sub_id = created.json()["id"]
 
         rng = random.Random(42)
         kinds = rng.choices(range(len(MIX)), weights=[m[0] for m in MIX], k=JOBS)
+        cancels: dict[str, int] = {}
+
+        def submit(kind):
+            job_id = _submit(session, f"{base}/diagnostic/run", MIX[kind][1])
+            if kind == CANCEL:
+                cancels[job_id] = _cancel(session, base, job_id)
+            return job_id, kind
+
         with ThreadPoolExecutor(8) as pool:
-            ids = list(pool.map(lambda k: (_submit(session, f"{base}/diagnostic/run", MIX[k][1]), k), kinds))
+            ids = list(pool.map(submit, kinds))
         # poison: messages no run function wrote
         sqs = fault_stack.boto3_client("sqs")
         queue = fault_stack.state["outputs"]["JobsQueueUrl"]
-        for body in ("not json", "{}", '{"tenant_id": 1}'):
+        for body in POISON:
             sqs.send_message(QueueUrl=queue, MessageBody=body)
         submitted = time.monotonic()
 
@@ -155,6 +196,8 @@ def test_no_job_lost_duplicated_or_left_running_under_faults(fault_stack):
                 cursor = page["next_cursor"]
                 if not cursor:
                     break
+            # exactly the accepted jobs exist: none lost, none stored behind a 5xx
+            assert set(final) == {j for j, _ in ids}, "jobs exist that no caller was told about"
             open_jobs = [j for j, _ in ids if final[j]["status"] not in ("succeeded", "failed", "cancelled")]
             if not open_jobs:
                 break
@@ -173,6 +216,10 @@ def test_no_job_lost_duplicated_or_left_running_under_faults(fault_stack):
                 exhausted += 1
                 continue
             assert job["status"] in MIX[kind][2], (MIX[kind][1], job)
+            if kind == CANCEL:
+                answered = cancels[job_id]
+                expected = {200: {"cancelled"}, 202: {"cancelled", "succeeded"}, 409: {"succeeded"}}
+                assert job["status"] in expected[answered], (answered, job)
         timeouts = sum(1 for _, kind in ids if MIX[kind][1].get("duration_seconds"))
         assert exhausted - timeouts < len(ids) * 0.05, f"{exhausted} jobs exhausted their deliveries"
 
@@ -211,12 +258,13 @@ def test_no_job_lost_duplicated_or_left_running_under_faults(fault_stack):
         assert {p["data"]["status"] for _, p in seen} <= {final[job_id]["status"]}
         assert len({json.dumps(p["data"].get("result"), sort_keys=True) for _, p in seen}) <= 1
 
-    # The poison ends in the dead-letter queue. Anything else there must belong to a job that
-    # ended anyway (e.g. a duplicate delivery that found the job held by a live attempt).
+    # The poison stays in the jobs dead-letter queue (the reconciler gives it back each time).
+    # Job messages that landed there were settled by the reconciler; any the test catches before
+    # it does must belong to a job that ended anyway.
     dlq = fault_stack.state["outputs"]["JobsDLQUrl"]
     deadline = time.monotonic() + 60
     bodies: list[str] = []
-    while sum(1 for b in bodies if b in ("not json", "{}", '{"tenant_id": 1}')) < 3:
+    while sum(1 for b in bodies if b in POISON) < len(POISON):
         assert time.monotonic() < deadline, f"poison messages not dead-lettered: {bodies}"
         for m in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=300).get(
             "Messages", []
@@ -224,8 +272,12 @@ def test_no_job_lost_duplicated_or_left_running_under_faults(fault_stack):
             bodies.append(m["Body"])
         time.sleep(0.5)
     for body in bodies:
-        if body not in ("not json", "{}", '{"tenant_id": 1}'):
-            assert final[json.loads(body)["job_id"]]["status"] in ("succeeded", "failed"), body
+        if body not in POISON:
+            assert final[json.loads(body)["job_id"]]["status"] in TERMINAL, body
+    # No webhook message was dead-lettered: every attempt was recorded, failed or not.
+    webhook_dlq = fault_stack.state["outputs"]["WebhookDLQUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=webhook_dlq, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
     print(
         f"\n{len(ids)} jobs terminal {ended_in:.0f} s after the last submission, {exhausted} exhausted; "
         f"{sum(len(v) for v in received.values())} webhook requests for {len(ids)} deliveries"
