@@ -38,6 +38,10 @@ class FunctionSpec:
     environment: dict[str, str]
     timeout: int
     memory: int
+    async_retries: int = 2
+    """Retries of a failed asynchronous invocation (EventInvokeConfig MaximumRetryAttempts)."""
+    on_failure_queue_url: str | None = None
+    """Where a failed asynchronous invocation's record goes (EventInvokeConfig OnFailure, SQS)."""
 
 
 @dataclass
@@ -257,6 +261,13 @@ class _Creator:
                         enabled=bool(props.get("Enabled", True)),
                     )
                 )
+            return {"Ref": f"{logical_id}-local"}
+        if rtype == "AWS::Lambda::EventInvokeConfig":
+            fn = next(f for f in stack.functions.values() if f.name == props["FunctionName"])
+            fn.async_retries = int(props.get("MaximumRetryAttempts", 2))
+            dest = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination", "")
+            if dest.startswith("arn:aws:sqs:"):
+                fn.on_failure_queue_url = self.sqs.get_queue_url(QueueName=dest.rsplit(":", 1)[1])["QueueUrl"]
             return {"Ref": f"{logical_id}-local"}
         if rtype == "AWS::Events::Rule":
             return self._rule(logical_id, props)

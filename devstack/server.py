@@ -28,7 +28,6 @@ from devstack.template import Translated, load
 
 MAX_BODY = 10 * 1024 * 1024  # HTTP API payload limit
 HTTP_API_TIMEOUT_S = 30.0  # HTTP API integration timeout
-ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous (EventBridge) invocation twice
 ASYNC_RETRY_DELAYS = (60, 120)
 
 
@@ -52,6 +51,27 @@ class Options:
     raw_logs: bool = False
     faults: str | None = None
     """JSON {"service:Operation": failure rate} injected into every function's AWS calls (tests)."""
+
+
+def on_failure_record(payload: Any, out: Invocation, spec: Any, attempts: int, region: str) -> dict[str, Any]:
+    """The record Lambda sends to an asynchronous invocation's OnFailure destination."""
+    import datetime
+    import uuid
+
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "version": "1.0",
+        "timestamp": now,
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"arn:aws:lambda:{region}:123456789012:function:{spec.name}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": payload,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": out.error_message, "errorType": out.error_type},
+    }
 
 
 def free_port(host: str) -> int:
@@ -273,11 +293,16 @@ class LocalStack:
         out = pool.invoke(payload)
         attempt = int(msg["Attributes"]["ApproximateReceiveCount"])
         label = f"{rule.function} ← rule {rule.rule} ({event.get('detail-type')})"
-        if out.ok or attempt > ASYNC_RETRIES:
-            if not out.ok:
-                self.log.warning(f"{label}: failed {attempt} times, event dropped ({out.error_message})")
-            else:
+        spec = self.stack.functions[rule.function]
+        if out.ok or attempt > spec.async_retries:
+            if out.ok:
                 self.log.info(f"{label}  {out.duration_ms:.0f} ms")
+            elif spec.on_failure_queue_url:
+                record = on_failure_record(payload, out, spec, attempt, self.options.region)
+                sqs.send_message(QueueUrl=spec.on_failure_queue_url, MessageBody=json.dumps(record))
+                self.log.warning(f"{label}: failed {attempt} times, sent to its OnFailure destination")
+            else:
+                self.log.warning(f"{label}: failed {attempt} times, event dropped ({out.error_message})")
             sqs.delete_message(QueueUrl=rule.queue_url, ReceiptHandle=msg["ReceiptHandle"])
             return
         delay = self.options.retry_after

@@ -30,6 +30,11 @@ def handler(event, context):
     return {}
 """
 
+FAILING = """
+def handler(event, context):
+    raise RuntimeError("this function always fails")
+"""
+
 EXTRA = """
   HelloFunction:
     Type: AWS::Serverless::Function
@@ -55,6 +60,29 @@ EXTRA = """
             Pattern:
               source: [asyncjobs]
               detail-type: [Job Succeeded]
+
+  FailedEventsQueue:
+    Type: AWS::SQS::Queue
+
+  FailingFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: {failing}
+      Handler: app.handler
+      EventInvokeConfig:
+        MaximumRetryAttempts: 0
+        DestinationConfig:
+          OnFailure:
+            Type: SQS
+            Destination: !GetAtt FailedEventsQueue.Arn
+      Events:
+        JobSucceeded:
+          Type: EventBridgeRule
+          Properties:
+            EventBusName: !Ref JobsEventBus
+            Pattern:
+              source: [asyncjobs]
+              detail-type: [Job Succeeded]
 """
 
 
@@ -67,6 +95,8 @@ def copy_stack(tmp_path_factory):
     work = tmp_path_factory.mktemp("copy")
     (work / "hello").mkdir()
     (work / "hello" / "app.py").write_text(HELLO)
+    (work / "failing").mkdir()
+    (work / "failing" / "app.py").write_text(FAILING)
     template = copy_template(
         work,
         [
@@ -75,7 +105,7 @@ def copy_stack(tmp_path_factory):
             ("VisibilityTimeout: 1800", "VisibilityTimeout: 3"),
             ("ReauthorizeEvery: 300", "ReauthorizeEvery: 2"),
         ],
-        extra_resources=EXTRA.format(code=work / "hello"),
+        extra_resources=EXTRA.format(code=work / "hello", failing=work / "failing"),
     )
     with LocalStackProcess(template, work) as stack:
         stack.key = stack.create_key("t")
@@ -107,6 +137,28 @@ def test_rule_added_to_the_copy_delivers_to_its_function(copy_stack):
     assert event["detail-type"] == "Job Succeeded" and event["source"] == "asyncjobs"
     assert event["account"] and event["region"] == "us-east-1"  # the shape AWS sends to Lambda
     assert event["detail"]["job_id"] == job_id
+
+
+def test_failed_asynchronous_invocation_goes_to_its_on_failure_destination(copy_stack):
+    run = requests.post(
+        f"{copy_stack.base_url}/v2/tenants/t/diagnostic/run", json={}, timeout=10, headers=_auth(copy_stack)
+    )
+    job_id = run.json()["job_id"]
+    sqs = copy_stack.boto3_client("sqs")
+    url = sqs.get_queue_url(QueueName="asyncjobs-local-FailedEventsQueue")["QueueUrl"]
+    deadline = time.monotonic() + 30
+    records = []
+    while not any(r["requestPayload"]["detail"]["job_id"] == job_id for r in records):
+        assert time.monotonic() < deadline, copy_stack.log()
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            records.append(json.loads(m["Body"]))
+    (record,) = [r for r in records if r["requestPayload"]["detail"]["job_id"] == job_id]
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 1  # MaximumRetryAttempts: 0
+    assert record["responsePayload"]["errorMessage"] == "this function always fails"
+    assert record["requestPayload"]["detail-type"] == "Job Succeeded"
 
 
 def test_invocation_over_its_timeout_fails_and_the_message_returns(copy_stack):
