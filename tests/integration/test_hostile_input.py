@@ -93,3 +93,24 @@ def test_largest_accepted_integer_runs(harness):
     harness.execute()
     doc = harness.status("acme", "/diagnostic", ok.body["job_id"]).body
     assert doc["status"] == "succeeded" and doc["result"]["echo"]["n"] == int("9" * MAX_JSON_INT_DIGITS)
+
+
+@pytest.mark.parametrize("job_id", ["x" * 300, "0190a000-0000-7000-8000-000000000000\n", "a b", "é"])
+def test_junk_job_id_on_cancel_is_422_naming_it(harness, job_id):
+    from urllib.parse import quote
+
+    reply = harness.request("POST", f"/v2/tenants/acme/jobs/{quote(job_id, safe='')}/cancel")
+    error = assert_error(reply, 422, "validation_failed", "`job_id`")
+    assert job_id.strip() not in error["message"]  # the junk is not echoed back
+
+
+@pytest.mark.parametrize("job_id", ["x" * 300, "0190a000-0000-7000-8000-000000000000\n", "a b", "é"])
+def test_junk_job_id_on_status_is_422_naming_it(harness, job_id):
+    reply = harness.status("acme", "/diagnostic", job_id)
+    assert_error(reply, 422, "validation_failed", "`job_id`")
+
+
+def test_job_id_like_tokens_that_are_no_job_ids_stay_404(harness):
+    for job_id in ("not-a-job", "0190a000-0000-7000-8000-000000000000"):
+        assert harness.status("acme", "/diagnostic", job_id).status == 404
+        assert harness.request("POST", f"/v2/tenants/acme/jobs/{job_id}/cancel").status == 404
