@@ -388,7 +388,8 @@ def load_checked_json(text: str) -> Any:
 
 def gate(event: dict[str, Any]) -> dict[str, Any] | None:
     """Checks a request before routing: the caller's key (as verified by the authorizer) must
-    belong to the tenant in the path, and the body must fit. Returns the error response, if any.
+    belong to the tenant in the path, and the body must fit and be JSON within the limits of
+    `parse_json_body` (parsed here once, for every route). Returns the error response, if any.
 
     Runs before validation, so an unauthenticated caller learns nothing about the API's inputs.
     """
@@ -411,9 +412,10 @@ def gate(event: dict[str, Any]) -> dict[str, Any] | None:
     if body and not (content_type == "application/json" or content_type.endswith("+json")):
         return _proxy_error(415, "unsupported_media_type", "Send the request body as application/json.")
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    text = body
     if body and event.get("isBase64Encoded") and size <= MAX_BODY_BYTES:
         try:  # API Gateway base64-encodes a body that is not valid text: it cannot be JSON
-            base64.b64decode(body).decode("utf-8")
+            text = base64.b64decode(body).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return _proxy_error(400, "malformed_json", "The request body is not valid JSON (not UTF-8).")
     if size > MAX_BODY_BYTES:
@@ -422,8 +424,7 @@ def gate(event: dict[str, Any]) -> dict[str, Any] | None:
             "payload_too_large",
             f"The request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes.",
         )
-    if body:
-        text = base64.b64decode(body).decode("utf-8") if event.get("isBase64Encoded") else body
+    if text:
         try:
             _checked.text, _checked.value = text, parse_json_body(text)
         except BodyRefused as exc:
