@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncjobs import idempotency, jobs
 from asyncjobs.actions import ACTIONS, Action
+from asyncjobs.ids import JOB_ID_PARAM_PATTERN
 from asyncjobs.observability import logger, metrics
 from asyncjobs.services import get_services
 from asyncjobs.web import BODY, TENANT_ID_PATTERN, action_route, gate, json_response, new_app, resolver_path
@@ -86,7 +87,12 @@ for _action in ACTIONS.values():
     },
     tags=["jobs"],
 )
-def cancel(tenant_id: Annotated[str, Path(pattern=TENANT_ID_PATTERN)], job_id: str) -> Response[str]:
+def cancel(
+    tenant_id: Annotated[str, Path(pattern=TENANT_ID_PATTERN)],
+    job_id: Annotated[
+        str, Path(pattern=JOB_ID_PARAM_PATTERN, max_length=64, description="From the run response.")
+    ],
+) -> Response[str]:
     job = jobs.cancel(get_services(), tenant_id, job_id)
     return json_response(200 if job.status.terminal else 202, job.to_public())
 

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from asyncjobs import jobs
 from asyncjobs.actions import ACTIONS, Action
 from asyncjobs.errors import InvalidRequest
+from asyncjobs.ids import JOB_ID_PARAM_PATTERN
 from asyncjobs.models import JobStatus
 from asyncjobs.observability import logger
 from asyncjobs.services import get_services
@@ -41,7 +42,12 @@ for _action in ACTIONS.values():
             [
                 (
                     "job_id",
-                    Annotated[str, Query(min_length=1, max_length=64, description="From the run response.")],
+                    Annotated[
+                        str,
+                        Query(
+                            pattern=JOB_ID_PARAM_PATTERN, max_length=64, description="From the run response."
+                        ),
+                    ],
                 )
             ],
             "status",

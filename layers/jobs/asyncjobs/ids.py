@@ -8,6 +8,10 @@ import time
 import uuid
 
 _JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# What the routes accept as a `job_id`: a short token. Junk (too long, spaces, control or non-ASCII
+# characters) is a 422 before any lookup; a token that is not one of our ids is a 404, like an
+# unknown id (`jobs.find` checks the exact form).
+JOB_ID_PARAM_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
 
 
 def new_job_id(now_ms: int | None = None) -> str:
@@ -24,4 +28,4 @@ def new_job_id(now_ms: int | None = None) -> str:
 
 
 def is_job_id(value: str) -> bool:
-    return bool(_JOB_ID.match(value))
+    return bool(_JOB_ID.fullmatch(value))  # `$` alone would allow a final newline

@@ -10,7 +10,11 @@ import base64
 import binascii
 import inspect
 import json
+import math
+import re
+import threading
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -101,6 +105,10 @@ class Resolver(APIGatewayHttpResolver):
     """The HTTP API resolver, declaring the bearer key scheme in the OpenAPI document only when a
     document is asked for: Powertools' OpenAPI models are ~50 pydantic classes, too costly to
     import at every cold start for a document the functions never serve."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("json_body_deserializer", load_checked_json)
+        super().__init__(**kwargs)
 
     def get_openapi_json_schema(self, **kwargs: Any) -> str:  # type: ignore[override]
         from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
@@ -244,19 +252,144 @@ WWW_AUTHENTICATE = 'Bearer realm="asyncjobs"'
 
 
 def _proxy_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
     return {
         "statusCode": status,
         "headers": {"Content-Type": "application/json", **(headers or {})},
-        "body": json.dumps({"error": {"code": code, "message": message}}),
+        "body": json.dumps({"error": error}),
         "isBase64Encoded": False,
     }
 
 
+# How deeply arrays and objects may nest in any request body (the body itself is level 1). The
+# executor re-parses a job's stored input with pydantic's JSON parser, whose recursion limit (200)
+# is below the standard library's; pydantic's validation and serialization recurse too. 64 is far
+# below every one of those limits, so whatever run accepts the executor can parse (with room for
+# the input to be wrapped), and far above what any input model needs (the deepest nests 3 levels).
+MAX_JSON_DEPTH = 64
+# Longest integer (in digits) in any request body. Python refuses to convert integers of over 4,300
+# digits either way (str <-> int), so a larger one could not be parsed, stored or echoed back; 1,000
+# stays well clear of that, and no input needs more (a value that long belongs in a string).
+MAX_JSON_INT_DIGITS = 1000
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# A UTF-16 surrogate, escaped or raw: only then is a string checked for unpaired halves.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+
+
+class BodyRefused(Exception):
+    """A request body the service will not read, with the 4xx answer that says why."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.details: list[dict[str, str]] | None = None
+
+    @classmethod
+    def invalid(cls, problem: str, type_: str) -> BodyRefused:
+        """A 422 for the body as a whole, shaped like every other 422 (one field error)."""
+        refused = cls(422, "validation_failed", f"The request is invalid: body {problem}.")
+        refused.details = [{"field": "body", "location": "body", "message": problem, "type": type_}]
+        return refused
+
+    def response(self) -> dict[str, Any]:
+        return _proxy_error(self.status, self.code, self.message, details=self.details)
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in a JSON text, counted without recursion (exact for
+    valid JSON; for invalid JSON, close enough, since it is refused either way)."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
+
+
+def _parse_int(digits: str) -> int:
+    count = len(digits.lstrip("-"))
+    if count > MAX_JSON_INT_DIGITS:
+        raise BodyRefused.invalid(
+            f"has a number of {count} digits; the limit is {MAX_JSON_INT_DIGITS} digits "
+            "(send longer values as strings)",
+            "int_too_long",
+        )
+    return int(digits)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        shown = text if len(text) <= 20 else text[:20] + "…"
+        raise BodyRefused.invalid(
+            f"has the number {shown}, out of range (numbers must fit a 64-bit float)", "number_out_of_range"
+        )
+    return value
+
+
+def _parse_constant(name: str) -> Any:
+    raise BodyRefused(
+        400, "malformed_json", f"The request body is not valid JSON: {name} is not a JSON number."
+    )
+
+
+def parse_json_body(text: str) -> Any:
+    """Parses a request body within the service's limits, or raises BodyRefused: nesting deeper
+    than MAX_JSON_DEPTH, integers longer than MAX_JSON_INT_DIGITS, numbers out of float range,
+    NaN/Infinity, and unpaired UTF-16 surrogates (which no later step could encode as UTF-8)."""
+    # (Counting brackets first spares the scan to the many bodies that cannot be too deep.)
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and (depth := json_depth(text)) > MAX_JSON_DEPTH:
+        raise BodyRefused.invalid(
+            f"nests arrays and objects {depth} levels deep; the limit is {MAX_JSON_DEPTH} levels", "too_deep"
+        )
+    try:
+        value = json.loads(
+            text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+        )
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise BodyRefused(400, "malformed_json", "The request body is not valid JSON.") from exc
+    if _SURROGATE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise BodyRefused(
+                400,
+                "malformed_json",
+                "The request body is not valid JSON text: a string has an unpaired UTF-16 surrogate "
+                "(\\ud800-\\udfff escape); send valid Unicode.",
+            ) from exc
+    return value
+
+
+# The body gate() parsed, handed to the resolver so that it is parsed once (per thread: the local
+# stack serves requests concurrently).
+_checked = threading.local()
+
+
+def load_checked_json(text: str) -> Any:
+    """The resolver's JSON body deserializer: the value gate() parsed from this very text, else
+    (a request that did not go through gate()) a parse within the same limits."""
+    cached, value = getattr(_checked, "text", None), getattr(_checked, "value", None)
+    _checked.text = _checked.value = None
+    if cached is not None and (cached is text or cached == text):
+        return value
+    try:
+        return parse_json_body(text)
+    except BodyRefused as exc:  # the resolver answers a JSONDecodeError with 400 malformed_json
+        raise json.JSONDecodeError(exc.message, text, 0) from exc
+
+
 def gate(event: dict[str, Any]) -> dict[str, Any] | None:
     """Checks a request before routing: the caller's key (as verified by the authorizer) must
-    belong to the tenant in the path, and the body must fit. Returns the error response, if any.
+    belong to the tenant in the path, and the body must fit and be JSON within the limits of
+    `parse_json_body` (parsed here once, for every route). Returns the error response, if any.
 
     Runs before validation, so an unauthenticated caller learns nothing about the API's inputs.
     """
@@ -279,9 +412,10 @@ def gate(event: dict[str, Any]) -> dict[str, Any] | None:
     if body and not (content_type == "application/json" or content_type.endswith("+json")):
         return _proxy_error(415, "unsupported_media_type", "Send the request body as application/json.")
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    text = body
     if body and event.get("isBase64Encoded") and size <= MAX_BODY_BYTES:
         try:  # API Gateway base64-encodes a body that is not valid text: it cannot be JSON
-            base64.b64decode(body).decode("utf-8")
+            text = base64.b64decode(body).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return _proxy_error(400, "malformed_json", "The request body is not valid JSON (not UTF-8).")
     if size > MAX_BODY_BYTES:
@@ -290,6 +424,11 @@ def gate(event: dict[str, Any]) -> dict[str, Any] | None:
             "payload_too_large",
             f"The request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes.",
         )
+    if text:
+        try:
+            _checked.text, _checked.value = text, parse_json_body(text)
+        except BodyRefused as exc:
+            return exc.response()
     return None
 
 
