@@ -375,3 +375,77 @@ def test_redirects_are_not_followed(harness):
             "GET", f"{HOOKS}/{sub['id']}/deliveries/{_deliveries(harness, sub['id'])[0]['id']}"
         ).body["attempt_log"]
     ] == [307, 200]
+
+
+@pytest.mark.parametrize("url", ["http://a..b/h", "http://" + "a" * 64 + ".com/h"])
+def test_malformed_host_names_are_422_naming_the_url(harness, url):
+    reply = harness.request("POST", HOOKS, body={"url": url, "events": ["job.failed"]})
+    assert reply.status == 422, reply.body
+    assert "`url` is refused" in reply.body["error"]["message"]
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    reply = harness.request("PATCH", f"{HOOKS}/{sub['id']}", body={"url": url})
+    assert reply.status == 422, reply.body
+    assert "`url` is refused" in reply.body["error"]["message"]
+
+
+_SUB = "sub_" + "0" * 32
+# Every route of the Webhooks API, with the DynamoDB operation that fails under it.
+_ROUTES = [
+    ("POST", HOOKS, {"url": "http://127.0.0.1:9/h", "events": ["job.failed"]}),
+    ("GET", HOOKS, None),
+    ("GET", f"{HOOKS}/{{sub}}", None),
+    ("PATCH", f"{HOOKS}/{{sub}}", {"description": "x"}),
+    ("POST", f"{HOOKS}/{{sub}}/rotate-secret", {"overlap_seconds": 0}),
+    ("POST", f"{HOOKS}/{{sub}}/ping", None),
+    ("GET", f"{HOOKS}/{{sub}}/deliveries", None),
+    ("GET", f"{HOOKS}/{{sub}}/deliveries/{{dlv}}", None),
+    ("POST", f"{HOOKS}/{{sub}}/deliveries/{{dlv}}/redeliver", None),
+    ("POST", f"{HOOKS}/{{sub}}/recover", {"since": "2020-01-01T00:00:00Z"}),
+    ("DELETE", f"{HOOKS}/{{sub}}", None),  # last: it succeeds when its call is not the failing one
+]
+
+
+@contextlib.contextmanager
+def _failing(service, operation, code="InternalServerError"):
+    """Every call of one operation by the functions' own client fails, as AWS fails them after
+    the SDK's retries, until the block ends. Yields a call counter."""
+    from botocore.exceptions import ClientError
+
+    from asyncjobs import aws
+
+    client = aws.client(service)
+    calls = [0]
+
+    def fail(**_):
+        calls[0] += 1
+        raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
+
+    event = f"before-call.{client.meta.service_model.service_name}.{operation}"
+    client.meta.events.register(event, fail)
+    try:
+        yield calls
+    finally:
+        client.meta.events.unregister(event, fail)
+
+
+def test_every_route_answers_503_when_dynamodb_fails(harness):
+    covered = set()
+    for op in ("GetItem", "PutItem", "Query", "UpdateItem", "DeleteItem"):
+        with Receiver() as rx:
+            sub = _subscribe(harness, rx.url)
+            harness.request("POST", f"{HOOKS}/{sub['id']}/ping")
+            harness.pump()
+        (dlv,) = _deliveries(harness, sub["id"])
+        for method, template, body in _ROUTES:
+            path = template.format(sub=sub["id"], dlv=dlv["id"])
+            with _failing("dynamodb", op) as calls:
+                reply = harness.request(method, path, body=body)
+            if calls[0]:
+                covered.add((method, template))
+                assert reply.status == 503, (method, path, op, reply.body)
+                assert reply.body["error"]["code"] == "service_unavailable"
+                assert int(reply.headers["Retry-After"]) > 0
+            else:
+                assert reply.status < 500, (method, path, op, reply.body)
+    assert covered == {(m, t) for m, t, _ in _ROUTES}

@@ -85,6 +85,7 @@ def check_url(url: str, policy: Policy, resolve: bool = True) -> Target:
     if parts.username or parts.password:
         raise UnsafeTarget("put credentials in the subscription's auth, not in the URL")
     host = parts.hostname
+    host = _ascii_host(host)
     port = port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if not resolve:
@@ -93,6 +94,28 @@ def check_url(url: str, policy: Policy, resolve: bool = True) -> Target:
     for ip in addresses:
         check_address(ip, policy)
     return Target(parts.scheme, host, port, path, str(addresses[0]))
+
+
+def _ascii_host(host: str) -> str:
+    """The host as sent on the wire: an IP literal as is, a DNS name in its ASCII (IDNA) form,
+    at most 253 characters in labels of 1 to 63 characters. Anything else cannot resolve (and
+    makes `getaddrinfo` raise UnicodeError) or cannot go in a Host header."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host
+    except ValueError:
+        pass
+    problem = "has a character not allowed in a host name"
+    if not any(c.isspace() or ord(c) < 32 or c in "%/\\" for c in host):
+        try:
+            ascii_host = host if host.isascii() else host.encode("idna").decode("ascii")
+        except UnicodeError:
+            ascii_host = ""
+        labels = ascii_host.removesuffix(".").split(".")
+        if ascii_host and len(ascii_host) <= 253 and all(1 <= len(label) <= 63 for label in labels):
+            return ascii_host
+        problem = "has an empty label, a label over 63 characters or is over 253 characters"
+    raise UnsafeTarget(f"the host {host[:80]!r} is not a valid host name (it {problem})")
 
 
 def resolve_host(host: str, port: int) -> list[IP]:
@@ -104,6 +127,8 @@ def resolve_host(host: str, port: int) -> list[IP]:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise UnsafeTarget(f"the host {host} does not resolve") from exc
+    except (UnicodeError, ValueError) as exc:  # IDNA encoding refused the name
+        raise UnsafeTarget(f"the host {host[:80]!r} is not a valid host name: {exc}") from exc
     found: list[IP] = []
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
