@@ -35,6 +35,9 @@ app = new_app()
 Tenant = Annotated[str, Path(pattern=TENANT_ID_PATTERN)]
 SubId = Annotated[str, Path(pattern=r"^sub_[0-9a-f]{32}$")]
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+# RFC 9110 field-value, ASCII only: visible characters, with spaces and tabs inside (no CR/LF,
+# no other control character, nothing non-ASCII: http.client could not send it).
+_HEADER_VALUE = re.compile(r"^(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?$")
 _RESERVED = {"content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection"}
 
 
@@ -46,10 +49,33 @@ class NoAuth(_Model):
     type: Literal["none"] = "none"
 
 
+def _encodable(value: str, what: str) -> str:
+    """Basic auth is sent as UTF-8 (RFC 7617): no control characters, no lone surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"the {what} is not valid Unicode text") from exc
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"the {what} has a control character")
+    return value
+
+
 class BasicAuth(_Model):
     type: Literal["basic"]
     username: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=500)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if ":" in value:
+            raise ValueError("the username cannot contain ':' (basic auth separates it from the password)")
+        return _encodable(value, "username")
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str) -> str:
+        return _encodable(value, "password")
 
 
 class HeaderAuth(_Model):
@@ -63,8 +89,11 @@ class HeaderAuth(_Model):
             low = name.lower()
             if not _HEADER_NAME.match(name) or low in _RESERVED or low.startswith("webhook-"):
                 raise ValueError(f"header {name!r} cannot be set (invalid or reserved name)")
-            if len(header) > 1000 or "\n" in header or "\r" in header:
-                raise ValueError(f"header {name!r} has an invalid value")
+            if len(header) > 1000 or not _HEADER_VALUE.match(header):
+                raise ValueError(
+                    f"header {name!r} has an invalid value: use printable ASCII (spaces and tabs"
+                    " only inside), at most 1000 characters"
+                )
         return value
 
 

@@ -11,12 +11,16 @@ Redirects are never followed (see `asyncjobs.delivery`).
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# What an HTTP request line can carry as is. URLs are refused, not percent-encoded on the fly: the
+# URL a tenant saved is the URL requested, byte for byte, and is the one the API shows back.
+_REQUEST_TARGET = re.compile(r"^[\x21-\x7e]*$")
 
 
 class UnsafeTarget(ValueError):
@@ -88,6 +92,11 @@ def check_url(url: str, policy: Policy, resolve: bool = True) -> Target:
     host = _ascii_host(host)
     port = port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not _REQUEST_TARGET.match(path):
+        raise UnsafeTarget(
+            "the path and query must be printable ASCII, without spaces or control characters: "
+            "percent-encode anything else (e.g. %C3%A9 for é)"
+        )
     if not resolve:
         return Target(parts.scheme, host, port, path, "")
     addresses = resolve_host(host, port)
