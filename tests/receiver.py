@@ -5,6 +5,7 @@ time, never answers, or answers with something that is not HTTP."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,6 +30,9 @@ class Answer:
     """Read the request, then never answer (until the sender hangs up or the receiver stops)."""
     garbage: bool = False
     """Answer with bytes that are not HTTP, then close the connection."""
+    before: Callable[[], object] | None = None
+    """Called once the request has arrived, before answering: something that happens while the
+    sender waits for the answer (e.g. the subscription is deleted meanwhile)."""
 
 
 class Receiver:
@@ -48,6 +52,8 @@ class Receiver:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
                     answer = receiver.answers.pop(0) if receiver.answers else receiver.default
+                if answer.before is not None:
+                    answer.before()
                 if answer.hang:
                     receiver._stopped.wait()
                     self.close_connection = True

@@ -29,6 +29,7 @@ from asyncjobs.webhooks import (
     new_secret,
     new_subscription_id,
     ping_delivery_id,
+    rotated,
 )
 
 app = new_app()
@@ -196,9 +197,8 @@ def update(
     tenant_id: Tenant, sub_id: SubId, body: Annotated[SubscriptionPatch, Body(embed=False)]
 ) -> Response[str]:
     d = _deliverer()
-    sub = d.store.get_subscription(tenant_id, sub_id)
     _check(body.url, body.actions, d)
-    changes: dict[str, Any] = {"updated_at": time.time()}
+    changes: dict[str, Any] = {}
     if body.url is not None:
         changes["url"] = body.url
     if body.events is not None:
@@ -212,8 +212,9 @@ def update(
     if body.enabled is not None:
         changes["enabled"] = body.enabled
         changes["disabled_reason"] = None if body.enabled else "Disabled by the tenant."
-    sub = replace(sub, **changes)
-    d.store.put_subscription(sub)
+    sub = d.store.change_subscription(
+        tenant_id, sub_id, lambda sub: replace(sub, **changes, updated_at=time.time())
+    )
     return json_response(200, sub.to_public())
 
 
@@ -235,15 +236,10 @@ def delete(tenant_id: Tenant, sub_id: SubId) -> Response[str]:
 )
 def rotate(tenant_id: Tenant, sub_id: SubId, body: Annotated[RotateIn, Body(embed=False)]) -> Response[str]:
     d = _deliverer()
-    sub = d.store.get_subscription(tenant_id, sub_id)
+    secret = new_secret()
     now = time.time()
     until = now + body.overlap_seconds
-    kept = tuple(
-        replace(s, expires_at=min(s.expires_at or until, until)) for s in sub.secrets if s.active(now)
-    )
-    secret = new_secret()
-    sub = replace(sub, secrets=(*kept, Secret(secret, now)), updated_at=now)
-    d.store.put_subscription(sub)
+    sub = d.store.change_subscription(tenant_id, sub_id, lambda sub: rotated(sub, secret, now, until))
     return json_response(200, {**sub.to_public(), "secret": secret, "previous_secrets_expire_at": until})
 
 

@@ -506,7 +506,8 @@ def test_a_stored_subscription_the_request_cannot_carry_is_a_recorded_failed_att
             {"auth": {"type": "headers", "headers": {"X-Token": "tök€n"}}},
             {"url": rx.url + "/hööks"},
         ):
-            store.put_subscription(replace(stored, **bad))
+            current = store.get_subscription("acme", sub["id"])
+            store.put_subscription(replace(current, **{"auth": stored.auth, "url": stored.url, **bad}))
             harness.submit()
             harness.execute()
             harness.pump()
@@ -543,3 +544,65 @@ def test_what_a_request_cannot_carry_is_refused_when_saved(harness, change):
     reply = harness.request("PATCH", f"{HOOKS}/{sub['id']}", body=change)
     assert reply.status == 422, reply.body
     assert harness.request("GET", f"{HOOKS}/{sub['id']}").body["url"] == rx.url
+
+
+def test_delete_during_a_410_attempt_stays_deleted(harness):
+    sub_id = []
+    deleted = Answer(410, before=lambda: harness.request("DELETE", f"{HOOKS}/{sub_id[0]}"))
+    with Receiver([deleted]) as rx:
+        sub_id.append(_subscribe(harness, rx.url)["id"])
+        harness.submit()
+        harness.execute()
+        harness.pump()
+    assert len(rx.received) == 1
+    assert harness.request("GET", f"{HOOKS}/{sub_id[0]}").status == 404  # not back, disabled
+    assert harness.request("GET", HOOKS).body["webhooks"] == []
+
+
+def test_rotation_during_a_410_attempt_keeps_the_old_secret_expired(harness):
+    sub_id, rotated = [], []
+
+    def rotate():
+        reply = harness.request("POST", f"{HOOKS}/{sub_id[0]}/rotate-secret", body={"overlap_seconds": 0})
+        assert reply.status == 200, reply.body
+        rotated.append(reply.body)
+
+    with Receiver([Answer(410, before=rotate)]) as rx:
+        sub = _subscribe(harness, rx.url)
+        sub_id.append(sub["id"])
+        harness.submit()
+        harness.execute()
+        harness.pump()
+    doc = harness.request("GET", f"{HOOKS}/{sub['id']}").body
+    assert doc["enabled"] is False and "410" in doc["disabled_reason"]  # the 410 still counts
+    assert [s["prefix"] for s in doc["secrets"]] == [s["prefix"] for s in rotated[0]["secrets"]]
+    old, new = doc["secrets"]
+    assert old["expires_at"] is not None and old["expires_at"] <= time.time()
+    assert new["expires_at"] is None and rotated[0]["secret"].startswith(new["prefix"][:-1])
+
+
+def test_patch_racing_another_change_reapplies_on_top_of_it(harness):
+    from asyncjobs import aws
+
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    client = aws.client("dynamodb")
+    raced = []
+
+    def rotate_first(**_):
+        if not raced:  # between the PATCH's read and its write, a rotation lands
+            raced.append(1)
+            raced.append(
+                harness.request("POST", f"{HOOKS}/{sub['id']}/rotate-secret", body={"overlap_seconds": 60})
+            )
+
+    client.meta.events.register("before-call.dynamodb.PutItem", rotate_first)
+    try:
+        reply = harness.request("PATCH", f"{HOOKS}/{sub['id']}", body={"description": "patched"})
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.PutItem", rotate_first)
+    assert raced[1].status == 200
+    assert reply.status == 200, reply.body
+    doc = harness.request("GET", f"{HOOKS}/{sub['id']}").body
+    assert doc["description"] == "patched"
+    assert len(doc["secrets"]) == 2  # the rotation survived the PATCH

@@ -12,9 +12,11 @@ one delivery, not two.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from asyncjobs.dynamo import ConditionFailed, Table
-from asyncjobs.errors import NotFound
+from asyncjobs.errors import Conflict, NotFound
 from asyncjobs.ids import new_job_id
 
 EVENT_TYPES = ("job.succeeded", "job.failed", "job.cancelled")
@@ -78,6 +80,7 @@ class Subscription:
     description: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0
+    version: int = 0  # incremented by every write: a write conditioned on it never loses another
 
     def wants(self, event_type: str, action: str | None) -> bool:
         if not self.enabled:
@@ -154,6 +157,15 @@ class Delivery:
         return doc
 
 
+def rotated(sub: Subscription, secret: str, now: float, until: float) -> Subscription:
+    """`sub` signing with a new secret from `now`; the secrets still active keep signing until
+    `until` at the latest (the overlap)."""
+    kept = tuple(
+        replace(s, expires_at=min(s.expires_at or until, until)) for s in sub.secrets if s.active(now)
+    )
+    return replace(sub, secrets=(*kept, Secret(secret, now)), updated_at=now)
+
+
 def _sub_from(item: dict[str, Any]) -> Subscription:
     return Subscription(
         tenant_id=item["tenant_id"],
@@ -170,6 +182,7 @@ def _sub_from(item: dict[str, Any]) -> Subscription:
         description=item.get("description", ""),
         created_at=item.get("created_at", 0.0),
         updated_at=item.get("updated_at", 0.0),
+        version=int(item.get("version", 0)),
     )
 
 
@@ -191,6 +204,10 @@ def _delivery_from(item: dict[str, Any]) -> Delivery:
     )
 
 
+class StaleWrite(Exception):
+    """The subscription changed (or was deleted) between its read and this write."""
+
+
 class WebhookStore(Table):
     @staticmethod
     def _item(values: dict[str, Any]) -> dict[str, Any]:
@@ -210,7 +227,10 @@ class WebhookStore(Table):
         return {k: _plain(_deser.deserialize(v)) for k, v in raw.items()}
 
     # -- subscriptions ---------------------------------------------------------------------
-    def put_subscription(self, sub: Subscription, *, new: bool = False) -> None:
+    def put_subscription(self, sub: Subscription, *, new: bool = False) -> Subscription:
+        """Writes `sub` whole, only if it exists still unchanged since it was read (its `version`),
+        or, with `new`, only if it does not exist. Raises StaleWrite (ConditionFailed with `new`)
+        otherwise: a write made from an old read never undoes another (a delete, a rotation)."""
         values = {
             "pk": f"TENANT#{sub.tenant_id}",
             "sk": f"SUB#{sub.sub_id}",
@@ -229,9 +249,39 @@ class WebhookStore(Table):
             "description": sub.description,
             "created_at": sub.created_at,
             "updated_at": sub.updated_at,
+            "version": sub.version + 1,
         }
-        kw = {"ConditionExpression": "attribute_not_exists(pk)"} if new else {}
-        self._call("put_item", Item=self._item(values), **kw)
+        kw: dict[str, Any]
+        if new:
+            kw = {"ConditionExpression": "attribute_not_exists(pk)"}
+        elif sub.version:
+            kw = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": self._item({":v": sub.version}),
+            }
+        else:  # written before versions existed
+            kw = {"ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(version)"}
+        try:
+            self._call("put_item", Item=self._item(values), **kw)
+        except ConditionFailed as exc:
+            if new:
+                raise
+            raise StaleWrite(f"subscription {sub.sub_id} changed or was deleted since it was read") from exc
+        return replace(sub, version=sub.version + 1)
+
+    def change_subscription(
+        self, tenant_id: str, sub_id: str, change: Callable[[Subscription], Subscription], tries: int = 3
+    ) -> Subscription:
+        """Read, change, conditional write; on a lost race, read again and reapply `change`
+        (`tries` times in all), then give up with a Conflict. NotFound once deleted."""
+        for _ in range(tries):
+            try:
+                return self.put_subscription(change(self.get_subscription(tenant_id, sub_id)))
+            except StaleWrite:
+                continue
+        raise Conflict(
+            f"Webhook subscription {sub_id} was changed by other requests at the same time; retry."
+        )
 
     def get_subscription(self, tenant_id: str, sub_id: str) -> Subscription:
         item = self._call(
@@ -269,7 +319,19 @@ class WebhookStore(Table):
             raise NotFound(f"No webhook subscription {sub_id} for this tenant.") from exc
 
     def disable(self, sub: Subscription, reason: str, now: float) -> None:
-        self.put_subscription(replace(sub, enabled=False, disabled_reason=reason, updated_at=now))
+        """Disables the subscription in place, touching nothing else (a rotation or PATCH made
+        since `sub` was read stays); a deleted subscription stays deleted."""
+        with contextlib.suppress(ConditionFailed):  # deleted meanwhile: it stays deleted
+            self._call(
+                "update_item",
+                Key=self._item({"pk": f"TENANT#{sub.tenant_id}", "sk": f"SUB#{sub.sub_id}"}),
+                UpdateExpression="SET enabled = :f, disabled_reason = :r, updated_at = :now, "
+                "version = if_not_exists(version, :zero) + :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=self._item(
+                    {":f": False, ":r": reason, ":now": now, ":zero": 0, ":one": 1}
+                ),
+            )
 
     # -- deliveries ------------------------------------------------------------------------
     def create_delivery(self, d: Delivery) -> bool:
