@@ -165,7 +165,7 @@ def test_recover_redelivers_every_failed_delivery_since_a_time(harness):
             f"{HOOKS}/{sub['id']}/recover",
             body={"since": datetime.fromtimestamp(since, UTC).isoformat()},
         )
-        assert reply.status == 202 and reply.body == {"requeued": 3}
+        assert reply.status == 202 and reply.body == {"requeued": 3, "next_cursor": None}
         harness.pump()
     assert {json.loads(r.body)["data"]["job_id"] for r in rx.received} == jobs
 
@@ -576,9 +576,9 @@ def test_rotation_during_a_410_attempt_keeps_the_old_secret_expired(harness):
     doc = harness.request("GET", f"{HOOKS}/{sub['id']}").body
     assert doc["enabled"] is False and "410" in doc["disabled_reason"]  # the 410 still counts
     assert [s["prefix"] for s in doc["secrets"]] == [s["prefix"] for s in rotated[0]["secrets"]]
-    old, new = doc["secrets"]
-    assert old["expires_at"] is not None and old["expires_at"] <= time.time()
+    (new,) = doc["secrets"]  # the old secret did not come back (it went with the rotation)
     assert new["expires_at"] is None and rotated[0]["secret"].startswith(new["prefix"][:-1])
+    assert not sub["secret"].startswith(new["prefix"][:-1])
 
 
 def test_patch_racing_another_change_reapplies_on_top_of_it(harness):
@@ -606,3 +606,186 @@ def test_patch_racing_another_change_reapplies_on_top_of_it(harness):
     doc = harness.request("GET", f"{HOOKS}/{sub['id']}").body
     assert doc["description"] == "patched"
     assert len(doc["secrets"]) == 2  # the rotation survived the PATCH
+
+
+def _store():
+    from asyncjobs.delivery import deliverer_from_env
+
+    return deliverer_from_env().store
+
+
+def _log_delivery(harness, sub_id, delivery_id, status, created_at=None):
+    """A delivery in the log, as the delivery function leaves it."""
+    from asyncjobs.webhooks import Delivery
+
+    store = _store()
+    d = Delivery(sub_id, delivery_id, "acme", "ping", "{}", "pending", created_at or time.time())
+    store.create_delivery(d)
+    if status != "pending":
+        store.finish_without_attempt(d, status)
+
+
+def test_subscriptions_per_tenant_are_capped(harness):
+    from asyncjobs.webhooks import MAX_SUBSCRIPTIONS
+
+    for _ in range(MAX_SUBSCRIPTIONS):
+        _subscribe(harness, "http://127.0.0.1:9/h")
+    reply = harness.request("POST", HOOKS, body={"url": "http://127.0.0.1:9/h", "events": ["job.failed"]})
+    assert reply.status == 409, reply.body
+    assert str(MAX_SUBSCRIPTIONS) in reply.body["error"]["message"]
+    assert (
+        harness.request(
+            "POST",
+            "/v2/tenants/globex/webhooks",
+            body={"url": "http://127.0.0.1:9/h", "events": ["job.failed"]},
+        ).status
+        == 201
+    )
+
+
+def test_a_retried_fan_out_does_not_restart_deliveries_already_made(harness):
+    from asyncjobs.delivery import deliverer_from_env
+    from asyncjobs.errors import InfrastructureError
+
+    with Receiver() as first, Receiver() as second:
+        _subscribe(harness, first.url)
+        _subscribe(harness, second.url)
+        job_id = harness.submit()
+        harness.execute()
+        deliverer = deliverer_from_env()
+        item = harness.item("acme", job_id)
+        event = {
+            "time": "2026-01-01T00:00:00Z",
+            "detail": {
+                "event_id": f"{job_id}.succeeded",
+                "tenant_id": "acme",
+                "job_id": job_id,
+                "action": "diagnostic",
+                "status": "succeeded",
+                "result": item.get("result"),
+            },
+        }
+        # The first delivery is opened and queued, then SQS fails for good on the second.
+        harness.fail_calls("sqs", "SendMessage", times=4, skip=1, code="InternalError")
+        with pytest.raises(InfrastructureError):
+            deliverer.fan_out(event)
+        harness.pump()  # (also delivers the event's own fan-out from the bus)
+        made = len(first.received) + len(second.received)
+        deliverer.fan_out(event)  # Lambda retries the event
+        deliverer.fan_out(event)
+        harness.pump()
+    assert len(first.received) == 1 and len(second.received) == 1
+    assert made == 2
+
+
+def test_deliveries_expire_with_the_job_and_are_hidden_once_expired(harness):
+    from asyncjobs.webhooks import DELIVERY_RETENTION_S
+
+    assert DELIVERY_RETENTION_S == 7 * 86400  # as long as the job itself is kept
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    old = time.time() - DELIVERY_RETENTION_S - 60
+    _log_delivery(harness, sub["id"], "a0.ping", "exhausted", created_at=old)  # not yet deleted by TTL
+    _log_delivery(harness, sub["id"], "b0.ping", "exhausted")
+    assert [d["id"] for d in _deliveries(harness, sub["id"])] == ["b0.ping"]
+    assert [d["id"] for d in _deliveries(harness, sub["id"], status="exhausted")] == ["b0.ping"]
+    assert harness.request("GET", f"{HOOKS}/{sub['id']}/deliveries/a0.ping").status == 404
+    assert harness.request("POST", f"{HOOKS}/{sub['id']}/deliveries/a0.ping/redeliver").status == 404
+    item = harness.ddb.get_item(
+        TableName=harness.env["WEBHOOKS_TABLE"],
+        Key={"pk": {"S": f"SUB#{sub['id']}"}, "sk": {"S": "DLV#b0.ping"}},
+    )["Item"]
+    assert abs(int(item["expires_at"]["N"]) - time.time() - 7 * 86400) < 60
+
+
+def test_filtered_delivery_log_reads_a_bounded_part_per_request(harness, monkeypatch):
+    from asyncjobs import webhooks
+
+    monkeypatch.setattr(webhooks, "QUERY_PAGE_ITEMS", 5)
+    monkeypatch.setattr(webhooks, "MAX_QUERY_PAGES", 2)
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    _log_delivery(harness, sub["id"], "a0.ping", "exhausted")  # the oldest
+    for n in range(30):
+        _log_delivery(harness, sub["id"], f"b{n:02d}.ping", "succeeded")
+    with _counting("dynamodb", "Query") as calls:
+        reply = harness.request("GET", f"{HOOKS}/{sub['id']}/deliveries", query={"status": "exhausted"})
+    assert reply.status == 200 and reply.body["deliveries"] == [] and reply.body["next_cursor"]
+    assert calls[0] == 2
+    found, cursor, requests = [], reply.body["next_cursor"], 1
+    while cursor:
+        body = harness.request(
+            "GET", f"{HOOKS}/{sub['id']}/deliveries", query={"status": "exhausted", "cursor": cursor}
+        ).body
+        found += [d["id"] for d in body["deliveries"]]
+        cursor, requests = body["next_cursor"], requests + 1
+    assert found == ["a0.ping"] and requests == 4  # 31 items, 10 per request
+
+
+def test_recover_is_bounded_per_call_and_continues_with_a_cursor(harness, monkeypatch):
+    import functions.webhooks.app as api
+
+    monkeypatch.setattr(api, "MAX_RECOVER", 2)
+    sub = _subscribe(harness, closed_port_url())
+    for n in range(3):
+        _log_delivery(harness, sub["id"], f"a{n}.ping", "exhausted")
+    body = {"since": "2020-01-01T00:00:00Z"}
+    first = harness.request("POST", f"{HOOKS}/{sub['id']}/recover", body=body)
+    assert first.status == 202 and first.body["requeued"] == 2 and first.body["next_cursor"]
+    second = harness.request(
+        "POST", f"{HOOKS}/{sub['id']}/recover", body={**body, "cursor": first.body["next_cursor"]}
+    )
+    assert second.status == 202 and second.body == {"requeued": 1, "next_cursor": None}
+    assert {d["status"] for d in _deliveries(harness, sub["id"])} == {"pending"}
+
+
+def test_rotations_drop_expired_secrets_and_cap_the_active_ones(harness):
+    from asyncjobs.webhooks import MAX_ACTIVE_SECRETS
+
+    sub = _subscribe(harness, "http://127.0.0.1:9/h")
+    rotate = f"{HOOKS}/{sub['id']}/rotate-secret"
+    for _ in range(MAX_ACTIVE_SECRETS - 1):
+        assert harness.request("POST", rotate, body={"overlap_seconds": 3600}).status == 200
+    refused = harness.request("POST", rotate, body={"overlap_seconds": 3600})
+    assert refused.status == 409, refused.body
+    assert f"at most {MAX_ACTIVE_SECRETS}" in refused.body["error"]["message"]
+    for _ in range(3):
+        reply = harness.request("POST", rotate, body={"overlap_seconds": 0})
+        assert reply.status == 200
+    assert len(harness.request("GET", f"{HOOKS}/{sub['id']}").body["secrets"]) == 1  # only the new one
+
+
+@pytest.mark.parametrize(
+    "path, query",
+    [
+        ("/deliveries/" + "x" * 2000, None),
+        ("/deliveries/" + "x" * 2000 + "/redeliver", None),
+        ("/deliveries/%00abc", None),
+        ("/deliveries", {"cursor": "y" * 1000}),
+        ("/deliveries", {"cursor": "a\u0000b"}),
+    ],
+    ids=["long-id", "long-id-redeliver", "nul-id", "long-cursor", "nul-cursor"],
+)
+def test_junk_path_and_query_parameters_are_422(harness, path, query):
+    sub = _subscribe(harness, "http://127.0.0.1:9/h")
+    method = "POST" if path.endswith("redeliver") else "GET"
+    reply = harness.request(method, f"{HOOKS}/{sub['id']}{path}", query=query)
+    assert reply.status == 422, reply.body
+
+
+@contextlib.contextmanager
+def _counting(service, operation):
+    from asyncjobs import aws
+
+    client = aws.client(service)
+    calls = [0]
+
+    def count(**_):
+        calls[0] += 1
+
+    event = f"before-call.{client.meta.service_model.service_name}.{operation}"
+    client.meta.events.register(event, count)
+    try:
+        yield calls
+    finally:
+        client.meta.events.unregister(event, count)

@@ -31,9 +31,15 @@ EVENT_TYPES = ("job.succeeded", "job.failed", "job.cancelled")
 STATUS_EVENT = {"succeeded": "job.succeeded", "failed": "job.failed", "cancelled": "job.cancelled"}
 # Standard Webhooks / Svix schedule: 8 attempts over ~27.6 hours (delay before each attempt).
 RETRY_SCHEDULE_S = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
-DELIVERY_RETENTION_S = 30 * 86400
+# A delivery holds the job's result: it is kept as long as the job (7 days), not longer.
+DELIVERY_RETENTION_S = 7 * 86400
 MAX_RECORDED_ATTEMPTS = 30
 MAX_ROTATION_OVERLAP_S = 7 * 86400
+MAX_ACTIVE_SECRETS = 3  # the newest and at most two rotated out, still signing during overlaps
+MAX_SUBSCRIPTIONS = 25  # per tenant: one job event fans out to all of them in one invocation
+QUERY_PAGE_ITEMS = 100  # items read by one Query page of the delivery log
+MAX_QUERY_PAGES = 5  # Query pages one request reads at most; then it answers with a cursor
+MAX_RECOVER = 100  # deliveries one recover call requeues at most; then it answers with a cursor
 
 _ser, _deser = TypeSerializer(), TypeDeserializer()
 
@@ -159,10 +165,20 @@ class Delivery:
 
 def rotated(sub: Subscription, secret: str, now: float, until: float) -> Subscription:
     """`sub` signing with a new secret from `now`; the secrets still active keep signing until
-    `until` at the latest (the overlap)."""
+    `until` at the latest (the overlap). Expired secrets are dropped. Each signature costs the
+    receiver a check, so at most MAX_ACTIVE_SECRETS sign at once: Conflict beyond."""
     kept = tuple(
-        replace(s, expires_at=min(s.expires_at or until, until)) for s in sub.secrets if s.active(now)
+        replace(s, expires_at=min(s.expires_at or until, until))
+        for s in sub.secrets
+        if s.active(now) and until > now  # without an overlap, the old secrets go at once
     )
+    if until > now and len(kept) + 1 > MAX_ACTIVE_SECRETS:
+        soonest = min(s.expires_at or until for s in kept)
+        raise Conflict(
+            f"{len(kept)} secrets sign already and at most {MAX_ACTIVE_SECRETS} may: rotate with "
+            f"overlap_seconds 0 (only the new secret signs), or after the oldest expires "
+            f"(in {max(1, int(soonest - now))} s)."
+        )
     return replace(sub, secrets=(*kept, Secret(secret, now)), updated_at=now)
 
 
@@ -359,55 +375,70 @@ class WebhookStore(Table):
             return False
         return True
 
-    def get_delivery(self, sub_id: str, delivery_id: str) -> Delivery | None:
+    def get_delivery(self, sub_id: str, delivery_id: str, now: float | None = None) -> Delivery | None:
+        """The delivery, or None; with `now`, None too once it has expired (DynamoDB deletes
+        expired items only eventually)."""
         item = self._call(
             "get_item",
             Key=self._item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{delivery_id}"}),
             ConsistentRead=True,
         ).get("Item")
-        return _delivery_from(self._decode(item)) if item else None
+        if not item:
+            return None
+        values = self._decode(item)
+        if now is not None and values.get("expires_at", now + 1) <= now:
+            return None
+        return _delivery_from(values)
 
     def deliveries(
         self,
         sub_id: str,
         *,
-        status: str | None = None,
+        now: float,
+        statuses: tuple[str, ...] = (),
         since: float | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[Delivery], str | None]:
-        """Newest first; `cursor` is the last delivery id of the previous page."""
-        names, values, filters = {}, {":pk": f"SUB#{sub_id}", ":dlv": "DLV#"}, []
-        if status:
+        """Unexpired deliveries, newest first; `cursor` is the delivery id to continue after. Reads
+        MAX_QUERY_PAGES Query pages at most: a filter matching little (or nothing) in a long log
+        answers a short page (possibly empty) with a cursor, never a read of the whole log."""
+        names = {"#e": "expires_at"}
+        values: dict[str, Any] = {":pk": f"SUB#{sub_id}", ":dlv": "DLV#", ":now": int(now)}
+        filters = ["#e > :now"]
+        if statuses:
             names["#s"] = "status"
-            values[":s"] = status
-            filters.append("#s = :s")
+            keys = []
+            for n, status in enumerate(statuses):
+                values[f":s{n}"] = status
+                keys.append(f":s{n}")
+            filters.append(f"#s IN ({', '.join(keys)})")
         if since is not None:
             values[":since"] = since
             filters.append("created_at >= :since")
-        kw: dict[str, Any] = {}
-        if filters:
-            kw["FilterExpression"] = " AND ".join(filters)
-        if names:
-            kw["ExpressionAttributeNames"] = names
+        kw: dict[str, Any] = {"FilterExpression": " AND ".join(filters), "ExpressionAttributeNames": names}
         if cursor:
             kw["ExclusiveStartKey"] = self._item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{cursor}"})
         out: list[Delivery] = []
-        while True:
+        for _ in range(MAX_QUERY_PAGES):
             resp = self._call(
                 "query",
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :dlv)",
                 ExpressionAttributeValues=self._item(values),
                 ScanIndexForward=False,
+                Limit=QUERY_PAGE_ITEMS,
                 **kw,
             )
-            for raw in resp.get("Items", []):
+            items = resp.get("Items", [])
+            for n, raw in enumerate(items):
                 out.append(_delivery_from(self._decode(raw)))
                 if len(out) == limit:
-                    return out, out[-1].delivery_id
+                    more = "LastEvaluatedKey" in resp or n < len(items) - 1
+                    return out, out[-1].delivery_id if more else None
             if "LastEvaluatedKey" not in resp:
                 return out, None
             kw["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return out, self._decode(kw["ExclusiveStartKey"])["sk"].removeprefix("DLV#")
 
     def claim(self, d: Delivery, now: float, until: float) -> Delivery:
         """Takes the delivery's next attempt for this worker (one attempt at a time)."""
