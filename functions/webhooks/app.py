@@ -17,24 +17,33 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from asyncjobs.actions import ACTIONS
 from asyncjobs.delivery import Deliverer, deliverer_from_env
-from asyncjobs.errors import InvalidRequest, NotFound
+from asyncjobs.errors import Conflict, InvalidRequest, NotFound
 from asyncjobs.observability import logger
 from asyncjobs.ssrf import UnsafeTarget, check_url
 from asyncjobs.web import TENANT_ID_PATTERN, gate, json_response, new_app
 from asyncjobs.webhooks import (
     EVENT_TYPES,
+    MAX_RECOVER,
     MAX_ROTATION_OVERLAP_S,
+    MAX_SUBSCRIPTIONS,
     Secret,
     Subscription,
     new_secret,
     new_subscription_id,
     ping_delivery_id,
+    rotated,
 )
 
 app = new_app()
 Tenant = Annotated[str, Path(pattern=TENANT_ID_PATTERN)]
 SubId = Annotated[str, Path(pattern=r"^sub_[0-9a-f]{32}$")]
+_DELIVERY_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"  # `<job_id>.<status>` or `<uuid>.ping`
+DeliveryId = Annotated[str, Path(pattern=_DELIVERY_ID, max_length=100)]
+Cursor = Annotated[str | None, Query(pattern=_DELIVERY_ID, max_length=100)]
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+# RFC 9110 field-value, ASCII only: visible characters, with spaces and tabs inside (no CR/LF,
+# no other control character, nothing non-ASCII: http.client could not send it).
+_HEADER_VALUE = re.compile(r"^(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?$")
 _RESERVED = {"content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection"}
 
 
@@ -46,10 +55,33 @@ class NoAuth(_Model):
     type: Literal["none"] = "none"
 
 
+def _encodable(value: str, what: str) -> str:
+    """Basic auth is sent as UTF-8 (RFC 7617): no control characters, no lone surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"the {what} is not valid Unicode text") from exc
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"the {what} has a control character")
+    return value
+
+
 class BasicAuth(_Model):
     type: Literal["basic"]
     username: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=500)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if ":" in value:
+            raise ValueError("the username cannot contain ':' (basic auth separates it from the password)")
+        return _encodable(value, "username")
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str) -> str:
+        return _encodable(value, "password")
 
 
 class HeaderAuth(_Model):
@@ -63,8 +95,11 @@ class HeaderAuth(_Model):
             low = name.lower()
             if not _HEADER_NAME.match(name) or low in _RESERVED or low.startswith("webhook-"):
                 raise ValueError(f"header {name!r} cannot be set (invalid or reserved name)")
-            if len(header) > 1000 or "\n" in header or "\r" in header:
-                raise ValueError(f"header {name!r} has an invalid value")
+            if len(header) > 1000 or not _HEADER_VALUE.match(header):
+                raise ValueError(
+                    f"header {name!r} has an invalid value: use printable ASCII (spaces and tabs"
+                    " only inside), at most 1000 characters"
+                )
         return value
 
 
@@ -97,6 +132,9 @@ class RotateIn(_Model):
 
 class RecoverIn(_Model):
     since: datetime = Field(description="Requeue every failed or exhausted delivery created since then.")
+    cursor: str | None = Field(
+        None, pattern=_DELIVERY_ID, max_length=100, description="`next_cursor` of the previous call."
+    )
 
 
 def _deliverer() -> Deliverer:
@@ -130,6 +168,11 @@ def _check(url: str | None, actions: list[str] | None, deliverer: Deliverer) -> 
 def create(tenant_id: Tenant, body: Annotated[SubscriptionIn, Body(embed=False)]) -> Response[str]:
     d = _deliverer()
     _check(body.url, body.actions, d)
+    if len(d.store.subscriptions(tenant_id)) >= MAX_SUBSCRIPTIONS:
+        raise Conflict(
+            f"This tenant has {MAX_SUBSCRIPTIONS} webhook subscriptions, the most allowed (each job"
+            " event is delivered to all of them at once): delete one first."
+        )
     now = time.time()
     secret = new_secret()
     sub = Subscription(
@@ -167,9 +210,8 @@ def update(
     tenant_id: Tenant, sub_id: SubId, body: Annotated[SubscriptionPatch, Body(embed=False)]
 ) -> Response[str]:
     d = _deliverer()
-    sub = d.store.get_subscription(tenant_id, sub_id)
     _check(body.url, body.actions, d)
-    changes: dict[str, Any] = {"updated_at": time.time()}
+    changes: dict[str, Any] = {}
     if body.url is not None:
         changes["url"] = body.url
     if body.events is not None:
@@ -183,8 +225,9 @@ def update(
     if body.enabled is not None:
         changes["enabled"] = body.enabled
         changes["disabled_reason"] = None if body.enabled else "Disabled by the tenant."
-    sub = replace(sub, **changes)
-    d.store.put_subscription(sub)
+    sub = d.store.change_subscription(
+        tenant_id, sub_id, lambda sub: replace(sub, **changes, updated_at=time.time())
+    )
     return json_response(200, sub.to_public())
 
 
@@ -206,15 +249,10 @@ def delete(tenant_id: Tenant, sub_id: SubId) -> Response[str]:
 )
 def rotate(tenant_id: Tenant, sub_id: SubId, body: Annotated[RotateIn, Body(embed=False)]) -> Response[str]:
     d = _deliverer()
-    sub = d.store.get_subscription(tenant_id, sub_id)
+    secret = new_secret()
     now = time.time()
     until = now + body.overlap_seconds
-    kept = tuple(
-        replace(s, expires_at=min(s.expires_at or until, until)) for s in sub.secrets if s.active(now)
-    )
-    secret = new_secret()
-    sub = replace(sub, secrets=(*kept, Secret(secret, now)), updated_at=now)
-    d.store.put_subscription(sub)
+    sub = d.store.change_subscription(tenant_id, sub_id, lambda sub: rotated(sub, secret, now, until))
     return json_response(200, {**sub.to_public(), "secret": secret, "previous_secrets_expire_at": until})
 
 
@@ -252,11 +290,15 @@ def deliveries(
         Literal["pending", "succeeded", "failed", "exhausted", "skipped"] | None, Query()
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Cursor = None,
 ) -> Response[str]:
+    """A page may hold fewer than `limit` deliveries (even none) and still have a `next_cursor`:
+    each request reads a bounded part of the log."""
     d = _deliverer()
     d.store.get_subscription(tenant_id, sub_id)  # 404 for another tenant's subscription
-    items, next_cursor = d.store.deliveries(sub_id, status=status, limit=limit, cursor=cursor)
+    items, next_cursor = d.store.deliveries(
+        sub_id, now=time.time(), statuses=(status,) if status else (), limit=limit, cursor=cursor
+    )
     return json_response(200, {"deliveries": [i.to_public() for i in items], "next_cursor": next_cursor})
 
 
@@ -265,10 +307,10 @@ def deliveries(
     summary="One delivery",
     tags=["webhooks"],
 )
-def delivery(tenant_id: Tenant, sub_id: SubId, delivery_id: str) -> Response[str]:
+def delivery(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Response[str]:
     d = _deliverer()
     d.store.get_subscription(tenant_id, sub_id)
-    found = d.store.get_delivery(sub_id, delivery_id)
+    found = d.store.get_delivery(sub_id, delivery_id, now=time.time())
     if found is None:
         raise NotFound(f"No delivery {delivery_id} for this subscription.")
     return json_response(200, found.to_public(with_payload=True))
@@ -280,10 +322,10 @@ def delivery(tenant_id: Tenant, sub_id: SubId, delivery_id: str) -> Response[str
     tags=["webhooks"],
     responses={202: {"description": "Queued again from the start of the retry schedule."}},
 )
-def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: str) -> Response[str]:
+def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Response[str]:
     d = _deliverer()
     _enabled(d, tenant_id, sub_id)
-    found = d.store.get_delivery(sub_id, delivery_id)
+    found = d.store.get_delivery(sub_id, delivery_id, now=time.time())
     if found is None:
         raise NotFound(f"No delivery {delivery_id} for this subscription.")
     restarted = d.store.restart(found, time.time())
@@ -299,18 +341,18 @@ def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: str) -> Response[st
 def recover(tenant_id: Tenant, sub_id: SubId, body: Annotated[RecoverIn, Body(embed=False)]) -> Response[str]:
     d = _deliverer()
     _enabled(d, tenant_id, sub_id)
-    since = body.since.timestamp()
-    count = 0
-    for status in ("exhausted", "failed"):
-        cursor: str | None = None
-        while True:
-            items, cursor = d.store.deliveries(sub_id, status=status, since=since, limit=100, cursor=cursor)
-            for item in items:
-                d.enqueue(d.store.restart(item, time.time()))
-                count += 1
-            if cursor is None:
-                break
-    return json_response(202, {"requeued": count})
+    items, next_cursor = d.store.deliveries(
+        sub_id,
+        now=time.time(),
+        statuses=("exhausted", "failed"),
+        since=body.since.timestamp(),
+        limit=MAX_RECOVER,
+        cursor=body.cursor,
+    )
+    for item in items:
+        d.enqueue(d.store.restart(item, time.time()))
+    # Bounded per call: with a `next_cursor`, call again with it for the rest.
+    return json_response(202, {"requeued": len(items), "next_cursor": next_cursor})
 
 
 @logger.inject_lambda_context(clear_state=True)

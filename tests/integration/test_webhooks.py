@@ -165,7 +165,7 @@ def test_recover_redelivers_every_failed_delivery_since_a_time(harness):
             f"{HOOKS}/{sub['id']}/recover",
             body={"since": datetime.fromtimestamp(since, UTC).isoformat()},
         )
-        assert reply.status == 202 and reply.body == {"requeued": 3}
+        assert reply.status == 202 and reply.body == {"requeued": 3, "next_cursor": None}
         harness.pump()
     assert {json.loads(r.body)["data"]["job_id"] for r in rx.received} == jobs
 
@@ -375,3 +375,417 @@ def test_redirects_are_not_followed(harness):
             "GET", f"{HOOKS}/{sub['id']}/deliveries/{_deliveries(harness, sub['id'])[0]['id']}"
         ).body["attempt_log"]
     ] == [307, 200]
+
+
+@pytest.mark.parametrize("url", ["http://a..b/h", "http://" + "a" * 64 + ".com/h"])
+def test_malformed_host_names_are_422_naming_the_url(harness, url):
+    reply = harness.request("POST", HOOKS, body={"url": url, "events": ["job.failed"]})
+    assert reply.status == 422, reply.body
+    assert "`url` is refused" in reply.body["error"]["message"]
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    reply = harness.request("PATCH", f"{HOOKS}/{sub['id']}", body={"url": url})
+    assert reply.status == 422, reply.body
+    assert "`url` is refused" in reply.body["error"]["message"]
+
+
+_SUB = "sub_" + "0" * 32
+# Every route of the Webhooks API, with the DynamoDB operation that fails under it.
+_ROUTES = [
+    ("POST", HOOKS, {"url": "http://127.0.0.1:9/h", "events": ["job.failed"]}),
+    ("GET", HOOKS, None),
+    ("GET", f"{HOOKS}/{{sub}}", None),
+    ("PATCH", f"{HOOKS}/{{sub}}", {"description": "x"}),
+    ("POST", f"{HOOKS}/{{sub}}/rotate-secret", {"overlap_seconds": 0}),
+    ("POST", f"{HOOKS}/{{sub}}/ping", None),
+    ("GET", f"{HOOKS}/{{sub}}/deliveries", None),
+    ("GET", f"{HOOKS}/{{sub}}/deliveries/{{dlv}}", None),
+    ("POST", f"{HOOKS}/{{sub}}/deliveries/{{dlv}}/redeliver", None),
+    ("POST", f"{HOOKS}/{{sub}}/recover", {"since": "2020-01-01T00:00:00Z"}),
+    ("DELETE", f"{HOOKS}/{{sub}}", None),  # last: it succeeds when its call is not the failing one
+]
+
+
+@contextlib.contextmanager
+def _failing(service, operation, code="InternalServerError"):
+    """Every call of one operation by the functions' own client fails, as AWS fails them after
+    the SDK's retries, until the block ends. Yields a call counter."""
+    from botocore.exceptions import ClientError
+
+    from asyncjobs import aws
+
+    client = aws.client(service)
+    calls = [0]
+
+    def fail(**_):
+        calls[0] += 1
+        raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}}, operation)
+
+    event = f"before-call.{client.meta.service_model.service_name}.{operation}"
+    client.meta.events.register(event, fail)
+    try:
+        yield calls
+    finally:
+        client.meta.events.unregister(event, fail)
+
+
+def test_every_route_answers_503_when_dynamodb_fails(harness):
+    covered = set()
+    for op in ("GetItem", "PutItem", "Query", "UpdateItem", "DeleteItem"):
+        with Receiver() as rx:
+            sub = _subscribe(harness, rx.url)
+            harness.request("POST", f"{HOOKS}/{sub['id']}/ping")
+            harness.pump()
+        (dlv,) = _deliveries(harness, sub["id"])
+        for method, template, body in _ROUTES:
+            path = template.format(sub=sub["id"], dlv=dlv["id"])
+            with _failing("dynamodb", op) as calls:
+                reply = harness.request(method, path, body=body)
+            if calls[0]:
+                covered.add((method, template))
+                assert reply.status == 503, (method, path, op, reply.body)
+                assert reply.body["error"]["code"] == "service_unavailable"
+                assert int(reply.headers["Retry-After"]) > 0
+            else:
+                assert reply.status < 500, (method, path, op, reply.body)
+    assert covered == {(m, t) for m, t, _ in _ROUTES}
+
+
+def _short_delivery_timeout(harness, seconds=2):
+    """The delivery function's timeout, shortened (the template says 30 s): an attempt must fit
+    in whatever time the invocation has left, with room to record its result."""
+    harness.stack.functions["WebhookDeliveryFunction"].timeout = seconds
+
+
+def _attempt_log(harness, sub_id):
+    (delivery,) = _deliveries(harness, sub_id)
+    return delivery, harness.request("GET", f"{HOOKS}/{sub_id}/deliveries/{delivery['id']}").body[
+        "attempt_log"
+    ]
+
+
+@pytest.mark.parametrize(
+    "misbehaving, error",
+    [
+        (Answer(trickle_s=0.2), "timeout"),
+        (Answer(hang=True), "timeout"),
+        (Answer(garbage=True), "BadStatusLine"),
+    ],
+    ids=["trickle", "hang", "garbage"],
+)
+def test_misbehaving_receiver_is_a_recorded_failed_attempt_then_retried(harness, misbehaving, error):
+    _short_delivery_timeout(harness, 2)
+    with Receiver([misbehaving]) as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+        started = time.monotonic()
+        harness.pump()
+    delivery, log = _attempt_log(harness, sub["id"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 2  # retried on schedule
+    assert log[0].get("status_code") is None and log[0]["error"].startswith(error), log[0]
+    assert log[0]["latency_ms"] < 2000  # cut off inside the invocation, not at 15 s per read
+    assert log[1]["status_code"] == 200
+    assert time.monotonic() - started < 5
+    assert harness.queue_depth(harness.stack.ref("WebhookDLQ")) == 0
+
+
+def test_a_stored_subscription_the_request_cannot_carry_is_a_recorded_failed_attempt(harness):
+    # Saved before validation existed (or by a bug): a header value http.client cannot encode and
+    # a URL path that is not ASCII. Each attempt is recorded, retried, then exhausted: never a
+    # crash that leaves the delivery pending with no attempt and pages the operator via the DLQ.
+    from dataclasses import replace
+
+    from asyncjobs.delivery import deliverer_from_env
+
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        store = deliverer_from_env().store
+        stored = store.get_subscription("acme", sub["id"])
+        for bad in (
+            {"auth": {"type": "headers", "headers": {"X-Token": "tök€n"}}},
+            {"url": rx.url + "/hööks"},
+        ):
+            current = store.get_subscription("acme", sub["id"])
+            store.put_subscription(replace(current, **{"auth": stored.auth, "url": stored.url, **bad}))
+            harness.submit()
+            harness.execute()
+            harness.pump()
+    assert rx.received == []
+    deliveries = _deliveries(harness, sub["id"])
+    assert len(deliveries) == 2
+    assert harness.queue_depth(harness.stack.ref("WebhookDLQ")) == 0
+    for delivery in deliveries:
+        assert delivery["status"] == "exhausted" and delivery["attempts"] == 8, delivery
+        assert delivery["last_error"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"auth": {"type": "headers", "headers": {"X-Token": "tök€n"}}},
+        {"auth": {"type": "headers", "headers": {"X-Token": "a\x01b"}}},
+        {"auth": {"type": "headers", "headers": {"X-Token": "a\tb\x7f"}}},
+        {"auth": {"type": "basic", "username": "a:b", "password": "pw"}},
+        {"auth": {"type": "basic", "username": "ab", "password": "p\nw"}},
+        {"url": "http://127.0.0.1:9/hööks"},
+        {"url": "http://127.0.0.1:9/a b"},
+        {"url": "http://127.0.0.1:9/a?q=\x07"},
+    ],
+)
+def test_what_a_request_cannot_carry_is_refused_when_saved(harness, change):
+    body = {"url": "http://127.0.0.1:9/h", "events": ["job.failed"], **change}
+    reply = harness.request("POST", HOOKS, body=body)
+    assert reply.status == 422, reply.body
+    field = next(iter(change))
+    assert f"`{field}" in reply.body["error"]["message"], reply.body
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    reply = harness.request("PATCH", f"{HOOKS}/{sub['id']}", body=change)
+    assert reply.status == 422, reply.body
+    assert harness.request("GET", f"{HOOKS}/{sub['id']}").body["url"] == rx.url
+
+
+def test_delete_during_a_410_attempt_stays_deleted(harness):
+    sub_id = []
+    deleted = Answer(410, before=lambda: harness.request("DELETE", f"{HOOKS}/{sub_id[0]}"))
+    with Receiver([deleted]) as rx:
+        sub_id.append(_subscribe(harness, rx.url)["id"])
+        harness.submit()
+        harness.execute()
+        harness.pump()
+    assert len(rx.received) == 1
+    assert harness.request("GET", f"{HOOKS}/{sub_id[0]}").status == 404  # not back, disabled
+    assert harness.request("GET", HOOKS).body["webhooks"] == []
+
+
+def test_rotation_during_a_410_attempt_keeps_the_old_secret_expired(harness):
+    sub_id, rotated = [], []
+
+    def rotate():
+        reply = harness.request("POST", f"{HOOKS}/{sub_id[0]}/rotate-secret", body={"overlap_seconds": 0})
+        assert reply.status == 200, reply.body
+        rotated.append(reply.body)
+
+    with Receiver([Answer(410, before=rotate)]) as rx:
+        sub = _subscribe(harness, rx.url)
+        sub_id.append(sub["id"])
+        harness.submit()
+        harness.execute()
+        harness.pump()
+    doc = harness.request("GET", f"{HOOKS}/{sub['id']}").body
+    assert doc["enabled"] is False and "410" in doc["disabled_reason"]  # the 410 still counts
+    assert [s["prefix"] for s in doc["secrets"]] == [s["prefix"] for s in rotated[0]["secrets"]]
+    (new,) = doc["secrets"]  # the old secret did not come back (it went with the rotation)
+    assert new["expires_at"] is None and rotated[0]["secret"].startswith(new["prefix"][:-1])
+    assert not sub["secret"].startswith(new["prefix"][:-1])
+
+
+def test_patch_racing_another_change_reapplies_on_top_of_it(harness):
+    from asyncjobs import aws
+
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    client = aws.client("dynamodb")
+    raced = []
+
+    def rotate_first(**_):
+        if not raced:  # between the PATCH's read and its write, a rotation lands
+            raced.append(1)
+            raced.append(
+                harness.request("POST", f"{HOOKS}/{sub['id']}/rotate-secret", body={"overlap_seconds": 60})
+            )
+
+    client.meta.events.register("before-call.dynamodb.PutItem", rotate_first)
+    try:
+        reply = harness.request("PATCH", f"{HOOKS}/{sub['id']}", body={"description": "patched"})
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.PutItem", rotate_first)
+    assert raced[1].status == 200
+    assert reply.status == 200, reply.body
+    doc = harness.request("GET", f"{HOOKS}/{sub['id']}").body
+    assert doc["description"] == "patched"
+    assert len(doc["secrets"]) == 2  # the rotation survived the PATCH
+
+
+def _store():
+    from asyncjobs.delivery import deliverer_from_env
+
+    return deliverer_from_env().store
+
+
+def _log_delivery(harness, sub_id, delivery_id, status, created_at=None):
+    """A delivery in the log, as the delivery function leaves it."""
+    from asyncjobs.webhooks import Delivery
+
+    store = _store()
+    d = Delivery(sub_id, delivery_id, "acme", "ping", "{}", "pending", created_at or time.time())
+    store.create_delivery(d)
+    if status != "pending":
+        store.finish_without_attempt(d, status)
+
+
+def test_subscriptions_per_tenant_are_capped(harness):
+    from asyncjobs.webhooks import MAX_SUBSCRIPTIONS
+
+    for _ in range(MAX_SUBSCRIPTIONS):
+        _subscribe(harness, "http://127.0.0.1:9/h")
+    reply = harness.request("POST", HOOKS, body={"url": "http://127.0.0.1:9/h", "events": ["job.failed"]})
+    assert reply.status == 409, reply.body
+    assert str(MAX_SUBSCRIPTIONS) in reply.body["error"]["message"]
+    assert (
+        harness.request(
+            "POST",
+            "/v2/tenants/globex/webhooks",
+            body={"url": "http://127.0.0.1:9/h", "events": ["job.failed"]},
+        ).status
+        == 201
+    )
+
+
+def test_a_retried_fan_out_does_not_restart_deliveries_already_made(harness):
+    from asyncjobs.delivery import deliverer_from_env
+    from asyncjobs.errors import InfrastructureError
+
+    with Receiver() as first, Receiver() as second:
+        _subscribe(harness, first.url)
+        _subscribe(harness, second.url)
+        job_id = harness.submit()
+        harness.execute()
+        deliverer = deliverer_from_env()
+        item = harness.item("acme", job_id)
+        event = {
+            "time": "2026-01-01T00:00:00Z",
+            "detail": {
+                "event_id": f"{job_id}.succeeded",
+                "tenant_id": "acme",
+                "job_id": job_id,
+                "action": "diagnostic",
+                "status": "succeeded",
+                "result": item.get("result"),
+            },
+        }
+        # The first delivery is opened and queued, then SQS fails for good on the second.
+        harness.fail_calls("sqs", "SendMessage", times=4, skip=1, code="InternalError")
+        with pytest.raises(InfrastructureError):
+            deliverer.fan_out(event)
+        harness.pump()  # (also delivers the event's own fan-out from the bus)
+        made = len(first.received) + len(second.received)
+        deliverer.fan_out(event)  # Lambda retries the event
+        deliverer.fan_out(event)
+        harness.pump()
+    assert len(first.received) == 1 and len(second.received) == 1
+    assert made == 2
+
+
+def test_deliveries_expire_with_the_job_and_are_hidden_once_expired(harness):
+    from asyncjobs.webhooks import DELIVERY_RETENTION_S
+
+    assert DELIVERY_RETENTION_S == 7 * 86400  # as long as the job itself is kept
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    old = time.time() - DELIVERY_RETENTION_S - 60
+    _log_delivery(harness, sub["id"], "a0.ping", "exhausted", created_at=old)  # not yet deleted by TTL
+    _log_delivery(harness, sub["id"], "b0.ping", "exhausted")
+    assert [d["id"] for d in _deliveries(harness, sub["id"])] == ["b0.ping"]
+    assert [d["id"] for d in _deliveries(harness, sub["id"], status="exhausted")] == ["b0.ping"]
+    assert harness.request("GET", f"{HOOKS}/{sub['id']}/deliveries/a0.ping").status == 404
+    assert harness.request("POST", f"{HOOKS}/{sub['id']}/deliveries/a0.ping/redeliver").status == 404
+    item = harness.ddb.get_item(
+        TableName=harness.env["WEBHOOKS_TABLE"],
+        Key={"pk": {"S": f"SUB#{sub['id']}"}, "sk": {"S": "DLV#b0.ping"}},
+    )["Item"]
+    assert abs(int(item["expires_at"]["N"]) - time.time() - 7 * 86400) < 60
+
+
+def test_filtered_delivery_log_reads_a_bounded_part_per_request(harness, monkeypatch):
+    from asyncjobs import webhooks
+
+    monkeypatch.setattr(webhooks, "QUERY_PAGE_ITEMS", 5)
+    monkeypatch.setattr(webhooks, "MAX_QUERY_PAGES", 2)
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    _log_delivery(harness, sub["id"], "a0.ping", "exhausted")  # the oldest
+    for n in range(30):
+        _log_delivery(harness, sub["id"], f"b{n:02d}.ping", "succeeded")
+    with _counting("dynamodb", "Query") as calls:
+        reply = harness.request("GET", f"{HOOKS}/{sub['id']}/deliveries", query={"status": "exhausted"})
+    assert reply.status == 200 and reply.body["deliveries"] == [] and reply.body["next_cursor"]
+    assert calls[0] == 2
+    found, cursor, requests = [], reply.body["next_cursor"], 1
+    while cursor:
+        body = harness.request(
+            "GET", f"{HOOKS}/{sub['id']}/deliveries", query={"status": "exhausted", "cursor": cursor}
+        ).body
+        found += [d["id"] for d in body["deliveries"]]
+        cursor, requests = body["next_cursor"], requests + 1
+    assert found == ["a0.ping"] and requests == 4  # 31 items, 10 per request
+
+
+def test_recover_is_bounded_per_call_and_continues_with_a_cursor(harness, monkeypatch):
+    import functions.webhooks.app as api
+
+    monkeypatch.setattr(api, "MAX_RECOVER", 2)
+    sub = _subscribe(harness, closed_port_url())
+    for n in range(3):
+        _log_delivery(harness, sub["id"], f"a{n}.ping", "exhausted")
+    body = {"since": "2020-01-01T00:00:00Z"}
+    first = harness.request("POST", f"{HOOKS}/{sub['id']}/recover", body=body)
+    assert first.status == 202 and first.body["requeued"] == 2 and first.body["next_cursor"]
+    second = harness.request(
+        "POST", f"{HOOKS}/{sub['id']}/recover", body={**body, "cursor": first.body["next_cursor"]}
+    )
+    assert second.status == 202 and second.body == {"requeued": 1, "next_cursor": None}
+    assert {d["status"] for d in _deliveries(harness, sub["id"])} == {"pending"}
+
+
+def test_rotations_drop_expired_secrets_and_cap_the_active_ones(harness):
+    from asyncjobs.webhooks import MAX_ACTIVE_SECRETS
+
+    sub = _subscribe(harness, "http://127.0.0.1:9/h")
+    rotate = f"{HOOKS}/{sub['id']}/rotate-secret"
+    for _ in range(MAX_ACTIVE_SECRETS - 1):
+        assert harness.request("POST", rotate, body={"overlap_seconds": 3600}).status == 200
+    refused = harness.request("POST", rotate, body={"overlap_seconds": 3600})
+    assert refused.status == 409, refused.body
+    assert f"at most {MAX_ACTIVE_SECRETS}" in refused.body["error"]["message"]
+    for _ in range(3):
+        reply = harness.request("POST", rotate, body={"overlap_seconds": 0})
+        assert reply.status == 200
+    assert len(harness.request("GET", f"{HOOKS}/{sub['id']}").body["secrets"]) == 1  # only the new one
+
+
+@pytest.mark.parametrize(
+    "path, query",
+    [
+        ("/deliveries/" + "x" * 2000, None),
+        ("/deliveries/" + "x" * 2000 + "/redeliver", None),
+        ("/deliveries/%00abc", None),
+        ("/deliveries", {"cursor": "y" * 1000}),
+        ("/deliveries", {"cursor": "a\u0000b"}),
+    ],
+    ids=["long-id", "long-id-redeliver", "nul-id", "long-cursor", "nul-cursor"],
+)
+def test_junk_path_and_query_parameters_are_422(harness, path, query):
+    sub = _subscribe(harness, "http://127.0.0.1:9/h")
+    method = "POST" if path.endswith("redeliver") else "GET"
+    reply = harness.request(method, f"{HOOKS}/{sub['id']}{path}", query=query)
+    assert reply.status == 422, reply.body
+
+
+@contextlib.contextmanager
+def _counting(service, operation):
+    from asyncjobs import aws
+
+    client = aws.client(service)
+    calls = [0]
+
+    def count(**_):
+        calls[0] += 1
+
+    event = f"before-call.{client.meta.service_model.service_name}.{operation}"
+    client.meta.events.register(event, count)
+    try:
+        yield calls
+    finally:
+        client.meta.events.unregister(event, count)

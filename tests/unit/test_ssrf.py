@@ -105,3 +105,18 @@ def test_retry_schedule_meets_standard_webhooks():
     assert retry_delay(4, 60) == 7200  # but never shortens the schedule
     assert retry_delay(1, 10**9) == 86400  # and is capped at a day
     assert retry_delay(3, None, time_scale=0.001) == pytest.approx(1.8)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a..b/hook",  # an empty label
+        "http://" + "a" * 64 + ".com/hook",  # a label over 63 characters
+        "http://" + ".".join(["abcdefghij"] * 26) + "/hook",  # a name over 253 characters
+        "http://.example.com/hook",
+    ],
+)
+def test_malformed_host_names_are_refused_not_crashed(url):
+    for resolve in (True, False):
+        with pytest.raises(UnsafeTarget, match="host"):
+            check_url(url, LOCAL, resolve=resolve)

@@ -17,11 +17,13 @@ attempt: each attempt is claimed with a conditional write first, and losers let 
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import math
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +44,9 @@ from asyncjobs.webhooks import (
     WebhookStore,
 )
 
-TIMEOUT_S = 15.0
+TIMEOUT_S = 15.0  # one attempt in all: connect, send, status, headers and body
+RECORD_MARGIN_S = 5.0  # kept for recording the result (a quarter of what is left, when less)
+MIN_ATTEMPT_S = 0.5  # with less time left, the message comes back to a fresh invocation
 CLAIM_S = 60.0  # the longest claim: one attempt never takes longer (the function's timeout is 30 s)
 MAX_SQS_DELAY_S = 900
 MAX_RETRY_AFTER_S = 86400
@@ -96,8 +100,9 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self._address = target.address
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        # The raw socket is visible before the handshake, so a deadline can cut a slow one short.
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
@@ -109,23 +114,49 @@ class _PinnedHTTP(http.client.HTTPConnection):
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
+def attempt_budget(remaining_s: float) -> float:
+    """Seconds one attempt may take when the invocation has `remaining_s` left: TIMEOUT_S at
+    most, and always leaving time to record the result and queue the retry."""
+    return min(TIMEOUT_S, remaining_s - min(RECORD_MARGIN_S, remaining_s / 4))
+
+
 def http_post(
     target: Target, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_S
 ) -> AttemptResult:
-    """One POST, never following redirects (a 3xx is a failed attempt)."""
+    """One POST, never following redirects (a 3xx is a failed attempt), within `timeout` seconds
+    in all: connecting, sending, and reading the status line, headers and body (64 KB at most).
+    A socket timeout alone bounds each read, not their sum: a receiver trickling a byte at a time
+    would hold the attempt forever, so a watchdog shuts the socket down at the deadline. Any
+    failure is an AttemptResult with an error, never an exception."""
+    started = time.monotonic()
     conn_type = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
     conn = conn_type(target, timeout)
-    started = time.monotonic()
+    expired = threading.Event()
+
+    def cut_off() -> None:
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(timeout, cut_off)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         conn.request("POST", target.path, body=body, headers={**headers, "host": _host_header(target)})
         resp = conn.getresponse()
         resp.read(64 * 1024)
+        if expired.is_set():
+            raise TimeoutError("cut off at the deadline")
         retry_after = _retry_after(resp.getheader("retry-after")) if resp.status in (429, 503) else None
         return AttemptResult(resp.status, _ms(started), None, retry_after)
-    except (OSError, http.client.HTTPException) as exc:
-        kind = "timeout" if isinstance(exc, TimeoutError | socket.timeout) else type(exc).__name__
-        return AttemptResult(None, _ms(started), f"{kind}: {exc}"[:300])
+    except Exception as exc:  # every failure of an attempt is recorded as one
+        if expired.is_set() or isinstance(exc, TimeoutError | socket.timeout):
+            return AttemptResult(None, _ms(started), f"timeout: no complete answer within {timeout:.1f} s")
+        return AttemptResult(None, _ms(started), f"{type(exc).__name__}: {exc}"[:300])
     finally:
+        watchdog.cancel()
         conn.close()
 
 
@@ -182,7 +213,7 @@ class Deliverer:
         policy: Policy,
         time_scale: float = 1.0,
         clock: Callable[[], float] = time.time,
-        send: Callable[[Target, bytes, dict[str, str]], AttemptResult] = http_post,
+        send: Callable[[Target, bytes, dict[str, str], float], AttemptResult] = http_post,
     ) -> None:
         self.store = store
         self._sqs = sqs
@@ -260,6 +291,7 @@ class Deliverer:
     def attempt(self, message: dict[str, Any], remaining_s: float = CLAIM_S) -> None:
         """Makes the attempt a message asks for. Returns when the message is done with; raises
         (RetryLater, InfrastructureError) when it must come back."""
+        ends_at = time.monotonic() + remaining_s
         d = self.store.get_delivery(message["sub_id"], message["delivery_id"])
         if d is None or d.terminal:
             return
@@ -278,6 +310,8 @@ class Deliverer:
             self.store.finish_without_attempt(d, "skipped")
             logger.info("delivery skipped: subscription deleted or disabled")
             return
+        if attempt_budget(ends_at - time.monotonic()) < MIN_ATTEMPT_S:
+            raise RetryLater("too little time left in this invocation for an attempt")
         try:
             # The claim lasts as long as this invocation can: shorter than the queue's visibility
             # timeout, so a crashed attempt's message comes back to an expired claim.
@@ -287,7 +321,7 @@ class Deliverer:
             # come back after the visibility timeout (longer than a claim) and look again.
             raise RetryLater("the attempt is claimed by another worker") from exc
         try:
-            self._conclude(sub, d, self._post(sub, d))
+            self._conclude(sub, d, self._post(sub, d, ends_at))
         except Exception:
             self._release(d)
             raise
@@ -298,12 +332,23 @@ class Deliverer:
         except (ConditionFailed, InfrastructureError):
             logger.warning("claim not released; the retry waits for it to expire")
 
-    def _post(self, sub: Subscription, d: Delivery) -> AttemptResult:
+    def _post(self, sub: Subscription, d: Delivery, ends_at: float) -> AttemptResult:
+        """The attempt itself. Whatever goes wrong (a URL or header the request cannot carry, a
+        signing error, the network, the receiver) is a failed attempt, recorded and retried."""
+        started = time.monotonic()
         try:
             target = check_url(sub.url, self.policy)  # again now: DNS may have changed since
         except UnsafeTarget as exc:
             return AttemptResult(None, 0.0, f"refused: {exc}")
-        return self._send(target, d.payload.encode(), request_headers(sub, d, self.clock()))
+        except Exception as exc:  # recorded, never a crash
+            return AttemptResult(None, _ms(started), f"refused: {type(exc).__name__}: {exc}"[:300])
+        try:
+            headers = request_headers(sub, d, self.clock())
+            timeout = max(0.1, attempt_budget(ends_at - time.monotonic()))
+            return self._send(target, d.payload.encode(), headers, timeout)
+        except Exception as exc:  # recorded, never a crash
+            logger.warning("webhook attempt failed before an answer", exc_info=True)
+            return AttemptResult(None, _ms(started), f"{type(exc).__name__}: {exc}"[:300])
 
     def _conclude(self, sub: Subscription, d: Delivery, result: AttemptResult) -> None:
         now = self.clock()

@@ -11,12 +11,16 @@ Redirects are never followed (see `asyncjobs.delivery`).
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# What an HTTP request line can carry as is. URLs are refused, not percent-encoded on the fly: the
+# URL a tenant saved is the URL requested, byte for byte, and is the one the API shows back.
+_REQUEST_TARGET = re.compile(r"^[\x21-\x7e]*$")
 
 
 class UnsafeTarget(ValueError):
@@ -85,14 +89,42 @@ def check_url(url: str, policy: Policy, resolve: bool = True) -> Target:
     if parts.username or parts.password:
         raise UnsafeTarget("put credentials in the subscription's auth, not in the URL")
     host = parts.hostname
+    host = _ascii_host(host)
     port = port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not _REQUEST_TARGET.match(path):
+        raise UnsafeTarget(
+            "the path and query must be printable ASCII, without spaces or control characters: "
+            "percent-encode anything else (e.g. %C3%A9 for é)"
+        )
     if not resolve:
         return Target(parts.scheme, host, port, path, "")
     addresses = resolve_host(host, port)
     for ip in addresses:
         check_address(ip, policy)
     return Target(parts.scheme, host, port, path, str(addresses[0]))
+
+
+def _ascii_host(host: str) -> str:
+    """The host as sent on the wire: an IP literal as is, a DNS name in its ASCII (IDNA) form,
+    at most 253 characters in labels of 1 to 63 characters. Anything else cannot resolve (and
+    makes `getaddrinfo` raise UnicodeError) or cannot go in a Host header."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host
+    except ValueError:
+        pass
+    problem = "has a character not allowed in a host name"
+    if not any(c.isspace() or ord(c) < 32 or c in "%/\\" for c in host):
+        try:
+            ascii_host = host if host.isascii() else host.encode("idna").decode("ascii")
+        except UnicodeError:
+            ascii_host = ""
+        labels = ascii_host.removesuffix(".").split(".")
+        if ascii_host and len(ascii_host) <= 253 and all(1 <= len(label) <= 63 for label in labels):
+            return ascii_host
+        problem = "has an empty label, a label over 63 characters or is over 253 characters"
+    raise UnsafeTarget(f"the host {host[:80]!r} is not a valid host name (it {problem})")
 
 
 def resolve_host(host: str, port: int) -> list[IP]:
@@ -104,6 +136,8 @@ def resolve_host(host: str, port: int) -> list[IP]:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise UnsafeTarget(f"the host {host} does not resolve") from exc
+    except (UnicodeError, ValueError) as exc:  # IDNA encoding refused the name
+        raise UnsafeTarget(f"the host {host[:80]!r} is not a valid host name: {exc}") from exc
     found: list[IP] = []
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])

@@ -27,7 +27,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel
 
 from asyncjobs.actions import Action
-from asyncjobs.errors import Conflict, DomainError, InvalidRequest, NotFound, ServiceUnavailable
+from asyncjobs.errors import (
+    Conflict,
+    DomainError,
+    InfrastructureError,
+    InvalidRequest,
+    NotFound,
+    ServiceUnavailable,
+)
 from asyncjobs.observability import logger
 
 TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -187,6 +194,13 @@ def new_app() -> APIGatewayHttpResolver:
         status = _STATUS.get(type(ex), 400)
         headers = {"Retry-After": str(ex.retry_after)} if ex.retry_after is not None else None
         return error_response(status, ex.code, ex.message, headers=headers)
+
+    @app.exception_handler(InfrastructureError)
+    def _unavailable(ex: InfrastructureError) -> Response[str]:
+        # Storage or a queue failed after the SDK's retries: the caller may retry, as documented.
+        logger.error("dependency unavailable", extra={"reason": str(ex)})
+        unavailable = ServiceUnavailable("A dependency is unavailable; retry after `Retry-After` seconds.")
+        return _domain(unavailable)
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[str]:

@@ -12,9 +12,11 @@ one delivery, not two.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -22,16 +24,22 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from asyncjobs.dynamo import ConditionFailed, Table
-from asyncjobs.errors import NotFound
+from asyncjobs.errors import Conflict, NotFound
 from asyncjobs.ids import new_job_id
 
 EVENT_TYPES = ("job.succeeded", "job.failed", "job.cancelled")
 STATUS_EVENT = {"succeeded": "job.succeeded", "failed": "job.failed", "cancelled": "job.cancelled"}
 # Standard Webhooks / Svix schedule: 8 attempts over ~27.6 hours (delay before each attempt).
 RETRY_SCHEDULE_S = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
-DELIVERY_RETENTION_S = 30 * 86400
+# A delivery holds the job's result: it is kept as long as the job (7 days), not longer.
+DELIVERY_RETENTION_S = 7 * 86400
 MAX_RECORDED_ATTEMPTS = 30
 MAX_ROTATION_OVERLAP_S = 7 * 86400
+MAX_ACTIVE_SECRETS = 3  # the newest and at most two rotated out, still signing during overlaps
+MAX_SUBSCRIPTIONS = 25  # per tenant: one job event fans out to all of them in one invocation
+QUERY_PAGE_ITEMS = 100  # items read by one Query page of the delivery log
+MAX_QUERY_PAGES = 5  # Query pages one request reads at most; then it answers with a cursor
+MAX_RECOVER = 100  # deliveries one recover call requeues at most; then it answers with a cursor
 
 _ser, _deser = TypeSerializer(), TypeDeserializer()
 
@@ -78,6 +86,7 @@ class Subscription:
     description: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0
+    version: int = 0  # incremented by every write: a write conditioned on it never loses another
 
     def wants(self, event_type: str, action: str | None) -> bool:
         if not self.enabled:
@@ -154,6 +163,25 @@ class Delivery:
         return doc
 
 
+def rotated(sub: Subscription, secret: str, now: float, until: float) -> Subscription:
+    """`sub` signing with a new secret from `now`; the secrets still active keep signing until
+    `until` at the latest (the overlap). Expired secrets are dropped. Each signature costs the
+    receiver a check, so at most MAX_ACTIVE_SECRETS sign at once: Conflict beyond."""
+    kept = tuple(
+        replace(s, expires_at=min(s.expires_at or until, until))
+        for s in sub.secrets
+        if s.active(now) and until > now  # without an overlap, the old secrets go at once
+    )
+    if until > now and len(kept) + 1 > MAX_ACTIVE_SECRETS:
+        soonest = min(s.expires_at or until for s in kept)
+        raise Conflict(
+            f"{len(kept)} secrets sign already and at most {MAX_ACTIVE_SECRETS} may: rotate with "
+            f"overlap_seconds 0 (only the new secret signs), or after the oldest expires "
+            f"(in {max(1, int(soonest - now))} s)."
+        )
+    return replace(sub, secrets=(*kept, Secret(secret, now)), updated_at=now)
+
+
 def _sub_from(item: dict[str, Any]) -> Subscription:
     return Subscription(
         tenant_id=item["tenant_id"],
@@ -170,6 +198,7 @@ def _sub_from(item: dict[str, Any]) -> Subscription:
         description=item.get("description", ""),
         created_at=item.get("created_at", 0.0),
         updated_at=item.get("updated_at", 0.0),
+        version=int(item.get("version", 0)),
     )
 
 
@@ -191,6 +220,10 @@ def _delivery_from(item: dict[str, Any]) -> Delivery:
     )
 
 
+class StaleWrite(Exception):
+    """The subscription changed (or was deleted) between its read and this write."""
+
+
 class WebhookStore(Table):
     @staticmethod
     def _item(values: dict[str, Any]) -> dict[str, Any]:
@@ -210,7 +243,10 @@ class WebhookStore(Table):
         return {k: _plain(_deser.deserialize(v)) for k, v in raw.items()}
 
     # -- subscriptions ---------------------------------------------------------------------
-    def put_subscription(self, sub: Subscription, *, new: bool = False) -> None:
+    def put_subscription(self, sub: Subscription, *, new: bool = False) -> Subscription:
+        """Writes `sub` whole, only if it exists still unchanged since it was read (its `version`),
+        or, with `new`, only if it does not exist. Raises StaleWrite (ConditionFailed with `new`)
+        otherwise: a write made from an old read never undoes another (a delete, a rotation)."""
         values = {
             "pk": f"TENANT#{sub.tenant_id}",
             "sk": f"SUB#{sub.sub_id}",
@@ -229,9 +265,39 @@ class WebhookStore(Table):
             "description": sub.description,
             "created_at": sub.created_at,
             "updated_at": sub.updated_at,
+            "version": sub.version + 1,
         }
-        kw = {"ConditionExpression": "attribute_not_exists(pk)"} if new else {}
-        self._call("put_item", Item=self._item(values), **kw)
+        kw: dict[str, Any]
+        if new:
+            kw = {"ConditionExpression": "attribute_not_exists(pk)"}
+        elif sub.version:
+            kw = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": self._item({":v": sub.version}),
+            }
+        else:  # written before versions existed
+            kw = {"ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(version)"}
+        try:
+            self._call("put_item", Item=self._item(values), **kw)
+        except ConditionFailed as exc:
+            if new:
+                raise
+            raise StaleWrite(f"subscription {sub.sub_id} changed or was deleted since it was read") from exc
+        return replace(sub, version=sub.version + 1)
+
+    def change_subscription(
+        self, tenant_id: str, sub_id: str, change: Callable[[Subscription], Subscription], tries: int = 3
+    ) -> Subscription:
+        """Read, change, conditional write; on a lost race, read again and reapply `change`
+        (`tries` times in all), then give up with a Conflict. NotFound once deleted."""
+        for _ in range(tries):
+            try:
+                return self.put_subscription(change(self.get_subscription(tenant_id, sub_id)))
+            except StaleWrite:
+                continue
+        raise Conflict(
+            f"Webhook subscription {sub_id} was changed by other requests at the same time; retry."
+        )
 
     def get_subscription(self, tenant_id: str, sub_id: str) -> Subscription:
         item = self._call(
@@ -269,7 +335,19 @@ class WebhookStore(Table):
             raise NotFound(f"No webhook subscription {sub_id} for this tenant.") from exc
 
     def disable(self, sub: Subscription, reason: str, now: float) -> None:
-        self.put_subscription(replace(sub, enabled=False, disabled_reason=reason, updated_at=now))
+        """Disables the subscription in place, touching nothing else (a rotation or PATCH made
+        since `sub` was read stays); a deleted subscription stays deleted."""
+        with contextlib.suppress(ConditionFailed):  # deleted meanwhile: it stays deleted
+            self._call(
+                "update_item",
+                Key=self._item({"pk": f"TENANT#{sub.tenant_id}", "sk": f"SUB#{sub.sub_id}"}),
+                UpdateExpression="SET enabled = :f, disabled_reason = :r, updated_at = :now, "
+                "version = if_not_exists(version, :zero) + :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=self._item(
+                    {":f": False, ":r": reason, ":now": now, ":zero": 0, ":one": 1}
+                ),
+            )
 
     # -- deliveries ------------------------------------------------------------------------
     def create_delivery(self, d: Delivery) -> bool:
@@ -297,55 +375,70 @@ class WebhookStore(Table):
             return False
         return True
 
-    def get_delivery(self, sub_id: str, delivery_id: str) -> Delivery | None:
+    def get_delivery(self, sub_id: str, delivery_id: str, now: float | None = None) -> Delivery | None:
+        """The delivery, or None; with `now`, None too once it has expired (DynamoDB deletes
+        expired items only eventually)."""
         item = self._call(
             "get_item",
             Key=self._item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{delivery_id}"}),
             ConsistentRead=True,
         ).get("Item")
-        return _delivery_from(self._decode(item)) if item else None
+        if not item:
+            return None
+        values = self._decode(item)
+        if now is not None and values.get("expires_at", now + 1) <= now:
+            return None
+        return _delivery_from(values)
 
     def deliveries(
         self,
         sub_id: str,
         *,
-        status: str | None = None,
+        now: float,
+        statuses: tuple[str, ...] = (),
         since: float | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[Delivery], str | None]:
-        """Newest first; `cursor` is the last delivery id of the previous page."""
-        names, values, filters = {}, {":pk": f"SUB#{sub_id}", ":dlv": "DLV#"}, []
-        if status:
+        """Unexpired deliveries, newest first; `cursor` is the delivery id to continue after. Reads
+        MAX_QUERY_PAGES Query pages at most: a filter matching little (or nothing) in a long log
+        answers a short page (possibly empty) with a cursor, never a read of the whole log."""
+        names = {"#e": "expires_at"}
+        values: dict[str, Any] = {":pk": f"SUB#{sub_id}", ":dlv": "DLV#", ":now": int(now)}
+        filters = ["#e > :now"]
+        if statuses:
             names["#s"] = "status"
-            values[":s"] = status
-            filters.append("#s = :s")
+            keys = []
+            for n, status in enumerate(statuses):
+                values[f":s{n}"] = status
+                keys.append(f":s{n}")
+            filters.append(f"#s IN ({', '.join(keys)})")
         if since is not None:
             values[":since"] = since
             filters.append("created_at >= :since")
-        kw: dict[str, Any] = {}
-        if filters:
-            kw["FilterExpression"] = " AND ".join(filters)
-        if names:
-            kw["ExpressionAttributeNames"] = names
+        kw: dict[str, Any] = {"FilterExpression": " AND ".join(filters), "ExpressionAttributeNames": names}
         if cursor:
             kw["ExclusiveStartKey"] = self._item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{cursor}"})
         out: list[Delivery] = []
-        while True:
+        for _ in range(MAX_QUERY_PAGES):
             resp = self._call(
                 "query",
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :dlv)",
                 ExpressionAttributeValues=self._item(values),
                 ScanIndexForward=False,
+                Limit=QUERY_PAGE_ITEMS,
                 **kw,
             )
-            for raw in resp.get("Items", []):
+            items = resp.get("Items", [])
+            for n, raw in enumerate(items):
                 out.append(_delivery_from(self._decode(raw)))
                 if len(out) == limit:
-                    return out, out[-1].delivery_id
+                    more = "LastEvaluatedKey" in resp or n < len(items) - 1
+                    return out, out[-1].delivery_id if more else None
             if "LastEvaluatedKey" not in resp:
                 return out, None
             kw["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return out, self._decode(kw["ExclusiveStartKey"])["sk"].removeprefix("DLV#")
 
     def claim(self, d: Delivery, now: float, until: float) -> Delivery:
         """Takes the delivery's next attempt for this worker (one attempt at a time)."""
