@@ -1,5 +1,7 @@
 """WebhookDeliveryFunction: fans job events out to subscriptions (EventBridge rule) and makes one
-signed delivery attempt per message (WebhookQueue), retrying on the Standard Webhooks schedule."""
+signed delivery attempt per message (WebhookQueue), retrying on the Standard Webhooks schedule.
+It also drains WebhookDLQ: fan-outs that failed their asynchronous tries and attempts whose
+processing failed five times are done again from there, until they succeed."""
 
 from __future__ import annotations
 
@@ -32,9 +34,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | N
     def record_handler(record: SQSRecord) -> None:
         logger.remove_keys(["delivery_id", "sub_id", "job_id"])
         try:
-            deliverer.attempt(
-                json.loads(record.body), remaining_s=context.get_remaining_time_in_millis() / 1000
-            )
+            message = json.loads(record.body)
+            if isinstance(message, dict) and "requestPayload" in message:
+                # From WebhookDLQ: a job event whose fan-out failed all its asynchronous tries
+                # (Lambda's OnFailure record). Fanned out again: nothing is lost to an outage.
+                deliverer.fan_out(message["requestPayload"])
+                return
+            # An attempt, from WebhookQueue or, after five failed processings, from WebhookDLQ.
+            deliverer.attempt(message, remaining_s=context.get_remaining_time_in_millis() / 1000)
         except Exception:
             logger.exception("delivery message not processed; it will come back")
             raise

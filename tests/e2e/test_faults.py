@@ -98,6 +98,7 @@ def fault_stack(tmp_path_factory):
             ("      Timeout: 30\n", "      Timeout: 2\n"),  # webhook delivery
             ("VisibilityTimeout: 180", "VisibilityTimeout: 4"),
             ("VisibilityTimeout: 120", "VisibilityTimeout: 5"),  # the jobs dead-letter queue
+            ("VisibilityTimeout: 150", "VisibilityTimeout: 5"),  # the webhook dead-letter queue
         ],
     )
     stack = LocalStackProcess(

@@ -119,3 +119,27 @@ def test_committed_openapi_document_is_current():
 
     committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
     assert committed == build(ROOT / "template.yaml"), "run `make openapi` and commit docs/openapi.json"
+
+
+@pytest.mark.parametrize(
+    ("queue", "function", "alarm"),
+    [
+        ("JobsDLQ", "ReconcilerFunction", "JobsDLQAlarm"),
+        ("WebhookDLQ", "WebhookDeliveryFunction", "WebhookDLQAlarm"),
+    ],
+)
+def test_every_dead_letter_queue_is_drained_and_alarmed(translated, queue, function, alarm):
+    sources = {
+        r["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: r["Properties"]["FunctionName"]["Ref"]
+        for r in translated.cfn["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    }
+    assert sources[queue] == function
+    assert _props(translated, queue)["VisibilityTimeout"] >= _props(translated, function)["Timeout"]
+    metrics = _props(translated, alarm)["Metrics"]
+    queues = {
+        m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for m in metrics
+        if "MetricStat" in m
+    }
+    assert queues == {queue}

@@ -789,3 +789,52 @@ def _counting(service, operation):
         yield calls
     finally:
         client.meta.events.unregister(event, count)
+
+
+def test_fan_out_that_failed_its_asynchronous_tries_is_redone_from_the_dead_letter_queue(harness):
+    # Given a job event whose fan-out failed Lambda's three asynchronous tries: Lambda sends its
+    # OnFailure record to WebhookDLQ (what the template's EventInvokeConfig says)
+    from devstack.lambda_runtime import aws_event
+
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        job_id = harness.submit()
+        harness.execute()
+        (rule,) = harness.stack.rule_triggers
+        (msg,) = harness.sqs.receive_message(QueueUrl=rule.queue_url, MaxNumberOfMessages=10)["Messages"]
+        harness.sqs.delete_message(QueueUrl=rule.queue_url, ReceiptHandle=msg["ReceiptHandle"])
+        record = {
+            "version": "1.0",
+            "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+            "requestPayload": aws_event(json.loads(msg["Body"]), "us-east-1"),
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        }
+        harness.sqs.send_message(QueueUrl=harness.stack.ref("WebhookDLQ"), MessageBody=json.dumps(record))
+
+        # When the delivery function drains the dead-letter queue
+        harness.pump()
+
+    # Then the webhook was delivered all the same, and nothing is left in the dead-letter queue
+    (got,) = rx.received
+    assert _verify(sub["secret"], got)["data"]["job_id"] == job_id
+    assert harness.queue_depth(harness.stack.ref("WebhookDLQ")) == 0
+
+
+def test_attempt_whose_processing_failed_five_times_is_made_from_the_dead_letter_queue(harness):
+    # Given an attempt message that could not be processed five times (DynamoDB failing), so SQS
+    # moved it to WebhookDLQ
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        job_id = harness.submit()
+        harness.execute()
+        reads = harness.fail_calls("dynamodb", "GetItem", times=5, code="InternalServerError")
+
+        harness.pump()
+
+    # Then the attempt was made from the dead-letter queue and recorded
+    assert reads[0] > 5
+    (got,) = rx.received
+    assert _verify(sub["secret"], got)["data"]["job_id"] == job_id
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "succeeded"
+    assert harness.queue_depth(harness.stack.ref("WebhookDLQ")) == 0
