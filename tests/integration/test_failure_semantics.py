@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from asyncjobs.queue import message_body
 
 
@@ -65,6 +67,52 @@ def test_job_store_write_whose_response_is_lost_is_accepted(harness):
     assert reply.status == 202, reply.body
     harness.execute()
     assert harness.item("acme", reply.body["job_id"])["status"] == "succeeded"
+
+
+def test_job_store_that_commits_then_fails_every_try_is_accepted(harness):
+    # Given the job's PutItem commits, and the SDK then reports a server error (its last try timed
+    # out or was throttled after DynamoDB had written it)
+    harness.lose_responses("dynamodb", "PutItem", code="InternalServerError")
+
+    reply = harness.run("acme", "/diagnostic", {"steps": 1})
+
+    # Then the caller is told the truth: the job is accepted, and it runs
+    assert reply.status == 202, reply.body
+    harness.execute()
+    assert harness.item("acme", reply.body["job_id"])["status"] == "succeeded"
+
+
+def test_job_store_that_failed_leaves_a_tombstone_no_late_write_can_pass(harness):
+    # Given the job's PutItem fails (the SDK gave up; DynamoDB might still process it late)
+    harness.fail_calls("dynamodb", "PutItem", times=1, code="InternalServerError")
+    reply = harness.run("acme", "/diagnostic", {})
+    assert reply.status == 503 and "nothing will run" in reply.body["error"]["message"]
+
+    # Then a tombstone holds the job's key: a late put of the job fails its condition, and the
+    # tombstone is hidden from every reader
+    (item,) = harness.ddb.scan(TableName=harness.env["JOBS_TABLE"])["Items"]
+    job_id = item["job_id"]["S"]
+    with pytest.raises(harness.ddb.exceptions.ConditionalCheckFailedException):
+        harness.ddb.put_item(
+            TableName=harness.env["JOBS_TABLE"],
+            Item={"tenant_id": {"S": "acme"}, "job_id": {"S": job_id}, "status": {"S": "queued"}},
+            ConditionExpression="attribute_not_exists(job_id)",
+        )
+    assert harness.status("acme", "/diagnostic", job_id).status == 404
+    assert harness.request("GET", "/v2/tenants/acme/jobs").body["jobs"] == []
+    harness.execute()  # its message finds nothing to run
+    assert harness.queue_depth() == 0
+
+
+def test_job_store_whose_outcome_cannot_be_known_says_so(harness):
+    # Given the PutItem fails and so does every read that could tell whether it landed
+    harness.fail_calls("dynamodb", "PutItem", times=1, code="InternalServerError")
+    harness.fail_calls("dynamodb", "GetItem", times=3, skip=1, code="InternalServerError")  # 1: the key
+
+    reply = harness.run("acme", "/diagnostic", {})
+
+    assert reply.status == 503 and reply.headers["Retry-After"]
+    assert "may have been stored" in reply.body["error"]["message"]
 
 
 def test_queue_send_whose_response_is_lost_neither_runs_nor_announces_a_job(harness):

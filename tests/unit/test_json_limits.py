@@ -98,3 +98,17 @@ def test_the_body_gate_parsed_is_handed_to_the_resolver_once():
 def test_job_id_check_is_anchored_at_the_end():
     job_id = new_job_id()
     assert is_job_id(job_id) and not is_job_id(job_id + "\n")
+
+
+def test_depth_scan_of_a_hostile_body_is_linear():
+    # An unclosed string of escaped quotes after enough brackets to be scanned: with a string pattern
+    # that needed its closing quote, each quote rescanned to the end (a 256 KB body took minutes,
+    # holding a function to its timeout). Linear, it takes milliseconds; the bound is generous.
+    import time
+
+    body = "[" * (MAX_JSON_DEPTH + 1) + '"' + '\\"' * 128_000
+    started = time.perf_counter()
+    assert json_depth(body) == MAX_JSON_DEPTH + 1
+    assert time.perf_counter() - started < 2.0
+    with pytest.raises(BodyRefused):
+        parse_json_body(body)

@@ -163,7 +163,7 @@ def process_message(svc: Services, body: str, receive_count: int, remaining_s: f
     logger.append_keys(job_id=job_id, tenant_id=tenant_id, receive_count=receive_count)
     closing = receive_count >= svc.settings.max_receive_count - 1
     job = _find(svc, tenant_id, job_id, receive_count, closing)
-    if job is None:
+    if job is None or job.expired(svc.clock()):
         logger.warning("no such job (never stored, or expired); message dropped")
         return
     logger.append_keys(action=job.action)
@@ -201,7 +201,7 @@ def settle_dead_letter(svc: Services, body: str) -> None:
     tenant_id, job_id = parse_message(body)
     logger.append_keys(job_id=job_id, tenant_id=tenant_id)
     job = svc.store.get(tenant_id, job_id)
-    if job is None:
+    if job is None or job.expired(svc.clock()):
         logger.warning("dead-lettered message for no job (never stored, or expired); dropped")
         return
     logger.append_keys(action=job.action)

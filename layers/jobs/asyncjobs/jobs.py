@@ -7,7 +7,7 @@ from typing import Any
 
 from asyncjobs.actions import Action, ActionInput
 from asyncjobs.dynamo import ConditionFailed, InvalidWrite
-from asyncjobs.errors import Conflict, InfrastructureError, NotFound, ServiceUnavailable
+from asyncjobs.errors import Conflict, InfrastructureError, NotFound, ServiceUnavailable, retry_transient
 from asyncjobs.ids import is_job_id, new_job_id
 from asyncjobs.models import Job, JobStatus
 from asyncjobs.observability import logger
@@ -53,11 +53,36 @@ def submit(
         raise ServiceUnavailable(f"The job could not be queued; nothing will run. {_RETRY}") from exc
     try:
         svc.store.create(job)
-    except (InfrastructureError, InvalidWrite) as exc:
-        logger.error("job could not be stored", extra={"reason": str(exc)})
+    except InvalidWrite as exc:
+        logger.error("job refused by the store", extra={"reason": str(exc)})
         raise ServiceUnavailable(f"The job could not be stored; nothing will run. {_RETRY}") from exc
+    except InfrastructureError as exc:
+        logger.error("job could not be stored", extra={"reason": str(exc)})
+        if not _settle_unstored(svc, job):
+            raise ServiceUnavailable(f"The job could not be stored; nothing will run. {_RETRY}") from exc
     logger.info("job queued", extra={"action": action.name})
     return job
+
+
+def _settle_unstored(svc: Services, job: Job) -> bool:
+    """After a put that failed, decides whether the job exists, so the caller's answer is true.
+
+    The failed put may have committed (a timeout after DynamoDB wrote it) or may still land (a
+    request DynamoDB had not processed yet when the SDK gave up). So: True if the job is stored;
+    otherwise a tombstone is put in its place with the same `attribute_not_exists` condition, which
+    no late put can then pass, and False (nothing will run). If even that cannot be decided, the
+    service is unavailable and the caller is told the job may exist."""
+    try:
+        stored = retry_transient(lambda: svc.store.get(job.tenant_id, job.job_id), 3)
+        if stored is not None:
+            return not stored.expired(svc.clock())
+        return not retry_transient(lambda: svc.store.void(job, svc.clock()), 3)
+    except InfrastructureError as exc:
+        logger.error("whether the job was stored is unknown", extra={"reason": str(exc)})
+        raise ServiceUnavailable(
+            f"The job store is unavailable: job {job.job_id} may have been stored, and would then run. "
+            f"List your jobs before running it again. {_RETRY}"
+        ) from exc
 
 
 def _unavailable(exc: InfrastructureError) -> ServiceUnavailable:

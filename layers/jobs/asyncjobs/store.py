@@ -203,6 +203,27 @@ class JobStore(Table):
                 ConditionExpression="attribute_not_exists(job_id)",
             )
 
+    def void(self, job: Job, now: float) -> bool:
+        """Puts an already expired tombstone where a job whose store failed would be, so a late
+        put of the job can no longer land (the same `attribute_not_exists` condition). Every
+        reader hides expired jobs; TTL deletes it. False if the job itself is there after all."""
+        item = {
+            "tenant_id": job.tenant_id,
+            "job_id": job.job_id,
+            "action": job.action,
+            "status": JobStatus.FAILED.value,
+            "created_at": _dec(job.created_at),
+            "expires_at": int(now) - 1,
+            "error": {"code": "not_stored", "message": "The job could not be stored and did not run."},
+            "attempts": 0,
+        }
+        try:
+            self._call("put_item", Item=_encode(item), ConditionExpression="attribute_not_exists(job_id)")
+        except ConditionFailed:
+            stored = self.get(job.tenant_id, job.job_id)
+            return stored is None or stored.expired(now)  # our own tombstone, its response lost
+        return True
+
     def start(self, job: Job, now: float, lease_until: float) -> Job:
         """Claims the job for one attempt: from `queued`, or from `in_progress` whose lease ran out.
 

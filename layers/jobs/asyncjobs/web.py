@@ -294,7 +294,9 @@ MAX_JSON_DEPTH = 64
 # stays well clear of that, and no input needs more (a value that long belongs in a string).
 MAX_JSON_INT_DIGITS = 1000
 
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# A JSON string, or an unclosed one up to the end of the text: without that second form a body of
+# escaped quotes that never closes makes each quote rescan to the end (quadratic: ~200 s for 256 KB).
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 # A UTF-16 surrogate, escaped or raw: only then is a string checked for unpaired halves.
