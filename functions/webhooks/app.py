@@ -7,7 +7,7 @@ import json
 import re
 import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -131,10 +131,23 @@ class RotateIn(_Model):
 
 
 class RecoverIn(_Model):
-    since: datetime = Field(description="Requeue every failed or exhausted delivery created since then.")
+    since: datetime = Field(
+        description="Requeue every failed or exhausted delivery created since then (UTC if no offset is "
+        "given), and pending ones over an hour overdue (their message was lost)."
+    )
     cursor: str | None = Field(
         None, pattern=_DELIVERY_ID, max_length=100, description="`next_cursor` of the previous call."
     )
+
+    @field_validator("since")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        try:
+            value.timestamp()
+        except (OverflowError, ValueError, OSError) as exc:
+            raise ValueError("is out of range") from exc
+        return value
 
 
 def _deliverer() -> Deliverer:
@@ -328,8 +341,9 @@ def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Resp
     found = d.store.get_delivery(sub_id, delivery_id, now=time.time())
     if found is None:
         raise NotFound(f"No delivery {delivery_id} for this subscription.")
-    restarted = d.store.restart(found, time.time())
-    d.enqueue(restarted)
+    restarted = d.restart(found)
+    if restarted is None:
+        raise Conflict("An attempt of this delivery is being made right now; retry in a minute.")
     return json_response(202, restarted.to_public())
 
 
@@ -344,15 +358,15 @@ def recover(tenant_id: Tenant, sub_id: SubId, body: Annotated[RecoverIn, Body(em
     items, next_cursor = d.store.deliveries(
         sub_id,
         now=time.time(),
-        statuses=("exhausted", "failed"),
+        statuses=("exhausted", "failed", "pending"),
         since=body.since.timestamp(),
         limit=MAX_RECOVER,
         cursor=body.cursor,
     )
-    for item in items:
-        d.enqueue(d.store.restart(item, time.time()))
+    # Failed and exhausted deliveries, and pending ones whose message was lost (long overdue).
+    requeued = [i for i in items if (i.status != "pending" or d.stale(i)) and d.restart(i) is not None]
     # Bounded per call: with a `next_cursor`, call again with it for the rest.
-    return json_response(202, {"requeued": len(items), "next_cursor": next_cursor})
+    return json_response(202, {"requeued": len(requeued), "next_cursor": next_cursor})
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -314,3 +314,62 @@ def test_cancelled_job_whose_attempt_crashed_is_not_run_again(harness):
     item = harness.item("acme", job_id)
     assert item["status"] == "cancelled" and item["attempts"] == 1
     assert [e["detail"]["status"] for e in _events_for(harness, job_id)] == ["cancelled"]
+
+
+def test_claim_whose_response_is_lost_is_still_this_attempts(harness):
+    # Given the executor's claim (queued -> in_progress) commits while its response is lost
+    harness.tap_events()
+    job_id = harness.submit(body={"steps": 1})
+    harness.lose_responses("dynamodb", "UpdateItem")  # the first UpdateItem is the claim
+
+    harness.execute()
+
+    # Then the attempt recognised its own claim and ran the job (not left in progress for a
+    # visibility timeout with an attempt used up)
+    item = harness.item("acme", job_id)
+    assert item["status"] == "succeeded" and item["attempts"] == 1
+    assert len(_events_for(harness, job_id)) == 1
+
+
+def test_cancel_accepted_just_before_the_closing_write_ends_the_job_cancelled(harness):
+    # Given a job whose last attempt crashed, on its closing receive; between the executor's read
+    # and its closing write, the caller's cancel is accepted (202)
+    from asyncjobs.executor import process_message
+
+    harness.tap_events()
+    job_id = harness.submit()
+    svc = harness.services()
+    job = svc.store.get("acme", job_id)
+    svc.store.start(job, svc.clock() - 100, lease_until=svc.clock() - 50)
+    table, key = harness.env["JOBS_TABLE"], {"tenant_id": {"S": "acme"}, "job_id": {"S": job_id}}
+    raced = []
+
+    def cancel_first(**_):
+        if not raced:
+            raced.append(True)
+            harness.ddb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET cancel_requested = :t",
+                ExpressionAttributeValues={":t": {"BOOL": True}},
+            )
+
+    from asyncjobs import aws
+
+    aws.client("dynamodb").meta.events.register("before-call.dynamodb.UpdateItem", cancel_first)
+    closing = int(harness.env["MAX_RECEIVE_COUNT"]) - 1
+
+    process_message(svc, message_body("acme", job_id), receive_count=closing, remaining_s=30)
+
+    # Then the cancel the caller was promised wins over attempts_exhausted
+    assert raced
+    assert harness.item("acme", job_id)["status"] == "cancelled"
+    assert [e["detail"]["status"] for e in _events_for(harness, job_id)] == ["cancelled"]
+
+
+def test_event_of_a_result_stored_as_a_file_says_it_was_left_out(harness):
+    harness.tap_events()
+    job_id = harness.submit(body={"steps": 1, "echo": {"data": "x" * 70_000}})
+    harness.execute()
+    (event,) = _events_for(harness, job_id)
+    assert event["detail"]["result_omitted"] is True and "result" not in event["detail"]

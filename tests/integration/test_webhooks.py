@@ -838,3 +838,70 @@ def test_attempt_whose_processing_failed_five_times_is_made_from_the_dead_letter
     (delivery,) = _deliveries(harness, sub["id"])
     assert delivery["status"] == "succeeded"
     assert harness.queue_depth(harness.stack.ref("WebhookDLQ")) == 0
+
+
+def test_claim_whose_response_is_lost_still_makes_the_attempt(harness):
+    # Given the delivery's claim commits while its response is lost (the SDK's retry then fails)
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+        harness.lose_responses("dynamodb", "UpdateItem")  # the first UpdateItem now: the claim
+
+        harness.pump()
+
+    # Then the attempt is made at once, not after the claim runs out
+    assert len(rx.received) == 1
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 1
+
+
+def test_redeliver_while_an_attempt_is_being_made_is_409(harness):
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+        harness.pump()
+    (delivery,) = _deliveries(harness, sub["id"])
+    harness.ddb.update_item(  # an attempt holds a live claim on it
+        TableName=harness.env["WEBHOOKS_TABLE"],
+        Key={"pk": {"S": f"SUB#{sub['id']}"}, "sk": {"S": f"DLV#{delivery['id']}"}},
+        UpdateExpression="SET #s = :p, claimed_until = :later",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":p": {"S": "pending"}, ":later": {"N": str(time.time() + 60)}},
+    )
+    reply = harness.request("POST", f"{HOOKS}/{sub['id']}/deliveries/{delivery['id']}/redeliver")
+    assert reply.status == 409 and reply.body["error"]["code"] == "conflict"
+
+
+def test_recover_requeues_a_pending_delivery_whose_message_was_lost(harness):
+    # Given a ping whose delivery was stored but whose message could not be sent
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.fail_calls("sqs", "SendMessage", times=1, code="ServiceUnavailable")
+        assert harness.request("POST", f"{HOOKS}/{sub['id']}/ping").status == 503
+        harness.pump()
+        assert rx.received == []
+        (stuck,) = _deliveries(harness, sub["id"])
+        assert stuck["status"] == "pending"
+        harness.ddb.update_item(  # an hour and more later
+            TableName=harness.env["WEBHOOKS_TABLE"],
+            Key={"pk": {"S": f"SUB#{sub['id']}"}, "sk": {"S": f"DLV#{stuck['id']}"}},
+            UpdateExpression="SET next_attempt_at = :then",
+            ExpressionAttributeValues={":then": {"N": str(time.time() - 3700)}},
+        )
+
+        # When the tenant recovers
+        reply = harness.request("POST", f"{HOOKS}/{sub['id']}/recover", body={"since": "2000-01-01T00:00:00"})
+        harness.pump()
+
+    # Then it is delivered
+    assert reply.status == 202 and reply.body["requeued"] == 1
+    assert len(rx.received) == 1
+
+
+def test_recover_since_the_earliest_date_is_not_a_500(harness):
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    reply = harness.request("POST", f"{HOOKS}/{sub['id']}/recover", body={"since": "0001-01-01T00:00:00"})
+    assert reply.status == 202, reply.body

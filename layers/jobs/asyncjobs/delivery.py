@@ -49,6 +49,7 @@ RECORD_MARGIN_S = 5.0  # kept for recording the result (a quarter of what is lef
 MIN_ATTEMPT_S = 0.5  # with less time left, the message comes back to a fresh invocation
 CLAIM_S = 60.0  # the longest claim: one attempt never takes longer (the function's timeout is 30 s)
 MAX_SQS_DELAY_S = 900
+STALE_PENDING_S = 3600  # a pending delivery this overdue lost its message (see Deliverer.stale)
 MAX_RETRY_AFTER_S = 86400
 USER_AGENT = "asyncjobs-webhooks/1"
 
@@ -287,6 +288,24 @@ class Deliverer:
         logger.info("job event fanned out", extra={"job_id": detail["job_id"], "deliveries": count})
         return count
 
+    def restart(self, d: Delivery) -> Delivery | None:
+        """Puts a delivery back on its schedule from the start and queues its attempt (redeliver,
+        recover). None while an attempt of it is being made (claimed). Should the message not go
+        out, the delivery stays `pending` without one: `recover` picks such stale deliveries up."""
+        try:
+            restarted = self.store.restart(d, self.clock())
+        except ConditionFailed:
+            return None
+        self.enqueue(restarted)
+        return restarted
+
+    def stale(self, d: Delivery) -> bool:
+        """A pending delivery whose attempt is long overdue: its message was lost (a send that
+        failed after the delivery was stored). Healthy ones are never this late: even waits
+        longer than SQS's 15-minute delay hop every 15 minutes."""
+        due = d.next_attempt_at if d.next_attempt_at is not None else d.created_at
+        return d.status == "pending" and due < self.clock() - STALE_PENDING_S
+
     # -- one attempt -----------------------------------------------------------------------
     def attempt(self, message: dict[str, Any], remaining_s: float = CLAIM_S) -> None:
         """Makes the attempt a message asks for. Returns when the message is done with; raises
@@ -312,14 +331,26 @@ class Deliverer:
             return
         if attempt_budget(ends_at - time.monotonic()) < MIN_ATTEMPT_S:
             raise RetryLater("too little time left in this invocation for an attempt")
+        until = round(now + min(remaining_s, CLAIM_S) + 1.0, 3)
         try:
             # The claim lasts as long as this invocation can: shorter than the queue's visibility
             # timeout, so a crashed attempt's message comes back to an expired claim.
-            d = self.store.claim(d, now, now + min(remaining_s, CLAIM_S) + 1.0)
+            d = self.store.claim(d, now, until)
         except ConditionFailed as exc:
-            # Another copy of this message is making the attempt, or crashed while making it:
-            # come back after the visibility timeout (longer than a claim) and look again.
-            raise RetryLater("the attempt is claimed by another worker") from exc
+            # Our own claim may have committed with its response lost (the SDK's retry then fails
+            # the condition): the stored claim is then exactly ours. Otherwise another copy of this
+            # message is making the attempt, or crashed while making it: come back after the
+            # visibility timeout (longer than a claim) and look again.
+            current = self.store.get_delivery(d.sub_id, d.delivery_id)
+            if not (
+                current is not None
+                and current.status == "pending"
+                and current.attempt_count == d.attempt_count
+                and current.claimed_until is not None
+                and abs(current.claimed_until - until) < 0.001
+            ):
+                raise RetryLater("the attempt is claimed by another worker") from exc
+            d = current
         try:
             self._conclude(sub, d, self._post(sub, d, ends_at))
         except Exception:

@@ -30,6 +30,8 @@ def event_detail(job: Job) -> dict[str, Any]:
     }
     if job.error is not None:
         detail["error"] = job.error.to_dict()
+    if job.result_file is not None:
+        detail["result_omitted"] = True  # stored as a file: fetch it from the status URL
     if job.result_json is not None:
         if len(job.result_json.encode()) <= MAX_INLINE_RESULT_BYTES:
             detail["result"] = json.loads(job.result_json)

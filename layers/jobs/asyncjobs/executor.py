@@ -177,19 +177,33 @@ def process_message(svc: Services, body: str, receive_count: int, remaining_s: f
         _end_unfinished(svc, job, now)
         return
 
+    lease = round(now + remaining_s + LEASE_MARGIN_S, 3)
     try:
-        job = svc.store.start(job, now, lease_until=now + remaining_s + LEASE_MARGIN_S)
+        job = svc.store.start(job, now, lease_until=lease)
     except ConditionFailed as exc:
         current = svc.store.get(job.tenant_id, job.job_id)
         if current is not None and current.status.terminal:
             _announce(svc, current)
             return
-        if current is not None and current.cancel_requested:
+        if current is not None and _ours(current, job, lease):
+            job = current  # our own claim committed; its response was lost and the retry refused
+        elif current is not None and current.cancel_requested:
             _end_unfinished(svc, current, now)
             return
-        raise RetryLater("another attempt holds the job") from exc
+        else:
+            raise RetryLater("another attempt holds the job") from exc
     logger.info("job started", extra={"attempt": job.attempts})
     _run(svc, job, deadline=time.time() + remaining_s)
+
+
+def _ours(current: Job, claimed: Job, lease: float) -> bool:
+    """Whether the stored claim is the one this attempt wrote (the next attempt, our lease)."""
+    return (
+        current.status is JobStatus.IN_PROGRESS
+        and current.attempts == claimed.attempts + 1
+        and current.lease_until is not None
+        and abs(current.lease_until - lease) < 0.001
+    )
 
 
 def settle_dead_letter(svc: Services, body: str) -> None:
@@ -225,8 +239,12 @@ def _end_unfinished(svc: Services, job: Job, now: float) -> None:
     try:
         ended = _insist(lambda: svc.store.end_unfinished(job, now, status, error), True)
     except ConditionFailed as exc:
-        current = _insist(lambda: _reread_terminal(svc, job), True)
-        if current is None:
+        current = _insist(lambda: svc.store.get(job.tenant_id, job.job_id), True)
+        cancelled_since = current is not None and current.cancel_requested and not job.cancel_requested
+        if cancelled_since and current is not None and not current.status.terminal:
+            _end_unfinished(svc, current, now)  # a cancel was accepted since the job was read
+            return
+        if current is None or not current.status.terminal:
             raise RetryLater("a live attempt holds the job") from exc
         ended = current  # ended elsewhere, or by our own write whose response was lost
     else:

@@ -324,17 +324,20 @@ class JobStore(Table):
             ":attempts": job.attempts,
         }
         sets = "SET #s = :status, finished_at = :now"
+        condition = "attempts = :attempts AND (#s = :queued OR (#s = :running AND lease_until < :now))"
         if error is not None:
             names["#err"] = "error"
             values[":err"] = error.to_dict()
             sets += ", #err = :err"
+        if status is not JobStatus.CANCELLED:
+            # a cancel accepted since the job was read wins: the caller was told it would
+            condition += " AND (attribute_not_exists(cancel_requested) OR cancel_requested = :false)"
+            values[":false"] = False
         return self._update(
             job.tenant_id,
             job.job_id,
             UpdateExpression=sets,
-            ConditionExpression=(
-                "attempts = :attempts AND (#s = :queued OR (#s = :running AND lease_until < :now))"
-            ),
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=_encode(values),
         )

@@ -484,11 +484,13 @@ class WebhookStore(Table):
         )
 
     def restart(self, d: Delivery, now: float) -> Delivery:
-        """Puts an ended delivery back on the retry schedule from its start (redeliver)."""
+        """Puts a delivery back on the retry schedule from its start (redeliver). Raises
+        ConditionFailed while an attempt of it is being made (a live claim is never dropped)."""
         return self._update(
             d,
             "SET #s = :pending, schedule_base = attempt_count, next_attempt_at = :now REMOVE claimed_until",
-            "attribute_exists(pk)",
+            "attribute_exists(pk) AND (#s <> :pending OR attribute_not_exists(claimed_until)"
+            " OR claimed_until < :now)",
             {":pending": "pending", ":now": now},
         )
 
