@@ -268,6 +268,19 @@ class Harness:
                 time.sleep(0.05)
         raise AssertionError("messages still pending after the timeout")
 
+    def pump_rules(self) -> None:
+        """Delivers what the template's EventBridge rules matched so far to their functions."""
+        for rule in self.stack.rule_triggers:
+            while msgs := self.sqs.receive_message(QueueUrl=rule.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            ):
+                for m in msgs:
+                    ok, _ = self._invoke(
+                        rule.function, target_input(aws_event(json.loads(m["Body"]), "us-east-1"), rule)
+                    )
+                    assert ok, f"{rule.function} failed on an event"
+                    self.sqs.delete_message(QueueUrl=rule.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
     def _pending(self, url: str) -> int:
         attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         return sum(

@@ -823,16 +823,31 @@ def test_fan_out_that_failed_its_asynchronous_tries_is_redone_from_the_dead_lett
 def test_attempt_whose_processing_failed_five_times_is_made_from_the_dead_letter_queue(harness):
     # Given an attempt message that could not be processed five times (DynamoDB failing), so SQS
     # moved it to WebhookDLQ
+    from devstack.lambda_runtime import deliver_batch
+
     with Receiver() as rx:
         sub = _subscribe(harness, rx.url)
         job_id = harness.submit()
         harness.execute()
+        harness.pump_rules()  # the fan-out: the delivery and its first attempt's message
         reads = harness.fail_calls("dynamodb", "GetItem", times=5, code="InternalServerError")
+        (attempts,) = [t for t in harness.stack.queue_triggers if t.queue_arn.endswith("-WebhookQueue")]
+        for _ in range(6):  # five failed processings; on the sixth receive SQS dead-letters it
+            deliver_batch(
+                harness.sqs,
+                attempts.queue_url,
+                attempts.queue_arn,
+                lambda ev: harness._invoke("WebhookDeliveryFunction", ev)[1],
+                batch_size=1,
+                report_batch_item_failures=True,
+                failed_visibility_timeout=0,
+            )
+        assert reads[0] == 5 and rx.received == []
+        assert harness.queue_depth(harness.stack.ref("WebhookDLQ")) == 1
 
         harness.pump()
 
     # Then the attempt was made from the dead-letter queue and recorded
-    assert reads[0] > 5
     (got,) = rx.received
     assert _verify(sub["secret"], got)["data"]["job_id"] == job_id
     (delivery,) = _deliveries(harness, sub["id"])
