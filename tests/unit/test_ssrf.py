@@ -120,3 +120,18 @@ def test_malformed_host_names_are_refused_not_crashed(url):
     for resolve in (True, False):
         with pytest.raises(UnsafeTarget, match="host"):
             check_url(url, LOCAL, resolve=resolve)
+
+
+def test_a_resolver_failing_for_now_is_not_a_refused_url(monkeypatch):
+    # EAI_AGAIN: the DNS server failed, the name may be fine. The API answers 503, a delivery
+    # records a failed attempt and retries; neither calls the URL invalid.
+    import socket
+
+    from asyncjobs.errors import InfrastructureError
+
+    def down(*_args, **_kwargs):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", down)
+    with pytest.raises(InfrastructureError):
+        check_url("https://hooks.example.com/x", Policy())

@@ -16,6 +16,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from asyncjobs.errors import InfrastructureError
+
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # What an HTTP request line can carry as is. URLs are refused, not percent-encoded on the fly: the
@@ -135,6 +137,8 @@ def resolve_host(host: str, port: int) -> list[IP]:
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
+        if exc.errno == socket.EAI_AGAIN:  # the resolver failed for now: not the URL's fault
+            raise InfrastructureError(f"DNS lookup of {host} failed for now: {exc}") from exc
         raise UnsafeTarget(f"the host {host} does not resolve") from exc
     except (UnicodeError, ValueError) as exc:  # IDNA encoding refused the name
         raise UnsafeTarget(f"the host {host[:80]!r} is not a valid host name: {exc}") from exc
