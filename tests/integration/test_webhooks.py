@@ -920,3 +920,23 @@ def test_recover_since_the_earliest_date_is_not_a_500(harness):
         sub = _subscribe(harness, rx.url)
     reply = harness.request("POST", f"{HOOKS}/{sub['id']}/recover", body={"since": "0001-01-01T00:00:00"})
     assert reply.status == 202, reply.body
+
+
+def test_a_jobs_delivery_expires_exactly_when_the_job_does(harness):
+    # A job that ran for a while: its delivery is created later than the job, yet both are deleted
+    # (and hidden) at the same moment, the job's 7 days.
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        job_id = harness.submit()
+        harness.execute()
+        harness.pump()
+    job_expiry = int(harness.item("acme", job_id)["expires_at"])
+    (delivery,) = _deliveries(harness, sub["id"])
+    item = harness.ddb.get_item(
+        TableName=harness.env["WEBHOOKS_TABLE"],
+        Key={"pk": {"S": f"SUB#{sub['id']}"}, "sk": {"S": f"DLV#{delivery['id']}"}},
+    )["Item"]
+    assert int(item["expires_at"]["N"]) == job_expiry
+    from asyncjobs.models import iso
+
+    assert json.loads(rx.received[0].body)["data"]["expires_at"] == iso(job_expiry)

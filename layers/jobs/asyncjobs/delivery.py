@@ -185,6 +185,16 @@ def _retry_after(value: str | None) -> float | None:
             return None
 
 
+def _epoch(value: Any) -> float | None:
+    """An ISO 8601 time from an event as epoch seconds (None when absent or unreadable)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def retry_delay(attempts_made: int, retry_after_s: float | None, time_scale: float = 1.0) -> float | None:
     """Seconds before the next attempt after `attempts_made` failed ones, or None when the
     schedule is used up. A receiver's Retry-After (429/503) can lengthen the wait, up to a day."""
@@ -244,7 +254,13 @@ class Deliverer:
             raise InfrastructureError(f"SQS SendMessage failed: {exc}") from exc
 
     def open_delivery(
-        self, sub: Subscription, delivery_id: str, event_type: str, payload: str, job_id: str | None = None
+        self,
+        sub: Subscription,
+        delivery_id: str,
+        event_type: str,
+        payload: str,
+        job_id: str | None = None,
+        expires_at: float | None = None,
     ) -> Delivery:
         """Stores a delivery and queues its first attempt. An existing delivery (the same event
         announced again) is queued again only if it never got an attempt: its first message may
@@ -260,6 +276,7 @@ class Deliverer:
             now,
             next_attempt_at=now,
             job_id=job_id,
+            expires_at=expires_at,
         )
         if not self.store.create_delivery(d):
             existing = self.store.get_delivery(sub.sub_id, delivery_id)
@@ -274,13 +291,14 @@ class Deliverer:
         detail = event["detail"]
         event_type, payload = event_payload(event)
         count = 0
+        expires_at = _epoch(detail.get("expires_at"))  # the delivery log keeps it as long as the job
         for sub in self.store.subscriptions(detail["tenant_id"]):
             if sub.wants(event_type, detail.get("action")):
                 # In place: Lambda gives the fan-out only three asynchronous tries before its event
                 # goes to the dead-letter queue.
                 retry_transient(
                     lambda sub=sub: self.open_delivery(
-                        sub, detail["event_id"], event_type, payload, job_id=detail["job_id"]
+                        sub, detail["event_id"], event_type, payload, detail["job_id"], expires_at
                     ),
                     tries=4,
                 )

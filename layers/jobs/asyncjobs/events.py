@@ -27,6 +27,7 @@ def event_detail(job: Job) -> dict[str, Any]:
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at),
+        "expires_at": iso(job.expires_at),
     }
     if job.error is not None:
         detail["error"] = job.error.to_dict()

@@ -138,6 +138,9 @@ class Delivery:
     next_attempt_at: float | None = None
     claimed_until: float | None = None
     job_id: str | None = None
+    expires_at: float | None = None
+    """When the delivery is deleted: with its job (the job's expiry, from the event), else 7 days
+    after it was created (pings)."""
 
     @property
     def terminal(self) -> bool:
@@ -367,7 +370,7 @@ class WebhookStore(Table):
             "schedule_base": 0,
             "attempts": [],
             "next_attempt_at": d.next_attempt_at,
-            "expires_at": int(d.created_at) + DELIVERY_RETENTION_S,
+            "expires_at": int(d.expires_at or d.created_at + DELIVERY_RETENTION_S),
         }
         try:
             self._call("put_item", Item=self._item(values), ConditionExpression="attribute_not_exists(pk)")
