@@ -251,17 +251,7 @@ class Harness:
                     failed_visibility_timeout=0,
                 )
                 busy = busy or received > 0
-            for rule in self.stack.rule_triggers:
-                msgs = self.sqs.receive_message(QueueUrl=rule.queue_url, MaxNumberOfMessages=10).get(
-                    "Messages", []
-                )
-                for m in msgs:
-                    ok, _ = self._invoke(
-                        rule.function, target_input(aws_event(json.loads(m["Body"]), "us-east-1"), rule)
-                    )
-                    assert ok, f"{rule.function} failed on an event"
-                    self.sqs.delete_message(QueueUrl=rule.queue_url, ReceiptHandle=m["ReceiptHandle"])
-                busy = busy or bool(msgs)
+            busy = self._deliver_rules() > 0 or busy
             if not busy and not any(self._pending(t.queue_url) for t in self.stack.queue_triggers):
                 return
             if not busy:
@@ -270,16 +260,23 @@ class Harness:
 
     def pump_rules(self) -> None:
         """Delivers what the template's EventBridge rules matched so far to their functions."""
+        while self._deliver_rules():
+            pass
+
+    def _deliver_rules(self) -> int:
+        """One receive per rule, each event invoked as Lambda would; returns how many there were."""
+        delivered = 0
         for rule in self.stack.rule_triggers:
-            while msgs := self.sqs.receive_message(QueueUrl=rule.queue_url, MaxNumberOfMessages=10).get(
-                "Messages", []
-            ):
-                for m in msgs:
-                    ok, _ = self._invoke(
-                        rule.function, target_input(aws_event(json.loads(m["Body"]), "us-east-1"), rule)
-                    )
-                    assert ok, f"{rule.function} failed on an event"
-                    self.sqs.delete_message(QueueUrl=rule.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            resp = self.sqs.receive_message(QueueUrl=rule.queue_url, MaxNumberOfMessages=10)
+            msgs = resp.get("Messages", [])
+            for m in msgs:
+                ok, _ = self._invoke(
+                    rule.function, target_input(aws_event(json.loads(m["Body"]), "us-east-1"), rule)
+                )
+                assert ok, f"{rule.function} failed on an event"
+                self.sqs.delete_message(QueueUrl=rule.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            delivered += len(msgs)
+        return delivered
 
     def _pending(self, url: str) -> int:
         attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]

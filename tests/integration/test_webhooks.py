@@ -940,3 +940,11 @@ def test_a_jobs_delivery_expires_exactly_when_the_job_does(harness):
     from asyncjobs.models import iso
 
     assert json.loads(rx.received[0].body)["data"]["expires_at"] == iso(job_expiry)
+
+
+def test_subscription_create_whose_response_is_lost_is_201(harness):
+    # The PutItem commits, its response is lost, and the SDK's retry fails attribute_not_exists.
+    harness.lose_responses("dynamodb", "PutItem")
+    with Receiver() as rx:
+        created = _subscribe(harness, rx.url)
+    assert harness.request("GET", f"{HOOKS}/{created['id']}").status == 200

@@ -248,8 +248,8 @@ class WebhookStore(Table):
     # -- subscriptions ---------------------------------------------------------------------
     def put_subscription(self, sub: Subscription, *, new: bool = False) -> Subscription:
         """Writes `sub` whole, only if it exists still unchanged since it was read (its `version`),
-        or, with `new`, only if it does not exist. Raises StaleWrite (ConditionFailed with `new`)
-        otherwise: a write made from an old read never undoes another (a delete, a rotation)."""
+        or, with `new`, only if it does not exist (ids are fresh). Raises StaleWrite otherwise: a
+        write made from an old read never undoes another (a delete, a rotation)."""
         values = {
             "pk": f"TENANT#{sub.tenant_id}",
             "sk": f"SUB#{sub.sub_id}",
@@ -284,7 +284,9 @@ class WebhookStore(Table):
             self._call("put_item", Item=self._item(values), **kw)
         except ConditionFailed as exc:
             if new:
-                raise
+                # Subscription ids are new and random: the item can only exist because an earlier
+                # try of this very put committed and its response was lost. It is stored.
+                return replace(sub, version=sub.version + 1)
             raise StaleWrite(f"subscription {sub.sub_id} changed or was deleted since it was read") from exc
         return replace(sub, version=sub.version + 1)
 
