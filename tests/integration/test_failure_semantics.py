@@ -373,3 +373,38 @@ def test_event_of_a_result_stored_as_a_file_says_it_was_left_out(harness):
     harness.execute()
     (event,) = _events_for(harness, job_id)
     assert event["detail"]["result_omitted"] is True and "result" not in event["detail"]
+
+
+def test_message_whose_job_is_not_stored_yet_comes_back_in_seconds(harness, monkeypatch):
+    # Given a message whose job is not stored half a second after it arrived (the run function's
+    # PutItem is still being retried by the SDK, say)
+    from asyncjobs import executor
+    from devstack.lambda_runtime import LambdaContext, deliver_batch
+
+    monkeypatch.setattr(executor, "STORE_RECHECK_S", 1)
+    job_id = "01a20000-0000-7000-8000-000000000002"
+    _redeliver_to(harness, "acme", job_id)
+    fn = harness.stack.functions["ExecutorFunction"]
+
+    def run(event):
+        return harness.handlers["ExecutorFunction"](event, LambdaContext(fn.name, fn.memory, fn.timeout))
+
+    received, failed = deliver_batch(
+        harness.sqs,
+        harness.trigger.queue_url,
+        harness.trigger.queue_arn,
+        run,
+        batch_size=1,
+        report_batch_item_failures=True,
+        failed_visibility_timeout=None,  # whatever the function set, as on AWS
+    )
+    assert (received, failed) == (1, 1)
+    harness.submit_item(job_id, {"steps": 1})  # the put lands
+
+    # Then the message is back within seconds (not after the 30-minute visibility timeout)
+    harness.wait_for(lambda: harness.execute(retry_now=False), timeout=5)
+    assert harness.item("acme", job_id)["status"] == "succeeded"
+
+
+def _redeliver_to(harness, tenant, job_id):
+    harness.sqs.send_message(QueueUrl=harness.trigger.queue_url, MessageBody=message_body(tenant, job_id))

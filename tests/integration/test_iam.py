@@ -53,6 +53,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "events:PutEvents": {"JobsEventBus"},
         "s3:PutObject": {"ResultsBucket/results/*"},
         "s3:GetObject": {"ResultsBucket/inputs/*"},
+        "sqs:ChangeMessageVisibility": {"JobsQueue"},  # a message that arrived before its job
     },
     "ReconcilerFunction": {
         "dynamodb:GetItem": {"JobsTable"},
@@ -318,6 +319,10 @@ def _every_flow(harness: Any) -> None:
         harness.fail_calls("sqs", "SendMessage", times=1, code="ServiceUnavailable")
         assert harness.run("acme", "/diagnostic", {}, headers={"Idempotency-Key": "iam-2"}).status == 503
         large = harness.submit(body={"steps": 1, "echo": {"blob": "x" * 70_000}})  # input stored in S3
+        harness.sqs.send_message(  # a message whose job is not stored (yet): it comes back soon
+            QueueUrl=harness.trigger.queue_url,
+            MessageBody=json.dumps({"tenant_id": "acme", "job_id": "01a20000-0000-7000-8000-00000000000f"}),
+        )
         pdf = ok(harness.run("acme", "/designs/d-1/proposal_pdf", PROPOSAL), 202)
         cancelled = harness.submit()
         ok(harness.request("POST", f"/v2/tenants/acme/jobs/{cancelled}/cancel"))

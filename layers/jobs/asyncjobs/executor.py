@@ -50,8 +50,11 @@ T = TypeVar("T")
 # MAX_INLINE_RESULT_BYTES is stored as a file in the results bucket and served by download URL.
 MAX_RESULT_BYTES = 50 * 1024 * 1024
 MAX_INLINE_RESULT_BYTES = 64 * 1024
-# How long to wait before looking again for a job whose message arrived before it was stored.
+# How long to wait before looking again for a job whose message arrived before it was stored, and
+# when its message comes back if the job is still missing then (not the 30-minute visibility
+# timeout: a run function whose put the SDK is retrying may still store it and answer 202).
 STORE_GRACE_S = 0.5
+STORE_RECHECK_S = 10
 # Lambda ends an invocation at its deadline; the margin only absorbs clock differences between hosts.
 LEASE_MARGIN_S = 1.0
 
@@ -63,7 +66,12 @@ _METRIC = {
 
 
 class RetryLater(Exception):
-    """The message must be delivered again later."""
+    """The message must be delivered again later: after `after_s` seconds when given, else after
+    the queue's visibility timeout."""
+
+    def __init__(self, message: str, after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.after_s = after_s
 
 
 class AttemptContext:
@@ -149,7 +157,7 @@ def _find(svc: Services, tenant_id: str, job_id: str, receive_count: int, insist
         time.sleep(STORE_GRACE_S)
         job = svc.store.get(tenant_id, job_id)
         if job is None:
-            raise RetryLater("no job for this message yet; looking again on its next receive")
+            raise RetryLater("no job for this message yet; looking again soon", STORE_RECHECK_S)
     return job
 
 

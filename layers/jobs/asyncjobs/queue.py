@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -35,3 +36,11 @@ class JobQueue:
             self._sqs.send_message(QueueUrl=self._url, MessageBody=message_body(tenant_id, job_id))
         except (ClientError, BotoCoreError) as exc:
             raise InfrastructureError(f"SQS SendMessage failed: {exc}") from exc
+
+    def return_in(self, receipt_handle: str, seconds: int) -> None:
+        """Makes a received message visible again in `seconds` instead of after the queue's
+        visibility timeout. Best effort: if it fails, the visibility timeout applies."""
+        with contextlib.suppress(ClientError, BotoCoreError):
+            self._sqs.change_message_visibility(
+                QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )
