@@ -148,8 +148,11 @@ class LocalStack:
             self._http.server_close()
         for pool in self.pools.values():
             pool.close()
+        # One deadline for all (daemon) threads: a poller busy in a slow call must not hold up
+        # Ctrl-C by 5 s per thread.
+        deadline = time.monotonic() + 5
         for t in self._threads:
-            t.join(timeout=5)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
         with contextlib.suppress(AttributeError):
             self._moto.stop()
 
