@@ -143,7 +143,7 @@ def measure(prefill: int = 100) -> dict[str, Any]:
             monkeypatch.setenv("PROGRESS_INTERVAL_SECONDS", "1")  # the deployed default, not the tests' 0
             meter = Meter()
             boto3.setup_default_session(region_name="us-east-1")
-            from asyncjobs import aws
+            from asyncjobs.aws import clients as aws
             from asyncjobs.services import reset_services
 
             reset_services()

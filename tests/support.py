@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from asyncjobs import aws
+from asyncjobs.aws import clients as aws
 from asyncjobs.services import get_services, reset_services
 from asyncjobs.tenants import Tenants
 from devstack.authorizers import Authorizers

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from asyncjobs.dynamo import ConditionFailed
+from asyncjobs.aws.dynamo import ConditionFailed
 from asyncjobs.executor import RetryLater, process_message
 from asyncjobs.models import JobStatus
 from asyncjobs.queue import message_body

@@ -354,7 +354,7 @@ def test_cancel_accepted_just_before_the_closing_write_ends_the_job_cancelled(ha
                 ExpressionAttributeValues={":t": {"BOOL": True}},
             )
 
-    from asyncjobs import aws
+    from asyncjobs.aws import clients as aws
 
     aws.client("dynamodb").meta.events.register("before-call.dynamodb.UpdateItem", cancel_first)
     closing = int(harness.env["MAX_RECEIVE_COUNT"]) - 1

@@ -412,7 +412,7 @@ def _failing(service, operation, code="InternalServerError"):
     the SDK's retries, until the block ends. Yields a call counter."""
     from botocore.exceptions import ClientError
 
-    from asyncjobs import aws
+    from asyncjobs.aws import clients as aws
 
     client = aws.client(service)
     calls = [0]
@@ -582,7 +582,7 @@ def test_rotation_during_a_410_attempt_keeps_the_old_secret_expired(harness):
 
 
 def test_patch_racing_another_change_reapplies_on_top_of_it(harness):
-    from asyncjobs import aws
+    from asyncjobs.aws import clients as aws
 
     with Receiver() as rx:
         sub = _subscribe(harness, rx.url)
@@ -775,7 +775,7 @@ def test_junk_path_and_query_parameters_are_422(harness, path, query):
 
 @contextlib.contextmanager
 def _counting(service, operation):
-    from asyncjobs import aws
+    from asyncjobs.aws import clients as aws
 
     client = aws.client(service)
     calls = [0]

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from asyncjobs.dynamo import ConditionFailed
+from asyncjobs.aws.clients import AWS_ERRORS
+from asyncjobs.aws.dynamo import ConditionFailed
 from asyncjobs.errors import InfrastructureError, NotFound, retry_transient
 from asyncjobs.observability import logger
 from asyncjobs.ssrf import Policy, Target, UnsafeTarget, check_url
@@ -250,7 +249,7 @@ class Deliverer:
         delay = int(min(MAX_SQS_DELAY_S, max(0, math.ceil(delay_s))))
         try:
             self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=body, DelaySeconds=delay)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise InfrastructureError(f"SQS SendMessage failed: {exc}") from exc
 
     def open_delivery(
@@ -438,12 +437,12 @@ class Deliverer:
 def deliverer_from_env() -> Deliverer:
     import os
 
-    from asyncjobs import aws
+    from asyncjobs.aws import clients
     from asyncjobs.settings import required_env
 
     return Deliverer(
-        WebhookStore(aws.client("dynamodb"), required_env("WEBHOOKS_TABLE")),
-        aws.client("sqs"),
+        WebhookStore(clients.client("dynamodb"), required_env("WEBHOOKS_TABLE")),
+        clients.client("sqs"),
         required_env("WEBHOOK_QUEUE_URL"),
         Policy.from_settings(
             os.environ.get("WEBHOOK_REQUIRE_HTTPS", "true"), os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")

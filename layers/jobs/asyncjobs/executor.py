@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.metrics import MetricUnit
 
 from asyncjobs.actions import ActionFailed, get_action
-from asyncjobs.dynamo import ConditionFailed, InvalidWrite
+from asyncjobs.aws.dynamo import ConditionFailed, InvalidWrite
 from asyncjobs.errors import InfrastructureError, JobCancelled, TransientActionError, retry_transient
 from asyncjobs.models import Job, JobError, JobStatus
 from asyncjobs.observability import logger, metrics

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from asyncjobs import aws
+from asyncjobs.aws import clients
 from asyncjobs.errors import Conflict, InvalidRequest, ServiceUnavailable
 from asyncjobs.settings import required_env
 
@@ -52,7 +52,7 @@ def _wrapped(function: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[.
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 
     store = DynamoDBPersistenceLayer(
-        table_name=required_env("IDEMPOTENCY_TABLE"), boto3_client=aws.client("dynamodb")
+        table_name=required_env("IDEMPOTENCY_TABLE"), boto3_client=clients.client("dynamodb")
     )
 
     def accept(request: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from asyncjobs.actions import Action, ActionInput
-from asyncjobs.dynamo import ConditionFailed, InvalidWrite
+from asyncjobs.aws.dynamo import ConditionFailed, InvalidWrite
 from asyncjobs.errors import Conflict, InfrastructureError, NotFound, ServiceUnavailable, retry_transient
 from asyncjobs.ids import is_job_id, new_job_id
 from asyncjobs.models import Job, JobStatus

@@ -21,8 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from asyncjobs.aws.clients import ClientError
 from asyncjobs.errors import Conflict, InvalidRequest, NotFound
 
 TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")

@@ -27,20 +27,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel
 
 from asyncjobs.actions import Action
-from asyncjobs.errors import (
-    Conflict,
-    DomainError,
-    InfrastructureError,
-    InvalidRequest,
-    NotFound,
-    ServiceUnavailable,
-)
+from asyncjobs.errors import DomainError, InfrastructureError, ServiceUnavailable
 from asyncjobs.observability import logger
 
 TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 PATH_PARAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
-
-_STATUS = {NotFound: 404, Conflict: 409, InvalidRequest: 422, ServiceUnavailable: 503}
 
 
 class ErrorDetail(BaseModel):
@@ -191,9 +182,8 @@ def new_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(DomainError)
     def _domain(ex: DomainError) -> Response[str]:
-        status = _STATUS.get(type(ex), 400)
         headers = {"Retry-After": str(ex.retry_after)} if ex.retry_after is not None else None
-        return error_response(status, ex.code, ex.message, headers=headers)
+        return error_response(ex.status, ex.code, ex.message, headers=headers)
 
     @app.exception_handler(InfrastructureError)
     def _unavailable(ex: InfrastructureError) -> Response[str]:

@@ -21,9 +21,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-from asyncjobs.dynamo import ConditionFailed, Table
+from asyncjobs.aws.dynamo import ConditionFailed, Table, from_attribute, to_attribute
 from asyncjobs.errors import Conflict, NotFound
 from asyncjobs.ids import new_job_id
 
@@ -40,8 +38,6 @@ MAX_SUBSCRIPTIONS = 25  # per tenant: one job event fans out to all of them in o
 QUERY_PAGE_ITEMS = 100  # items read by one Query page of the delivery log
 MAX_QUERY_PAGES = 5  # Query pages one request reads at most; then it answers with a cursor
 MAX_RECOVER = 100  # deliveries one recover call requeues at most; then it answers with a cursor
-
-_ser, _deser = TypeSerializer(), TypeDeserializer()
 
 
 def new_secret() -> str:
@@ -239,11 +235,11 @@ class WebhookStore(Table):
                 return [conv(x) for x in v]
             return v
 
-        return {k: _ser.serialize(conv(v)) for k, v in values.items() if v is not None}
+        return {k: to_attribute(conv(v)) for k, v in values.items() if v is not None}
 
     @staticmethod
     def _decode(raw: dict[str, Any]) -> dict[str, Any]:
-        return {k: _plain(_deser.deserialize(v)) for k, v in raw.items()}
+        return {k: _plain(from_attribute(v)) for k, v in raw.items()}
 
     # -- subscriptions ---------------------------------------------------------------------
     def put_subscription(self, sub: Subscription, *, new: bool = False) -> Subscription:
