@@ -162,7 +162,7 @@ def measure(prefill: int = 100) -> dict[str, Any]:
 
 def _prefill(h: Any, count: int) -> None:
     """Other jobs of the same tenant already in the table."""
-    from asyncjobs.ids import new_job_id
+    from asyncjobs.jobs.ids import new_job_id
 
     table = h.env["JOBS_TABLE"]
     now = int(time.time())

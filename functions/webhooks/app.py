@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from asyncjobs.actions import ACTIONS
+from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.delivery import Deliverer, deliverer_from_env
 from asyncjobs.errors import Conflict, InvalidRequest, NotFound
 from asyncjobs.observability import logger

@@ -271,7 +271,7 @@ def test_crash_mid_delivery_is_retried_not_dropped(harness):
 
 
 def test_event_announced_twice_is_delivered_once(harness):
-    from asyncjobs.queue import message_body
+    from asyncjobs.jobs.queue import message_body
 
     with Receiver() as rx:
         _subscribe(harness, rx.url)
@@ -937,7 +937,7 @@ def test_a_jobs_delivery_expires_exactly_when_the_job_does(harness):
         Key={"pk": {"S": f"SUB#{sub['id']}"}, "sk": {"S": f"DLV#{delivery['id']}"}},
     )["Item"]
     assert int(item["expires_at"]["N"]) == job_expiry
-    from asyncjobs.models import iso
+    from asyncjobs.jobs.models import iso
 
     assert json.loads(rx.received[0].body)["data"]["expires_at"] == iso(job_expiry)
 

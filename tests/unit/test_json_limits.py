@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from asyncjobs.ids import is_job_id, new_job_id
+from asyncjobs.jobs.ids import is_job_id, new_job_id
 from asyncjobs.web import (
     MAX_JSON_DEPTH,
     MAX_JSON_INT_DIGITS,

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from asyncjobs.aws import clients
-from asyncjobs.events import EventPublisher
-from asyncjobs.files import ResultFiles
-from asyncjobs.queue import JobQueue
+from asyncjobs.jobs.events import EventPublisher
+from asyncjobs.jobs.files import ResultFiles
+from asyncjobs.jobs.queue import JobQueue
+from asyncjobs.jobs.store import JobStore
 from asyncjobs.settings import Settings, get_settings
-from asyncjobs.store import JobStore
 
 
 @dataclass

@@ -26,7 +26,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel
 
-from asyncjobs.actions import Action
+from asyncjobs.actions.base import Action
 from asyncjobs.errors import DomainError, InfrastructureError, ServiceUnavailable
 from asyncjobs.observability import logger
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from asyncjobs.aws.dynamo import ConditionFailed, Table, from_attribute, to_attribute
 from asyncjobs.errors import Conflict, NotFound
-from asyncjobs.ids import new_job_id
+from asyncjobs.jobs.ids import new_job_id
 
 EVENT_TYPES = ("job.succeeded", "job.failed", "job.cancelled")
 STATUS_EVENT = {"succeeded": "job.succeeded", "failed": "job.failed", "cancelled": "job.cancelled"}

@@ -17,8 +17,8 @@ from typing import Any
 
 from asyncjobs.aws.dynamo import ConditionFailed, Table, from_attribute, to_attribute
 from asyncjobs.errors import InvalidRequest
-from asyncjobs.ids import is_job_id
-from asyncjobs.models import Job, JobError, JobStatus
+from asyncjobs.jobs.ids import is_job_id
+from asyncjobs.jobs.models import Job, JobError, JobStatus
 
 BY_ACTION_INDEX = "ByAction"
 MAX_PAGE_SIZE = 100

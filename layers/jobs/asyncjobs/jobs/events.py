@@ -7,7 +7,7 @@ from typing import Any
 
 from asyncjobs.aws.clients import AWS_ERRORS
 from asyncjobs.errors import InfrastructureError
-from asyncjobs.models import EVENT_DETAIL_TYPES, Job, iso
+from asyncjobs.jobs.models import EVENT_DETAIL_TYPES, Job, iso
 
 # EventBridge entries are limited to 256 KB; larger results are left for the status call.
 MAX_INLINE_RESULT_BYTES = 16 * 1024
