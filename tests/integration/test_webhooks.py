@@ -496,7 +496,7 @@ def test_a_stored_subscription_the_request_cannot_carry_is_a_recorded_failed_att
     # crash that leaves the delivery pending with no attempt and pages the operator via the DLQ.
     from dataclasses import replace
 
-    from asyncjobs.delivery import deliverer_from_env
+    from asyncjobs.webhooks.delivery import deliverer_from_env
 
     with Receiver() as rx:
         sub = _subscribe(harness, rx.url)
@@ -609,14 +609,14 @@ def test_patch_racing_another_change_reapplies_on_top_of_it(harness):
 
 
 def _store():
-    from asyncjobs.delivery import deliverer_from_env
+    from asyncjobs.webhooks.delivery import deliverer_from_env
 
     return deliverer_from_env().store
 
 
 def _log_delivery(harness, sub_id, delivery_id, status, created_at=None):
     """A delivery in the log, as the delivery function leaves it."""
-    from asyncjobs.webhooks import Delivery
+    from asyncjobs.webhooks.models import Delivery
 
     store = _store()
     d = Delivery(sub_id, delivery_id, "acme", "ping", "{}", "pending", created_at or time.time())
@@ -626,7 +626,7 @@ def _log_delivery(harness, sub_id, delivery_id, status, created_at=None):
 
 
 def test_subscriptions_per_tenant_are_capped(harness):
-    from asyncjobs.webhooks import MAX_SUBSCRIPTIONS
+    from asyncjobs.webhooks.models import MAX_SUBSCRIPTIONS
 
     for _ in range(MAX_SUBSCRIPTIONS):
         _subscribe(harness, "http://127.0.0.1:9/h")
@@ -644,8 +644,8 @@ def test_subscriptions_per_tenant_are_capped(harness):
 
 
 def test_a_retried_fan_out_does_not_restart_deliveries_already_made(harness):
-    from asyncjobs.delivery import deliverer_from_env
     from asyncjobs.errors import InfrastructureError
+    from asyncjobs.webhooks.delivery import deliverer_from_env
 
     with Receiver() as first, Receiver() as second:
         _subscribe(harness, first.url)
@@ -679,7 +679,7 @@ def test_a_retried_fan_out_does_not_restart_deliveries_already_made(harness):
 
 
 def test_deliveries_expire_with_the_job_and_are_hidden_once_expired(harness):
-    from asyncjobs.webhooks import DELIVERY_RETENTION_S
+    from asyncjobs.webhooks.models import DELIVERY_RETENTION_S
 
     assert DELIVERY_RETENTION_S == 7 * 86400  # as long as the job itself is kept
     with Receiver() as rx:
@@ -699,7 +699,7 @@ def test_deliveries_expire_with_the_job_and_are_hidden_once_expired(harness):
 
 
 def test_filtered_delivery_log_reads_a_bounded_part_per_request(harness, monkeypatch):
-    from asyncjobs import webhooks
+    from asyncjobs.webhooks import store as webhooks
 
     monkeypatch.setattr(webhooks, "QUERY_PAGE_ITEMS", 5)
     monkeypatch.setattr(webhooks, "MAX_QUERY_PAGES", 2)
@@ -740,7 +740,7 @@ def test_recover_is_bounded_per_call_and_continues_with_a_cursor(harness, monkey
 
 
 def test_rotations_drop_expired_secrets_and_cap_the_active_ones(harness):
-    from asyncjobs.webhooks import MAX_ACTIVE_SECRETS
+    from asyncjobs.webhooks.models import MAX_ACTIVE_SECRETS
 
     sub = _subscribe(harness, "http://127.0.0.1:9/h")
     rotate = f"{HOOKS}/{sub['id']}/rotate-secret"
