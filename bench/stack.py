@@ -181,7 +181,7 @@ def bench_stack() -> Iterator[BenchStack]:
             endpoint_url=endpoint,
             parameters=PARAMETERS,
         )
-        from asyncjobs.tenants import Tenants
+        from asyncjobs.tenancy.tenants import Tenants
 
         tenants = Tenants(
             session.client("dynamodb", endpoint_url=endpoint), stack.outputs["TenantsTableName"]

@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from asyncjobs.aws import clients as aws
 from asyncjobs.services import get_services, reset_services
-from asyncjobs.tenants import Tenants
+from asyncjobs.tenancy.tenants import Tenants
 from devstack.authorizers import Authorizers
 from devstack.lambda_runtime import (
     LambdaContext,

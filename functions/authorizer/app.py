@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from asyncjobs.aws import clients as aws
 from asyncjobs.observability import logger
 from asyncjobs.settings import required_env
-from asyncjobs.tenants import Tenants
+from asyncjobs.tenancy.tenants import Tenants
 
 
 def _tenants() -> Tenants:

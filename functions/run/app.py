@@ -9,14 +9,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asyncjobs import idempotency
 from asyncjobs.actions.base import Action
 from asyncjobs.actions.registry import ACTIONS
+from asyncjobs.http import idempotency
+from asyncjobs.http.app import json_response, new_app
+from asyncjobs.http.gate import gate
+from asyncjobs.http.routes import BODY, TENANT_ID_PATTERN, action_route, resolver_path
 from asyncjobs.jobs import use_cases
 from asyncjobs.jobs.ids import JOB_ID_PARAM_PATTERN
 from asyncjobs.observability import logger, metrics
 from asyncjobs.services import get_services
-from asyncjobs.web import BODY, TENANT_ID_PATTERN, action_route, gate, json_response, new_app, resolver_path
 
 app = new_app()
 IDEMPOTENCY_KEY = Annotated[

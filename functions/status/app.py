@@ -11,13 +11,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from asyncjobs.actions.base import Action
 from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.errors import InvalidRequest
+from asyncjobs.http.app import json_response, new_app
+from asyncjobs.http.gate import gate
+from asyncjobs.http.routes import TENANT_ID_PATTERN, action_route, resolver_path
 from asyncjobs.jobs import use_cases
 from asyncjobs.jobs.ids import JOB_ID_PARAM_PATTERN
 from asyncjobs.jobs.models import JobStatus
 from asyncjobs.jobs.store import MAX_PAGE_SIZE
 from asyncjobs.observability import logger
 from asyncjobs.services import get_services
-from asyncjobs.web import TENANT_ID_PATTERN, action_route, gate, json_response, new_app, resolver_path
 
 app = new_app()
 

@@ -17,8 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.errors import Conflict, InvalidRequest, NotFound
+from asyncjobs.http.app import json_response, new_app
+from asyncjobs.http.gate import gate
+from asyncjobs.http.routes import TENANT_ID_PATTERN
 from asyncjobs.observability import logger
-from asyncjobs.web import TENANT_ID_PATTERN, gate, json_response, new_app
 from asyncjobs.webhooks.delivery import Deliverer, deliverer_from_env
 from asyncjobs.webhooks.models import (
     EVENT_TYPES,

@@ -10,7 +10,7 @@ import threading
 import pytest
 import requests
 
-from asyncjobs.tenants import Tenants
+from asyncjobs.tenancy.tenants import Tenants
 from tests.support import ROOT
 
 RUN, STATUS, OTHERS_JOB = "run", "status", "other tenant's job id"

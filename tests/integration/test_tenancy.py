@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from asyncjobs.tenants import key_hash
+from asyncjobs.tenancy.tenants import key_hash
 
 
 def test_keys_are_stored_only_as_hashes(harness):

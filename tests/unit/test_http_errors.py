@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from asyncjobs.errors import Conflict, InfrastructureError, InvalidRequest, NotFound, ServiceUnavailable
-from asyncjobs.web import new_app
+from asyncjobs.http.app import new_app
 
 
 class JobGone(NotFound):

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 
 from asyncjobs.errors import DomainError
-from asyncjobs.tenants import Tenants
+from asyncjobs.tenancy.tenants import Tenants
 
 LOCAL_STATE = Path(".devstack/state.json")
 

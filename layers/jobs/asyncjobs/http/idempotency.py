@@ -58,9 +58,11 @@ def _wrapped(function: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[.
     def accept(request: dict[str, Any]) -> dict[str, Any]:
         return function({k: v for k, v in request.items() if k != "key"})
 
-    # Powertools puts the function's qualified name in every record id: keep it stable, or
-    # existing keys stop matching after a refactor.
+    # Powertools puts the function's module and qualified name in every record id: keep them
+    # stable, or existing keys stop matching after a refactor. The module is the one this code
+    # lived in before it moved to asyncjobs.http.idempotency.
     accept.__name__ = accept.__qualname__ = f"accept_{function.__name__}"
+    accept.__module__ = "asyncjobs.idempotency"
     decorated: Callable[..., dict[str, Any]] = idempotent_function(
         data_keyword_argument="request", persistence_store=store, config=_config()
     )(accept)
