@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -170,7 +171,7 @@ def _admin(local, *args):
         [
             sys.executable,
             "-m",
-            "asyncjobs.admin",
+            "tools.admin",
             "--local",
             "--state",
             str(local.workdir / "state.json"),
@@ -180,7 +181,10 @@ def _admin(local, *args):
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers" / "jobs")},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "jobs")]),
+        },
     )
 
 
