@@ -62,4 +62,4 @@ openapi: $(VENV)/.installed
 
 ## admin: tenants and API keys, e.g. make admin ARGS="--local create-key demo"
 admin: $(VENV)/.installed
-	PYTHONPATH=layers/jobs $(PY) -m asyncjobs.admin $(ARGS)
+	PYTHONPATH=.:layers/jobs $(PY) -m tools.admin $(ARGS)

@@ -143,7 +143,7 @@ def measure(prefill: int = 100) -> dict[str, Any]:
             monkeypatch.setenv("PROGRESS_INTERVAL_SECONDS", "1")  # the deployed default, not the tests' 0
             meter = Meter()
             boto3.setup_default_session(region_name="us-east-1")
-            from asyncjobs import aws
+            from asyncjobs.aws import clients as aws
             from asyncjobs.services import reset_services
 
             reset_services()
@@ -162,7 +162,7 @@ def measure(prefill: int = 100) -> dict[str, Any]:
 
 def _prefill(h: Any, count: int) -> None:
     """Other jobs of the same tenant already in the table."""
-    from asyncjobs.ids import new_job_id
+    from asyncjobs.jobs.ids import new_job_id
 
     table = h.env["JOBS_TABLE"]
     now = int(time.time())

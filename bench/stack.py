@@ -49,10 +49,10 @@ class BenchStack:
 
     def queued_job(self) -> str:
         """A job stored and queued as the run function would, for an executor's first event."""
-        from asyncjobs.actions import ACTIONS
-        from asyncjobs.ids import new_job_id
-        from asyncjobs.models import Job, JobStatus
-        from asyncjobs.store import JobStore
+        from asyncjobs.actions.registry import ACTIONS
+        from asyncjobs.jobs.ids import new_job_id
+        from asyncjobs.jobs.models import Job, JobStatus
+        from asyncjobs.jobs.store import JobStore
 
         now = time.time()
         job = Job(
@@ -119,7 +119,7 @@ class BenchStack:
                 "batchItemFailures": []
             }
         if function == "WebhookDeliveryFunction":
-            from asyncjobs.ids import new_job_id
+            from asyncjobs.jobs.ids import new_job_id
 
             job_id = new_job_id()
             detail = {
@@ -181,7 +181,7 @@ def bench_stack() -> Iterator[BenchStack]:
             endpoint_url=endpoint,
             parameters=PARAMETERS,
         )
-        from asyncjobs.tenants import Tenants
+        from asyncjobs.tenancy.tenants import Tenants
 
         tenants = Tenants(
             session.client("dynamodb", endpoint_url=endpoint), stack.outputs["TenantsTableName"]

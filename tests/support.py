@@ -16,9 +16,9 @@ import boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from asyncjobs import aws
+from asyncjobs.aws import clients as aws
 from asyncjobs.services import get_services, reset_services
-from asyncjobs.tenants import Tenants
+from asyncjobs.tenancy.tenants import Tenants
 from devstack.authorizers import Authorizers
 from devstack.lambda_runtime import (
     LambdaContext,
@@ -191,8 +191,8 @@ class Harness:
 
     def submit_item(self, job_id: str, body: Any, tenant: str = "acme", action: str = "diagnostic") -> None:
         """Stores a queued job directly, without its message (what a run function's PutItem does)."""
-        from asyncjobs.actions import ACTIONS
-        from asyncjobs.models import Job, JobStatus
+        from asyncjobs.actions.registry import ACTIONS
+        from asyncjobs.jobs.models import Job, JobStatus
 
         svc = get_services()
         now = svc.clock()

@@ -14,10 +14,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asyncjobs import aws
+from asyncjobs.aws import clients as aws
 from asyncjobs.observability import logger
 from asyncjobs.settings import required_env
-from asyncjobs.tenants import Tenants
+from asyncjobs.tenancy.tenants import Tenants
 
 
 def _tenants() -> Tenants:

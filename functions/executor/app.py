@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asyncjobs.executor import RetryLater, process_message
+from asyncjobs.jobs.executor import MessageRetry, process_message
 from asyncjobs.observability import logger, metrics
 from asyncjobs.services import get_services
 
@@ -31,7 +31,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 receive_count=int(record.attributes.approximate_receive_count),
                 remaining_s=context.get_remaining_time_in_millis() / 1000,
             )
-        except RetryLater as exc:
+        except MessageRetry as exc:
             logger.exception("message not processed; it will be delivered again")
             if exc.after_s is not None:
                 svc.queue.return_in(record.receipt_handle, exc.after_s)

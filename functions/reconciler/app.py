@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asyncjobs.executor import settle_dead_letter
+from asyncjobs.jobs.executor import settle_dead_letter
 from asyncjobs.observability import logger, metrics
 from asyncjobs.services import get_services
 

@@ -9,12 +9,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asyncjobs import idempotency, jobs
-from asyncjobs.actions import ACTIONS, Action
-from asyncjobs.ids import JOB_ID_PARAM_PATTERN
+from asyncjobs.actions.base import Action
+from asyncjobs.actions.registry import ACTIONS
+from asyncjobs.http import idempotency
+from asyncjobs.http.app import json_response, new_app
+from asyncjobs.http.gate import gate
+from asyncjobs.http.routes import BODY, TENANT_ID_PATTERN, action_route, resolver_path
+from asyncjobs.jobs import use_cases
+from asyncjobs.jobs.ids import JOB_ID_PARAM_PATTERN
 from asyncjobs.observability import logger, metrics
 from asyncjobs.services import get_services
-from asyncjobs.web import BODY, TENANT_ID_PATTERN, action_route, gate, json_response, new_app, resolver_path
 
 app = new_app()
 IDEMPOTENCY_KEY = Annotated[
@@ -31,7 +35,7 @@ def _accept(request: dict[str, Any]) -> dict[str, Any]:
     """Submits the job and returns the 202 document (what an Idempotency-Key replays)."""
     action = ACTIONS[request["action"]]
     inputs = action.input_model.model_validate(request["body"])
-    job = jobs.submit(get_services(), request["tenant"], action, request["path_params"], inputs)
+    job = use_cases.submit(get_services(), request["tenant"], action, request["path_params"], inputs)
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
     location = f"{request['base_path']}/status?job_id={job.job_id}"
     return {"job_id": job.job_id, "status": job.status.value, "status_url": location}
@@ -93,7 +97,7 @@ def cancel(
         str, Path(pattern=JOB_ID_PARAM_PATTERN, max_length=64, description="From the run response.")
     ],
 ) -> Response[str]:
-    job = jobs.cancel(get_services(), tenant_id, job_id)
+    job = use_cases.cancel(get_services(), tenant_id, job_id)
     return json_response(200 if job.status.terminal else 202, job.to_public())
 
 

@@ -8,15 +8,18 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asyncjobs import jobs
-from asyncjobs.actions import ACTIONS, Action
+from asyncjobs.actions.base import Action
+from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.errors import InvalidRequest
-from asyncjobs.ids import JOB_ID_PARAM_PATTERN
-from asyncjobs.models import JobStatus
+from asyncjobs.http.app import json_response, new_app
+from asyncjobs.http.gate import gate
+from asyncjobs.http.routes import TENANT_ID_PATTERN, action_route, resolver_path
+from asyncjobs.jobs import use_cases
+from asyncjobs.jobs.ids import JOB_ID_PARAM_PATTERN
+from asyncjobs.jobs.models import JobStatus
+from asyncjobs.jobs.store import MAX_PAGE_SIZE
 from asyncjobs.observability import logger
 from asyncjobs.services import get_services
-from asyncjobs.store import MAX_PAGE_SIZE
-from asyncjobs.web import TENANT_ID_PATTERN, action_route, gate, json_response, new_app, resolver_path
 
 app = new_app()
 
@@ -24,9 +27,9 @@ app = new_app()
 def _status(action: Action, tenant_id: str, path_params: dict[str, str], job_id: str) -> Response[str]:
     svc = get_services()
     logger.append_keys(job_id=job_id)
-    job = jobs.status(svc, tenant_id, action, path_params, job_id)
+    job = use_cases.status(svc, tenant_id, action, path_params, job_id)
     headers = None if job.status.terminal else {"Retry-After": str(svc.settings.poll_after_s)}
-    return json_response(200, jobs.public_view(svc, job), headers=headers)
+    return json_response(200, use_cases.public_view(svc, job), headers=headers)
 
 
 for _action in ACTIONS.values():
@@ -68,7 +71,7 @@ def list_jobs(
     svc = get_services()
     if action is not None and action not in ACTIONS:
         raise InvalidRequest(f"query `action` must be one of: {', '.join(sorted(ACTIONS))}.")
-    page = jobs.list_jobs(svc, tenant_id, action=action, status=status, limit=limit, cursor=cursor)
+    page = use_cases.list_jobs(svc, tenant_id, action=action, status=status, limit=limit, cursor=cursor)
     return json_response(200, {"jobs": [j.to_summary() for j in page.jobs], "next_cursor": page.cursor})
 
 

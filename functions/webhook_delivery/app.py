@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asyncjobs.delivery import Deliverer, deliverer_from_env
 from asyncjobs.observability import logger
+from asyncjobs.webhooks.delivery import Deliverer, deliverer_from_env
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 

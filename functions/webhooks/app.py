@@ -15,13 +15,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from asyncjobs.actions import ACTIONS
-from asyncjobs.delivery import Deliverer, deliverer_from_env
+from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.errors import Conflict, InvalidRequest, NotFound
+from asyncjobs.http.app import json_response, new_app
+from asyncjobs.http.gate import gate
+from asyncjobs.http.routes import TENANT_ID_PATTERN
 from asyncjobs.observability import logger
-from asyncjobs.ssrf import UnsafeTarget, check_url
-from asyncjobs.web import TENANT_ID_PATTERN, gate, json_response, new_app
-from asyncjobs.webhooks import (
+from asyncjobs.webhooks.delivery import Deliverer, deliverer_from_env
+from asyncjobs.webhooks.models import (
     EVENT_TYPES,
     MAX_RECOVER,
     MAX_ROTATION_OVERLAP_S,
@@ -33,6 +34,7 @@ from asyncjobs.webhooks import (
     ping_delivery_id,
     rotated,
 )
+from asyncjobs.webhooks.ssrf import UnsafeTarget, check_url
 
 app = new_app()
 Tenant = Annotated[str, Path(pattern=TENANT_ID_PATTERN)]

@@ -75,7 +75,7 @@ class LocalStackProcess:
 
     def create_key(self, tenant: str) -> str:
         """A new API key for `tenant` (created with its tenant if need be), as the admin CLI does."""
-        from asyncjobs.tenants import Tenants
+        from asyncjobs.tenancy.tenants import Tenants
 
         tenants = Tenants(self.boto3_client("dynamodb"), self.state["outputs"]["TenantsTableName"])
         if not tenants.tenant_exists(tenant):

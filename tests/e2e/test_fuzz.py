@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from asyncjobs.web import MAX_JSON_DEPTH
+from asyncjobs.http.gate import MAX_JSON_DEPTH
 from tests.e2e.client import LocalStackProcess
 from tests.support import ROOT
 

@@ -184,7 +184,7 @@ def test_invocation_over_its_timeout_fails_and_the_message_returns(copy_stack):
 
 
 def test_revoked_key_works_until_the_authorizer_cache_expires(copy_stack):
-    from asyncjobs.tenants import Tenants
+    from asyncjobs.tenancy.tenants import Tenants
 
     key = copy_stack.create_key("t")
     url = f"{copy_stack.base_url}/v2/tenants/t/jobs"

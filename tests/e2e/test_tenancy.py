@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -10,7 +11,7 @@ import threading
 import pytest
 import requests
 
-from asyncjobs.tenants import Tenants
+from asyncjobs.tenancy.tenants import Tenants
 from tests.support import ROOT
 
 RUN, STATUS, OTHERS_JOB = "run", "status", "other tenant's job id"
@@ -170,7 +171,7 @@ def _admin(local, *args):
         [
             sys.executable,
             "-m",
-            "asyncjobs.admin",
+            "tools.admin",
             "--local",
             "--state",
             str(local.workdir / "state.json"),
@@ -180,7 +181,10 @@ def _admin(local, *args):
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers" / "jobs")},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "jobs")]),
+        },
     )
 
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from asyncjobs.dynamo import ConditionFailed
-from asyncjobs.executor import RetryLater, process_message
-from asyncjobs.models import JobStatus
-from asyncjobs.queue import message_body
+from asyncjobs.aws.dynamo import ConditionFailed
+from asyncjobs.jobs.executor import MessageRetry, process_message
+from asyncjobs.jobs.models import JobStatus
+from asyncjobs.jobs.queue import message_body
 from tests.support import load_event
 
 
@@ -156,7 +156,7 @@ def test_concurrent_duplicate_delivery_waits_for_the_live_attempt(harness):
     job = svc.store.get("acme", job_id)
     svc.store.start(job, svc.clock(), lease_until=svc.clock() + 60)  # another worker holds it
 
-    with pytest.raises(RetryLater):
+    with pytest.raises(MessageRetry):
         process_message(svc, message_body("acme", job_id), receive_count=1, remaining_s=60)
     assert harness.item("acme", job_id)["attempts"] == 1
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from asyncjobs.queue import message_body
+from asyncjobs.jobs.queue import message_body
 
 
 def _events_for(harness, job_id):
@@ -155,7 +155,7 @@ def test_run_failing_between_send_and_store_leaves_nothing_behind(harness):
 
 def test_message_arriving_before_its_job_is_stored_waits_for_it(harness):
     # Given a message delivered before the run function's PutItem lands (SQS can be that fast)
-    from asyncjobs.executor import process_message
+    from asyncjobs.jobs.executor import process_message
 
     job_id = "01a20000-0000-7000-8000-000000000001"
     svc = harness.services()
@@ -205,7 +205,7 @@ def test_large_input_and_large_result_both_fit(harness):
 
 def test_result_that_cannot_be_stored_fails_the_job_at_once(harness, monkeypatch):
     # Given a result larger than the product stores
-    from asyncjobs import executor
+    from asyncjobs.jobs import executor
 
     monkeypatch.setattr(executor, "MAX_RESULT_BYTES", 100_000)
     job_id = harness.submit(body={"steps": 1, "echo": {"data": "x" * 150_000}})
@@ -334,7 +334,7 @@ def test_claim_whose_response_is_lost_is_still_this_attempts(harness):
 def test_cancel_accepted_just_before_the_closing_write_ends_the_job_cancelled(harness):
     # Given a job whose last attempt crashed, on its closing receive; between the executor's read
     # and its closing write, the caller's cancel is accepted (202)
-    from asyncjobs.executor import process_message
+    from asyncjobs.jobs.executor import process_message
 
     harness.tap_events()
     job_id = harness.submit()
@@ -354,7 +354,7 @@ def test_cancel_accepted_just_before_the_closing_write_ends_the_job_cancelled(ha
                 ExpressionAttributeValues={":t": {"BOOL": True}},
             )
 
-    from asyncjobs import aws
+    from asyncjobs.aws import clients as aws
 
     aws.client("dynamodb").meta.events.register("before-call.dynamodb.UpdateItem", cancel_first)
     closing = int(harness.env["MAX_RECEIVE_COUNT"]) - 1
@@ -378,7 +378,7 @@ def test_event_of_a_result_stored_as_a_file_says_it_was_left_out(harness):
 def test_message_whose_job_is_not_stored_yet_comes_back_in_seconds(harness, monkeypatch):
     # Given a message whose job is not stored half a second after it arrived (the run function's
     # PutItem is still being retried by the SDK, say)
-    from asyncjobs import executor
+    from asyncjobs.jobs import executor
     from devstack.lambda_runtime import LambdaContext, deliver_batch
 
     monkeypatch.setattr(executor, "STORE_RECHECK_S", 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from asyncjobs.web import MAX_JSON_DEPTH, MAX_JSON_INT_DIGITS
+from asyncjobs.http.gate import MAX_JSON_DEPTH, MAX_JSON_INT_DIGITS
 
 SUB = "sub_" + "0" * 32
 # Every route that accepts a JSON body (cancel takes none, but a body sent to it is still read).

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from asyncjobs import aws
+from asyncjobs.aws import clients as aws
 from devstack.provision import ACCOUNT, Stack, _Resolver
 from devstack.template import Translated
 from tests.integration.test_run_and_status import PROPOSAL

@@ -284,7 +284,7 @@ def test_status_costs_one_read(harness):
     job_id = harness.submit()
     harness.execute()
     calls = []
-    from asyncjobs import aws
+    from asyncjobs.aws import clients as aws
 
     aws.client("dynamodb").meta.events.register(
         "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asyncjobs.actions import ACTIONS
+from asyncjobs.actions.registry import ACTIONS
 from devstack.routes import http_routes, match_route
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from asyncjobs.tenants import key_hash
+from asyncjobs.tenancy.tenants import key_hash
 
 
 def test_keys_are_stored_only_as_hashes(harness):
@@ -35,7 +35,7 @@ def test_authorizer_outage_is_not_cached(harness):
 
 def test_idempotency_retry_while_the_first_is_in_flight_is_409(harness):
     # Hold the first request inside SendMessage while a second one with the same key arrives.
-    from asyncjobs import aws
+    from asyncjobs.aws import clients as aws
 
     entered, release = threading.Event(), threading.Event()
 

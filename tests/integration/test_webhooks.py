@@ -271,7 +271,7 @@ def test_crash_mid_delivery_is_retried_not_dropped(harness):
 
 
 def test_event_announced_twice_is_delivered_once(harness):
-    from asyncjobs.queue import message_body
+    from asyncjobs.jobs.queue import message_body
 
     with Receiver() as rx:
         _subscribe(harness, rx.url)
@@ -412,7 +412,7 @@ def _failing(service, operation, code="InternalServerError"):
     the SDK's retries, until the block ends. Yields a call counter."""
     from botocore.exceptions import ClientError
 
-    from asyncjobs import aws
+    from asyncjobs.aws import clients as aws
 
     client = aws.client(service)
     calls = [0]
@@ -496,7 +496,7 @@ def test_a_stored_subscription_the_request_cannot_carry_is_a_recorded_failed_att
     # crash that leaves the delivery pending with no attempt and pages the operator via the DLQ.
     from dataclasses import replace
 
-    from asyncjobs.delivery import deliverer_from_env
+    from asyncjobs.webhooks.delivery import deliverer_from_env
 
     with Receiver() as rx:
         sub = _subscribe(harness, rx.url)
@@ -582,7 +582,7 @@ def test_rotation_during_a_410_attempt_keeps_the_old_secret_expired(harness):
 
 
 def test_patch_racing_another_change_reapplies_on_top_of_it(harness):
-    from asyncjobs import aws
+    from asyncjobs.aws import clients as aws
 
     with Receiver() as rx:
         sub = _subscribe(harness, rx.url)
@@ -609,14 +609,14 @@ def test_patch_racing_another_change_reapplies_on_top_of_it(harness):
 
 
 def _store():
-    from asyncjobs.delivery import deliverer_from_env
+    from asyncjobs.webhooks.delivery import deliverer_from_env
 
     return deliverer_from_env().store
 
 
 def _log_delivery(harness, sub_id, delivery_id, status, created_at=None):
     """A delivery in the log, as the delivery function leaves it."""
-    from asyncjobs.webhooks import Delivery
+    from asyncjobs.webhooks.models import Delivery
 
     store = _store()
     d = Delivery(sub_id, delivery_id, "acme", "ping", "{}", "pending", created_at or time.time())
@@ -626,7 +626,7 @@ def _log_delivery(harness, sub_id, delivery_id, status, created_at=None):
 
 
 def test_subscriptions_per_tenant_are_capped(harness):
-    from asyncjobs.webhooks import MAX_SUBSCRIPTIONS
+    from asyncjobs.webhooks.models import MAX_SUBSCRIPTIONS
 
     for _ in range(MAX_SUBSCRIPTIONS):
         _subscribe(harness, "http://127.0.0.1:9/h")
@@ -644,8 +644,8 @@ def test_subscriptions_per_tenant_are_capped(harness):
 
 
 def test_a_retried_fan_out_does_not_restart_deliveries_already_made(harness):
-    from asyncjobs.delivery import deliverer_from_env
     from asyncjobs.errors import InfrastructureError
+    from asyncjobs.webhooks.delivery import deliverer_from_env
 
     with Receiver() as first, Receiver() as second:
         _subscribe(harness, first.url)
@@ -679,7 +679,7 @@ def test_a_retried_fan_out_does_not_restart_deliveries_already_made(harness):
 
 
 def test_deliveries_expire_with_the_job_and_are_hidden_once_expired(harness):
-    from asyncjobs.webhooks import DELIVERY_RETENTION_S
+    from asyncjobs.webhooks.models import DELIVERY_RETENTION_S
 
     assert DELIVERY_RETENTION_S == 7 * 86400  # as long as the job itself is kept
     with Receiver() as rx:
@@ -699,7 +699,7 @@ def test_deliveries_expire_with_the_job_and_are_hidden_once_expired(harness):
 
 
 def test_filtered_delivery_log_reads_a_bounded_part_per_request(harness, monkeypatch):
-    from asyncjobs import webhooks
+    from asyncjobs.webhooks import store as webhooks
 
     monkeypatch.setattr(webhooks, "QUERY_PAGE_ITEMS", 5)
     monkeypatch.setattr(webhooks, "MAX_QUERY_PAGES", 2)
@@ -740,7 +740,7 @@ def test_recover_is_bounded_per_call_and_continues_with_a_cursor(harness, monkey
 
 
 def test_rotations_drop_expired_secrets_and_cap_the_active_ones(harness):
-    from asyncjobs.webhooks import MAX_ACTIVE_SECRETS
+    from asyncjobs.webhooks.models import MAX_ACTIVE_SECRETS
 
     sub = _subscribe(harness, "http://127.0.0.1:9/h")
     rotate = f"{HOOKS}/{sub['id']}/rotate-secret"
@@ -775,7 +775,7 @@ def test_junk_path_and_query_parameters_are_422(harness, path, query):
 
 @contextlib.contextmanager
 def _counting(service, operation):
-    from asyncjobs import aws
+    from asyncjobs.aws import clients as aws
 
     client = aws.client(service)
     calls = [0]
@@ -937,7 +937,7 @@ def test_a_jobs_delivery_expires_exactly_when_the_job_does(harness):
         Key={"pk": {"S": f"SUB#{sub['id']}"}, "sk": {"S": f"DLV#{delivery['id']}"}},
     )["Item"]
     assert int(item["expires_at"]["N"]) == job_expiry
-    from asyncjobs.models import iso
+    from asyncjobs.jobs.models import iso
 
     assert json.loads(rx.received[0].body)["data"]["expires_at"] == iso(job_expiry)
 

@@ -1,4 +1,4 @@
-"""The bounded JSON parser every request body goes through (web.parse_json_body, web.gate)."""
+"""The bounded JSON parser every request body goes through (http.gate.parse_json_body, http.gate.gate)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from asyncjobs.ids import is_job_id, new_job_id
-from asyncjobs.web import (
+from asyncjobs.http.gate import (
     MAX_JSON_DEPTH,
     MAX_JSON_INT_DIGITS,
     BodyRefused,
@@ -17,6 +16,7 @@ from asyncjobs.web import (
     load_checked_json,
     parse_json_body,
 )
+from asyncjobs.jobs.ids import is_job_id, new_job_id
 
 
 @pytest.mark.parametrize(

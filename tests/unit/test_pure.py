@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from asyncjobs.actions import Action, ActionInput
+from asyncjobs.actions.base import Action, ActionInput
 from asyncjobs.actions.proposal_pdf import ProposalInput, financials
 from asyncjobs.errors import InvalidRequest
-from asyncjobs.events import MAX_INLINE_RESULT_BYTES, event_detail
-from asyncjobs.ids import is_job_id, new_job_id
-from asyncjobs.models import Job, JobStatus
-from asyncjobs.store import decode_cursor, encode_cursor
-from asyncjobs.web import _field_errors
+from asyncjobs.http.errors import _field_errors
+from asyncjobs.jobs.events import MAX_INLINE_RESULT_BYTES, event_detail
+from asyncjobs.jobs.ids import is_job_id, new_job_id
+from asyncjobs.jobs.models import Job, JobStatus
+from asyncjobs.jobs.store import decode_cursor, encode_cursor
 from devstack.lambda_runtime import failed_message_ids
 
 

@@ -6,9 +6,8 @@ import socket
 
 import pytest
 
-from asyncjobs.delivery import retry_delay
-from asyncjobs.ssrf import Policy, UnsafeTarget, check_url
-from asyncjobs.webhooks import RETRY_SCHEDULE_S
+from asyncjobs.webhooks.delivery import RETRY_SCHEDULE_S, retry_delay
+from asyncjobs.webhooks.ssrf import Policy, UnsafeTarget, check_url
 
 DEPLOYED = Policy()  # https only, no exceptions
 LOCAL = Policy.from_settings("false", "127.0.0.0/8")

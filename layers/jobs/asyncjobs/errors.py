@@ -1,4 +1,5 @@
-"""Domain errors. The HTTP layer maps each to one status code and error code (see web.py)."""
+"""Domain errors. Each carries the HTTP status and error code it answers with; the HTTP layer reads
+them from the error's class (see http/errors.py), so a subclass answers as its parent does."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ T = TypeVar("T")
 
 
 class DomainError(Exception):
+    status = 400
     code = "error"
 
     def __init__(self, message: str, retry_after: int | None = None) -> None:
@@ -19,20 +21,24 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
+    status = 404
     code = "not_found"
 
 
 class Conflict(DomainError):
+    status = 409
     code = "conflict"
 
 
 class InvalidRequest(DomainError):
+    status = 422
     code = "invalid_request"
 
 
 class ServiceUnavailable(DomainError):
     """An AWS dependency failed after retries; the caller may retry the request."""
 
+    status = 503
     code = "service_unavailable"
 
     def __init__(self, message: str, retry_after: int | None = 5) -> None:
@@ -40,7 +46,8 @@ class ServiceUnavailable(DomainError):
 
 
 class InfrastructureError(Exception):
-    """A transient failure of our own storage, queue or bus: the executor retries the message."""
+    """A transient failure of our own storage, queue or bus: the executor retries the message; the
+    HTTP layer answers it as a ServiceUnavailable (503)."""
 
 
 class TransientActionError(Exception):

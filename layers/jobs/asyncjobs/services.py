@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
-from asyncjobs import aws
-from asyncjobs.events import EventPublisher
-from asyncjobs.files import ResultFiles
-from asyncjobs.queue import JobQueue
+from asyncjobs.aws import clients
+from asyncjobs.jobs.events import EventPublisher
+from asyncjobs.jobs.files import ResultFiles
+from asyncjobs.jobs.queue import JobQueue
+from asyncjobs.jobs.store import JobStore
 from asyncjobs.settings import Settings, get_settings
-from asyncjobs.store import JobStore
 
 
 @dataclass
@@ -28,12 +28,12 @@ class Services:
 def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
-        store=JobStore(aws.client("dynamodb"), settings.jobs_table),
-        queue=_Lazy(lambda: JobQueue(aws.client("sqs"), settings.jobs_queue_url)),  # type: ignore[arg-type]
+        store=JobStore(clients.client("dynamodb"), settings.jobs_table),
+        queue=_Lazy(lambda: JobQueue(clients.client("sqs"), settings.jobs_queue_url)),  # type: ignore[arg-type]
         events=_Lazy(  # type: ignore[arg-type]
-            lambda: EventPublisher(aws.client("events"), settings.event_bus_name, settings.event_source)
+            lambda: EventPublisher(clients.client("events"), settings.event_bus_name, settings.event_source)
         ),
-        files=_Lazy(lambda: ResultFiles(aws.client("s3"), settings.results_bucket)),  # type: ignore[arg-type]
+        files=_Lazy(lambda: ResultFiles(clients.client("s3"), settings.results_bucket)),  # type: ignore[arg-type]
     )
 
 
@@ -60,4 +60,4 @@ def reset_services() -> None:
     """Drop cached settings, clients and services (tests change the environment between cases)."""
     get_services.cache_clear()
     get_settings.cache_clear()
-    aws.reset_clients()
+    clients.reset_clients()

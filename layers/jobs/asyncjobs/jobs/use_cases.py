@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from asyncjobs.actions import Action, ActionInput
-from asyncjobs.dynamo import ConditionFailed, InvalidWrite
+from asyncjobs.actions.base import Action, ActionInput
+from asyncjobs.aws.dynamo import ConditionFailed, InvalidWrite
 from asyncjobs.errors import Conflict, InfrastructureError, NotFound, ServiceUnavailable, retry_transient
-from asyncjobs.ids import is_job_id, new_job_id
-from asyncjobs.models import Job, JobStatus
+from asyncjobs.jobs.ids import is_job_id, new_job_id
+from asyncjobs.jobs.models import Job, JobStatus
+from asyncjobs.jobs.store import Page
 from asyncjobs.observability import logger
 from asyncjobs.services import Services
-from asyncjobs.store import Page
 
 _RETRY = "Retry the request; if it keeps failing, the service is degraded."
 

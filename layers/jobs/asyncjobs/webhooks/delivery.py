@@ -16,173 +16,41 @@ attempt: each attempt is claimed with a conditional write first, and losers let 
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import http.client
 import json
 import math
-import socket
-import ssl
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from asyncjobs.dynamo import ConditionFailed
+from asyncjobs.aws.clients import AWS_ERRORS
+from asyncjobs.aws.dynamo import ConditionFailed
 from asyncjobs.errors import InfrastructureError, NotFound, retry_transient
 from asyncjobs.observability import logger
-from asyncjobs.ssrf import Policy, Target, UnsafeTarget, check_url
-from asyncjobs.webhooks import (
-    RETRY_SCHEDULE_S,
-    STATUS_EVENT,
-    Delivery,
-    Subscription,
-    WebhookStore,
-)
+from asyncjobs.webhooks.http_client import TIMEOUT_S, AttemptResult, elapsed_ms, http_post
+from asyncjobs.webhooks.models import STATUS_EVENT, Delivery, Subscription
+from asyncjobs.webhooks.signing import request_headers
+from asyncjobs.webhooks.ssrf import Policy, Target, UnsafeTarget, check_url
+from asyncjobs.webhooks.store import WebhookStore
 
-TIMEOUT_S = 15.0  # one attempt in all: connect, send, status, headers and body
+# Standard Webhooks / Svix schedule: 8 attempts over ~27.6 hours (delay before each attempt).
+RETRY_SCHEDULE_S = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 RECORD_MARGIN_S = 5.0  # kept for recording the result (a quarter of what is left, when less)
 MIN_ATTEMPT_S = 0.5  # with less time left, the message comes back to a fresh invocation
 CLAIM_S = 60.0  # the longest claim: one attempt never takes longer (the function's timeout is 30 s)
 MAX_SQS_DELAY_S = 900
 STALE_PENDING_S = 3600  # a pending delivery this overdue lost its message (see Deliverer.stale)
 MAX_RETRY_AFTER_S = 86400
-USER_AGENT = "asyncjobs-webhooks/1"
 
 
-class RetryLater(Exception):
-    """The message must come back later."""
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    status_code: int | None
-    latency_ms: float
-    error: str | None = None
-    retry_after_s: float | None = None
-
-
-def signature_header(secrets: list[str], msg_id: str, timestamp: int, body: str) -> str:
-    """Standard Webhooks `webhook-signature`: one `v1,<sig>` per active secret, space-separated
-    (two during a rotation's overlap, so receivers with either secret verify)."""
-    from standardwebhooks.webhooks import Webhook
-
-    when = datetime.fromtimestamp(timestamp, UTC)
-    return " ".join(Webhook(secret).sign(msg_id, when, body) for secret in secrets)
-
-
-def request_headers(sub: Subscription, d: Delivery, now: float) -> dict[str, str]:
-    timestamp = int(now)
-    headers = {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        "webhook-id": d.delivery_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature_header(sub.signing_secrets(now), d.delivery_id, timestamp, d.payload),
-    }
-    auth = sub.auth
-    if auth.get("type") == "basic":
-        pair = f"{auth['username']}:{auth['password']}".encode()
-        headers["authorization"] = "Basic " + base64.b64encode(pair).decode()
-    elif auth.get("type") == "headers":
-        headers.update({k.lower(): v for k, v in auth.get("headers", {}).items()})
-    return headers
-
-
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    """HTTPS to an address checked beforehand, with SNI and certificate checks for the host name."""
-
-    def __init__(self, target: Target, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
-        self._address = target.address
-
-    def connect(self) -> None:
-        # The raw socket is visible before the handshake, so a deadline can cut a slow one short.
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)  # type: ignore[attr-defined]
-
-
-class _PinnedHTTP(http.client.HTTPConnection):
-    def __init__(self, target: Target, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout)
-        self._address = target.address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+class AttemptRetry(Exception):
+    """The attempt a message asks for cannot be made now: the message must come back later."""
 
 
 def attempt_budget(remaining_s: float) -> float:
     """Seconds one attempt may take when the invocation has `remaining_s` left: TIMEOUT_S at
     most, and always leaving time to record the result and queue the retry."""
     return min(TIMEOUT_S, remaining_s - min(RECORD_MARGIN_S, remaining_s / 4))
-
-
-def http_post(
-    target: Target, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_S
-) -> AttemptResult:
-    """One POST, never following redirects (a 3xx is a failed attempt), within `timeout` seconds
-    in all: connecting, sending, and reading the status line, headers and body (64 KB at most).
-    A socket timeout alone bounds each read, not their sum: a receiver trickling a byte at a time
-    would hold the attempt forever, so a watchdog shuts the socket down at the deadline. Any
-    failure is an AttemptResult with an error, never an exception."""
-    started = time.monotonic()
-    conn_type = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
-    conn = conn_type(target, timeout)
-    expired = threading.Event()
-
-    def cut_off() -> None:
-        expired.set()
-        sock = conn.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    watchdog = threading.Timer(timeout, cut_off)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        conn.request("POST", target.path, body=body, headers={**headers, "host": _host_header(target)})
-        resp = conn.getresponse()
-        resp.read(64 * 1024)
-        if expired.is_set():
-            raise TimeoutError("cut off at the deadline")
-        retry_after = _retry_after(resp.getheader("retry-after")) if resp.status in (429, 503) else None
-        return AttemptResult(resp.status, _ms(started), None, retry_after)
-    except Exception as exc:  # every failure of an attempt is recorded as one
-        if expired.is_set() or isinstance(exc, TimeoutError | socket.timeout):
-            return AttemptResult(None, _ms(started), f"timeout: no complete answer within {timeout:.1f} s")
-        return AttemptResult(None, _ms(started), f"{type(exc).__name__}: {exc}"[:300])
-    finally:
-        watchdog.cancel()
-        conn.close()
-
-
-def _host_header(target: Target) -> str:
-    default = 443 if target.scheme == "https" else 80
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    return host if target.port == default else f"{host}:{target.port}"
-
-
-def _ms(started: float) -> float:
-    return round((time.monotonic() - started) * 1000, 1)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
 
 
 def _epoch(value: Any) -> float | None:
@@ -250,7 +118,7 @@ class Deliverer:
         delay = int(min(MAX_SQS_DELAY_S, max(0, math.ceil(delay_s))))
         try:
             self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=body, DelaySeconds=delay)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise InfrastructureError(f"SQS SendMessage failed: {exc}") from exc
 
     def open_delivery(
@@ -327,7 +195,7 @@ class Deliverer:
     # -- one attempt -----------------------------------------------------------------------
     def attempt(self, message: dict[str, Any], remaining_s: float = CLAIM_S) -> None:
         """Makes the attempt a message asks for. Returns when the message is done with; raises
-        (RetryLater, InfrastructureError) when it must come back."""
+        (AttemptRetry, InfrastructureError) when it must come back."""
         ends_at = time.monotonic() + remaining_s
         d = self.store.get_delivery(message["sub_id"], message["delivery_id"])
         if d is None or d.terminal:
@@ -348,7 +216,7 @@ class Deliverer:
             logger.info("delivery skipped: subscription deleted or disabled")
             return
         if attempt_budget(ends_at - time.monotonic()) < MIN_ATTEMPT_S:
-            raise RetryLater("too little time left in this invocation for an attempt")
+            raise AttemptRetry("too little time left in this invocation for an attempt")
         until = round(now + min(remaining_s, CLAIM_S) + 1.0, 3)
         try:
             # The claim lasts as long as this invocation can: shorter than the queue's visibility
@@ -367,7 +235,7 @@ class Deliverer:
                 and current.claimed_until is not None
                 and abs(current.claimed_until - until) < 0.001
             ):
-                raise RetryLater("the attempt is claimed by another worker") from exc
+                raise AttemptRetry("the attempt is claimed by another worker") from exc
             d = current
         try:
             self._conclude(sub, d, self._post(sub, d, ends_at))
@@ -390,14 +258,14 @@ class Deliverer:
         except UnsafeTarget as exc:
             return AttemptResult(None, 0.0, f"refused: {exc}")
         except Exception as exc:  # recorded, never a crash
-            return AttemptResult(None, _ms(started), f"refused: {type(exc).__name__}: {exc}"[:300])
+            return AttemptResult(None, elapsed_ms(started), f"refused: {type(exc).__name__}: {exc}"[:300])
         try:
             headers = request_headers(sub, d, self.clock())
             timeout = max(0.1, attempt_budget(ends_at - time.monotonic()))
             return self._send(target, d.payload.encode(), headers, timeout)
         except Exception as exc:  # recorded, never a crash
             logger.warning("webhook attempt failed before an answer", exc_info=True)
-            return AttemptResult(None, _ms(started), f"{type(exc).__name__}: {exc}"[:300])
+            return AttemptResult(None, elapsed_ms(started), f"{type(exc).__name__}: {exc}"[:300])
 
     def _conclude(self, sub: Subscription, d: Delivery, result: AttemptResult) -> None:
         now = self.clock()
@@ -438,12 +306,12 @@ class Deliverer:
 def deliverer_from_env() -> Deliverer:
     import os
 
-    from asyncjobs import aws
+    from asyncjobs.aws import clients
     from asyncjobs.settings import required_env
 
     return Deliverer(
-        WebhookStore(aws.client("dynamodb"), required_env("WEBHOOKS_TABLE")),
-        aws.client("sqs"),
+        WebhookStore(clients.client("dynamodb"), required_env("WEBHOOKS_TABLE")),
+        clients.client("sqs"),
         required_env("WEBHOOK_QUEUE_URL"),
         Policy.from_settings(
             os.environ.get("WEBHOOK_REQUIRE_HTTPS", "true"), os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")

@@ -6,8 +6,7 @@ import contextlib
 import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from asyncjobs.aws.clients import AWS_ERRORS
 from asyncjobs.errors import InfrastructureError
 
 
@@ -34,13 +33,13 @@ class JobQueue:
     def send(self, tenant_id: str, job_id: str) -> None:
         try:
             self._sqs.send_message(QueueUrl=self._url, MessageBody=message_body(tenant_id, job_id))
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise InfrastructureError(f"SQS SendMessage failed: {exc}") from exc
 
     def return_in(self, receipt_handle: str, seconds: int) -> None:
         """Makes a received message visible again in `seconds` instead of after the queue's
         visibility timeout. Best effort: if it fails, the visibility timeout applies."""
-        with contextlib.suppress(ClientError, BotoCoreError):
+        with contextlib.suppress(*AWS_ERRORS):
             self._sqs.change_message_visibility(
                 QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
             )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from asyncjobs import aws
+from asyncjobs.aws import clients
 from asyncjobs.errors import Conflict, InvalidRequest, ServiceUnavailable
 from asyncjobs.settings import required_env
 
@@ -52,15 +52,17 @@ def _wrapped(function: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[.
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 
     store = DynamoDBPersistenceLayer(
-        table_name=required_env("IDEMPOTENCY_TABLE"), boto3_client=aws.client("dynamodb")
+        table_name=required_env("IDEMPOTENCY_TABLE"), boto3_client=clients.client("dynamodb")
     )
 
     def accept(request: dict[str, Any]) -> dict[str, Any]:
         return function({k: v for k, v in request.items() if k != "key"})
 
-    # Powertools puts the function's qualified name in every record id: keep it stable, or
-    # existing keys stop matching after a refactor.
+    # Powertools puts the function's module and qualified name in every record id: keep them
+    # stable, or existing keys stop matching after a refactor. The module is the one this code
+    # lived in before it moved to asyncjobs.http.idempotency.
     accept.__name__ = accept.__qualname__ = f"accept_{function.__name__}"
+    accept.__module__ = "asyncjobs.idempotency"
     decorated: Callable[..., dict[str, Any]] = idempotent_function(
         data_keyword_argument="request", persistence_store=store, config=_config()
     )(accept)

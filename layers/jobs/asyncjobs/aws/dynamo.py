@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asyncjobs.errors import InfrastructureError
@@ -16,6 +17,19 @@ class ConditionFailed(Exception):
 class InvalidWrite(Exception):
     """DynamoDB refused the request itself (ValidationException, e.g. an item over 400 KB): trying
     again cannot succeed, so this is not an InfrastructureError."""
+
+
+_ser, _deser = TypeSerializer(), TypeDeserializer()
+
+
+def to_attribute(value: Any) -> dict[str, Any]:
+    """A Python value as a DynamoDB attribute value (`{"S": ...}`, `{"N": ...}`, ...)."""
+    attribute: dict[str, Any] = _ser.serialize(value)
+    return attribute
+
+
+def from_attribute(raw: dict[str, Any]) -> Any:
+    return _deser.deserialize(raw)
 
 
 _WRITES = frozenset({"put_item", "update_item", "delete_item"})

@@ -7,6 +7,12 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+__all__ = ["AWS_ERRORS", "ClientError", "client", "reset_clients"]
+
+# What a failed AWS call raises once the SDK has given up: the service's answer or the transport.
+AWS_ERRORS = (ClientError, BotoCoreError)
 
 # Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck call
 # from eating the function's whole timeout. What still fails after that surfaces to the caller.

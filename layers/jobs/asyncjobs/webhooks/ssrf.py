@@ -5,7 +5,7 @@ RFC 1918, link-local (169.254.169.254, fd00:ec2::254: the instance metadata serv
 unique-local, multicast, reserved, documentation, or an IPv4 address wrapped in IPv6. The check
 runs when a subscription is saved and again at every delivery, and the delivery connects to the
 very address it checked, so DNS rebinding cannot swap in a private one between check and connect.
-Redirects are never followed (see `asyncjobs.delivery`).
+Redirects are never followed (see `asyncjobs.webhooks.http_client`).
 """
 
 from __future__ import annotations

@@ -15,15 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-from asyncjobs.dynamo import ConditionFailed, Table
+from asyncjobs.aws.dynamo import ConditionFailed, Table, from_attribute, to_attribute
 from asyncjobs.errors import InvalidRequest
-from asyncjobs.ids import is_job_id
-from asyncjobs.models import Job, JobError, JobStatus
-
-_ser = TypeSerializer()
-_deser = TypeDeserializer()
+from asyncjobs.jobs.ids import is_job_id
+from asyncjobs.jobs.models import Job, JobError, JobStatus
 
 BY_ACTION_INDEX = "ByAction"
 MAX_PAGE_SIZE = 100
@@ -31,11 +26,11 @@ _MAX_QUERY_PAGES = 10
 
 
 def _encode(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in item.items() if v is not None}
+    return {k: to_attribute(v) for k, v in item.items() if v is not None}
 
 
 def _decode(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deser.deserialize(v) for k, v in raw.items()}
+    return {k: from_attribute(v) for k, v in raw.items()}
 
 
 def _num(value: Any) -> float | None:

@@ -21,11 +21,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from asyncjobs.aws.clients import ClientError
 from asyncjobs.errors import Conflict, InvalidRequest, NotFound
 
-TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+TENANT_ID = re.compile(TENANT_ID_PATTERN)
 _KEY = re.compile(r"^ajk_([a-z2-7]{10})_([A-Za-z0-9_-]{43})$")
 
 

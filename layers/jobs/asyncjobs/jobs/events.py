@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from asyncjobs.aws.clients import AWS_ERRORS
 from asyncjobs.errors import InfrastructureError
-from asyncjobs.models import EVENT_DETAIL_TYPES, Job, iso
+from asyncjobs.jobs.models import EVENT_DETAIL_TYPES, Job, iso
 
 # EventBridge entries are limited to 256 KB; larger results are left for the status call.
 MAX_INLINE_RESULT_BYTES = 16 * 1024
@@ -57,7 +56,7 @@ class EventPublisher:
         }
         try:
             resp = self._events.put_events(Entries=[entry])
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise InfrastructureError(f"EventBridge PutEvents failed: {exc}") from exc
         if resp.get("FailedEntryCount"):
             failed = resp["Entries"][0]

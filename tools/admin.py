@@ -1,9 +1,10 @@
-"""Administer tenants and API keys of a local or deployed stack.
+"""Administer tenants and API keys of a local or deployed stack (run from the repository root, with
+the layer on the import path: `PYTHONPATH=.:layers/jobs`, as `make admin` does).
 
-    python -m asyncjobs.admin --local create-tenant acme
-    python -m asyncjobs.admin --stack asyncjobs create-key acme --name ci
-    python -m asyncjobs.admin --table <TenantsTable> list-keys acme
-    python -m asyncjobs.admin --local revoke-key acme <key_id>
+    python -m tools.admin --local create-tenant acme
+    python -m tools.admin --stack asyncjobs create-key acme --name ci
+    python -m tools.admin --table <TenantsTable> list-keys acme
+    python -m tools.admin --local revoke-key acme <key_id>
 
 `--local` reads the state file `make local` writes (.devstack/state.json): moto's endpoint and the
 stack's outputs. `--stack` reads the TenantsTableName output of a deployed CloudFormation stack with
@@ -22,7 +23,7 @@ from typing import Any
 import boto3
 
 from asyncjobs.errors import DomainError
-from asyncjobs.tenants import Tenants
+from asyncjobs.tenancy.tenants import Tenants
 
 LOCAL_STATE = Path(".devstack/state.json")
 
@@ -56,7 +57,7 @@ def _target(args: argparse.Namespace) -> tuple[Any, str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m asyncjobs.admin",
+        prog="python -m tools.admin",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

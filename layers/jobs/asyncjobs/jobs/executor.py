@@ -36,12 +36,13 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asyncjobs.actions import ActionFailed, get_action
-from asyncjobs.dynamo import ConditionFailed, InvalidWrite
+from asyncjobs.actions.base import ActionFailed
+from asyncjobs.actions.registry import get_action
+from asyncjobs.aws.dynamo import ConditionFailed, InvalidWrite
 from asyncjobs.errors import InfrastructureError, JobCancelled, TransientActionError, retry_transient
-from asyncjobs.models import Job, JobError, JobStatus
+from asyncjobs.jobs.models import Job, JobError, JobStatus
+from asyncjobs.jobs.queue import parse_message
 from asyncjobs.observability import logger, metrics
-from asyncjobs.queue import parse_message
 from asyncjobs.services import Services
 
 T = TypeVar("T")
@@ -65,7 +66,7 @@ _METRIC = {
 }
 
 
-class RetryLater(Exception):
+class MessageRetry(Exception):
     """The message must be delivered again later: after `after_s` seconds when given, else after
     the queue's visibility timeout."""
 
@@ -107,7 +108,7 @@ class AttemptContext:
         except ConditionFailed as exc:
             # Our lease was taken over or the job ended elsewhere: stop working on it. (A retried
             # progress write that had committed satisfies its condition again: it is idempotent.)
-            raise RetryLater("the job is no longer held by this attempt") from exc
+            raise MessageRetry("the job is no longer held by this attempt") from exc
         self._last_progress = value
         self._refresh(stored)
 
@@ -116,7 +117,7 @@ class AttemptContext:
             return
         stored = self._svc.store.get(self._job.tenant_id, self._job.job_id)
         if stored is None:
-            raise RetryLater("the job disappeared while running")
+            raise MessageRetry("the job disappeared while running")
         self._refresh(stored)
 
     def save_file(self, name: str, data: bytes, content_type: str) -> dict[str, Any]:
@@ -157,7 +158,7 @@ def _find(svc: Services, tenant_id: str, job_id: str, receive_count: int, insist
         time.sleep(STORE_GRACE_S)
         job = svc.store.get(tenant_id, job_id)
         if job is None:
-            raise RetryLater("no job for this message yet; looking again soon", STORE_RECHECK_S)
+            raise MessageRetry("no job for this message yet; looking again soon", STORE_RECHECK_S)
     return job
 
 
@@ -199,7 +200,7 @@ def process_message(svc: Services, body: str, receive_count: int, remaining_s: f
             _end_unfinished(svc, current, now)
             return
         else:
-            raise RetryLater("another attempt holds the job") from exc
+            raise MessageRetry("another attempt holds the job") from exc
     logger.info("job started", extra={"attempt": job.attempts})
     _run(svc, job, deadline=time.time() + remaining_s)
 
@@ -235,7 +236,7 @@ def settle_dead_letter(svc: Services, body: str) -> None:
 
 def _end_unfinished(svc: Services, job: Job, now: float) -> None:
     """Ends a job no attempt will finish: `cancelled` if its cancel was requested, else `failed`
-    with `attempts_exhausted`, and announces it. Raises RetryLater while a live attempt holds it."""
+    with `attempts_exhausted`, and announces it. Raises MessageRetry while a live attempt holds it."""
     if job.cancel_requested:
         status, error = JobStatus.CANCELLED, None
     else:
@@ -253,7 +254,7 @@ def _end_unfinished(svc: Services, job: Job, now: float) -> None:
             _end_unfinished(svc, current, now)  # a cancel was accepted since the job was read
             return
         if current is None or not current.status.terminal:
-            raise RetryLater("a live attempt holds the job") from exc
+            raise MessageRetry("a live attempt holds the job") from exc
         ended = current  # ended elsewhere, or by our own write whose response was lost
     else:
         if status is JobStatus.CANCELLED:
@@ -297,7 +298,7 @@ def _run(svc: Services, job: Job, deadline: float) -> None:
     except ActionFailed as exc:
         status, result_json = JobStatus.FAILED, None
         error = JobError(exc.code[:100], exc.message[:2000])
-    except (TransientActionError, InfrastructureError, RetryLater) as exc:
+    except (TransientActionError, InfrastructureError, MessageRetry) as exc:
         logger.warning("attempt failed; the job will be retried", extra={"reason": str(exc)})
         _release(svc, job)
         raise
@@ -342,7 +343,7 @@ def _finish(
         # committed and the SDK's retry of it failed the condition. What is stored decides.
         current = _reread_terminal(svc, job)
         if current is None:
-            raise RetryLater("the job is no longer held by this attempt") from None
+            raise MessageRetry("the job is no longer held by this attempt") from None
         if current.attempts == job.attempts and current.status is status:
             logger.info("job finished", extra={"status": status.value})
             _record(current)

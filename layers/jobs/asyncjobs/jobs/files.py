@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from asyncjobs.aws.clients import AWS_ERRORS
 from asyncjobs.errors import InfrastructureError
 
 
@@ -32,14 +31,14 @@ class ResultFiles:
     def read(self, key: str) -> bytes:
         try:
             data: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise InfrastructureError(f"S3 GetObject failed: {exc}") from exc
         return data
 
     def _put(self, key: str, data: bytes, content_type: str) -> None:
         try:
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise InfrastructureError(f"S3 PutObject failed: {exc}") from exc
 
     def put(self, tenant_id: str, job_id: str, name: str, data: bytes, content_type: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -72,16 +72,8 @@ class Job:
         return self.expires_at <= now
 
     @property
-    def inputs(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.input_json)
-        return value
-
-    @property
     def result(self) -> Any:
         return None if self.result_json is None else json.loads(self.result_json)
-
-    def with_status(self, status: JobStatus) -> Job:
-        return replace(self, status=status)
 
     def to_public(self) -> dict[str, Any]:
         """The status document callers see (no lease or attempt bookkeeping)."""

@@ -1,0 +1,1 @@
+"""The AWS adapters: cached boto3 clients and the DynamoDB table base (the only boto3 importers)."""

@@ -1,0 +1,63 @@
+"""Routes declared from actions: one route function per action, whose signature Powertools
+validates and documents, and the path patterns they share."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+
+from asyncjobs.actions.base import Action
+from asyncjobs.tenancy.tenants import TENANT_ID_PATTERN
+
+__all__ = ["BODY", "PATH_PARAM_PATTERN", "TENANT_ID_PATTERN", "action_route", "resolver_path"]
+
+PATH_PARAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+
+
+def _params(action: Action) -> list[inspect.Parameter]:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("tenant_id", kw, annotation=Annotated[str, Path(pattern=TENANT_ID_PATTERN)])]
+    params += [
+        inspect.Parameter(name, kw, annotation=Annotated[str, Path(pattern=PATH_PARAM_PATTERN)])
+        for name in action.path_params
+    ]
+    return params
+
+
+def action_route(
+    action: Action,
+    handler: Callable[..., Response[str]],
+    extra: list[tuple[Any, ...]],
+    name: str,
+) -> Callable[..., Response[str]]:
+    """A route function for one action whose signature declares the tenant, the action's own
+    path parameters and `extra` ((name, annotation[, default]) for body, query or headers), so
+    Powertools validates them and documents them
+    in OpenAPI. `handler(action, tenant_id, path_params, **extra)` does the work."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = _params(action) + [
+        inspect.Parameter(e[0], kw, annotation=e[1], default=e[2] if len(e) > 2 else inspect.Parameter.empty)
+        for e in extra
+    ]
+
+    def route(**kwargs: Any) -> Response[str]:
+        tenant_id = kwargs.pop("tenant_id")
+        path_params = {p: kwargs.pop(p) for p in action.path_params}
+        return handler(action, tenant_id, path_params, **kwargs)
+
+    route.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    route.__name__ = f"{name}_{action.name}"
+    route.__doc__ = action.description
+    return route
+
+
+def resolver_path(path: str) -> str:
+    """`/a/{b}` (OpenAPI and API Gateway style) → `/a/<b>` (Powertools' route syntax)."""
+    return path.replace("{", "<").replace("}", ">")
+
+
+BODY = Body(embed=False)

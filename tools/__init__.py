@@ -1,0 +1,1 @@
+"""Operator tools run from the repository root, not shipped in the layer."""
