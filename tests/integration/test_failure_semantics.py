@@ -205,9 +205,9 @@ def test_large_input_and_large_result_both_fit(harness):
 
 def test_result_that_cannot_be_stored_fails_the_job_at_once(harness, monkeypatch):
     # Given a result larger than the product stores
-    from asyncjobs.jobs import executor
+    from asyncjobs.jobs import runner
 
-    monkeypatch.setattr(executor, "MAX_RESULT_BYTES", 100_000)
+    monkeypatch.setattr(runner, "MAX_RESULT_BYTES", 100_000)
     job_id = harness.submit(body={"steps": 1, "echo": {"data": "x" * 150_000}})
 
     harness.execute()

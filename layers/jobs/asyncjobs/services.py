@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
+from typing import Any
 
 from asyncjobs.aws import clients
 from asyncjobs.jobs.events import EventPublisher
@@ -15,40 +15,50 @@ from asyncjobs.jobs.store import JobStore
 from asyncjobs.settings import Settings, get_settings
 
 
-@dataclass
 class Services:
-    settings: Settings
-    store: JobStore
-    queue: JobQueue
-    events: EventPublisher
-    files: ResultFiles
-    clock: Callable[[], float] = field(default=time.time)
+    """The adapters, each built on first use, so a function only pays for the clients it calls
+    (the status function never sends to SQS; each botocore client costs ~10-40 ms to create).
+
+    An adapter passed in (a test's in-memory fake) is used as is and never built:
+    `Services(settings, store=FakeJobStore(), queue=..., events=..., files=..., clock=...)`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: JobStore | None = None,
+        queue: JobQueue | None = None,
+        events: EventPublisher | None = None,
+        files: ResultFiles | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        given: dict[str, Any] = {"store": store, "queue": queue, "events": events, "files": files}
+        # A cached_property is looked up in the instance's __dict__ first: a value put there wins.
+        self.__dict__.update({name: adapter for name, adapter in given.items() if adapter is not None})
+
+    @cached_property
+    def store(self) -> JobStore:
+        return JobStore(clients.client("dynamodb"), self.settings.jobs_table)
+
+    @cached_property
+    def queue(self) -> JobQueue:
+        return JobQueue(clients.client("sqs"), self.settings.jobs_queue_url)
+
+    @cached_property
+    def events(self) -> EventPublisher:
+        s = self.settings
+        return EventPublisher(clients.client("events"), s.event_bus_name, s.event_source)
+
+    @cached_property
+    def files(self) -> ResultFiles:
+        return ResultFiles(clients.client("s3"), self.settings.results_bucket)
 
 
 def build_services(settings: Settings) -> Services:
-    return Services(
-        settings=settings,
-        store=JobStore(clients.client("dynamodb"), settings.jobs_table),
-        queue=_Lazy(lambda: JobQueue(clients.client("sqs"), settings.jobs_queue_url)),  # type: ignore[arg-type]
-        events=_Lazy(  # type: ignore[arg-type]
-            lambda: EventPublisher(clients.client("events"), settings.event_bus_name, settings.event_source)
-        ),
-        files=_Lazy(lambda: ResultFiles(clients.client("s3"), settings.results_bucket)),  # type: ignore[arg-type]
-    )
-
-
-class _Lazy:
-    """Builds its adapter on first use, so a function only pays for the clients it calls (the
-    status function never sends to SQS; each botocore client costs ~10-40 ms to create)."""
-
-    def __init__(self, factory: Callable[[], object]) -> None:
-        self._factory = factory
-        self._target: object | None = None
-
-    def __getattr__(self, name: str) -> object:
-        if self._target is None:
-            self._target = self._factory()
-        return getattr(self._target, name)
+    return Services(settings)
 
 
 @cache
