@@ -723,9 +723,9 @@ def test_filtered_delivery_log_reads_a_bounded_part_per_request(harness, monkeyp
 
 
 def test_recover_is_bounded_per_call_and_continues_with_a_cursor(harness, monkeypatch):
-    import functions.webhooks.app as api
+    from asyncjobs.webhooks import subscriptions
 
-    monkeypatch.setattr(api, "MAX_RECOVER", 2)
+    monkeypatch.setattr(subscriptions, "MAX_RECOVER", 2)
     sub = _subscribe(harness, closed_port_url())
     for n in range(3):
         _log_delivery(harness, sub["id"], f"a{n}.ping", "exhausted")
