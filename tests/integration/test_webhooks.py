@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import time
+from datetime import datetime
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -232,6 +234,45 @@ def test_ping(harness):
     assert payload["type"] == "ping" and payload["data"]["subscription_id"] == sub["id"]
 
 
+ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def test_times_are_iso_8601_utc_as_the_jobs_show_theirs(harness):
+    # Given a subscription whose secret was rotated with an overlap, and a ping delivered
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        before = time.time()
+        rotated = harness.request("POST", f"{HOOKS}/{sub['id']}/rotate-secret", body={"overlap_seconds": 60})
+        assert rotated.status == 200, rotated.body
+        pinged = harness.request("POST", f"{HOOKS}/{sub['id']}/ping").body
+        harness.pump()
+
+    # When the subscription and the delivery are read
+    doc = harness.request("GET", f"{HOOKS}/{sub['id']}").body
+    delivery = harness.request("GET", f"{HOOKS}/{sub['id']}/deliveries/{pinged['id']}").body
+
+    # Then every time is ISO 8601 UTC with milliseconds (what the records keep: epoch seconds)
+    old, new = doc["secrets"]
+    times = [
+        sub["created_at"],
+        sub["updated_at"],
+        sub["secrets"][0]["created_at"],
+        doc["updated_at"],
+        old["expires_at"],
+        new["created_at"],
+        rotated.body["previous_secrets_expire_at"],
+        pinged["created_at"],
+        pinged["next_attempt_at"],
+        delivery["created_at"],
+        *[a["at"] for a in delivery["attempt_log"]],
+    ]
+    assert all(ISO_UTC.match(t) for t in times), times
+    assert new["expires_at"] is None and delivery["next_attempt_at"] is None  # succeeded
+    expires = datetime.fromisoformat(old["expires_at"]).timestamp()
+    announced = datetime.fromisoformat(rotated.body["previous_secrets_expire_at"]).timestamp()
+    assert 59 < expires - before < 70 and abs(expires - announced) <= 0.002  # stored to the ms
+
+
 def test_retry_after_is_honoured(harness, monkeypatch):
     monkeypatch.setenv("WEBHOOK_TIME_SCALE", "1")  # real time: look at the schedule, do not wait
     with Receiver([Answer(429, {"Retry-After": "120"})]) as rx:
@@ -241,7 +282,8 @@ def test_retry_after_is_honoured(harness, monkeypatch):
         _step(harness)  # the event, its fan-out and the first attempt; the retry waits 120 s
     (delivery,) = _deliveries(harness, sub["id"])
     assert delivery["status"] == "pending" and delivery["last_status_code"] == 429
-    assert 110 < delivery["next_attempt_at"] - time.time() <= 121  # not the schedule's 5 s
+    next_attempt_at = datetime.fromisoformat(delivery["next_attempt_at"]).timestamp()
+    assert 110 < next_attempt_at - time.time() <= 121  # not the schedule's 5 s
     attrs = harness.sqs.get_queue_attributes(
         QueueUrl=harness.env["WEBHOOK_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
     )
