@@ -17,6 +17,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from tests.receiver import Answer, Receiver, closed_port_url
+from tests.support import load_event
 
 HOOKS = "/v2/tenants/acme/webhooks"
 
@@ -990,3 +991,51 @@ def test_subscription_create_whose_response_is_lost_is_201(harness):
     with Receiver() as rx:
         created = _subscribe(harness, rx.url)
     assert harness.request("GET", f"{HOOKS}/{created['id']}").status == 200
+
+
+def test_sample_events_drive_the_handlers(harness):
+    """The webhook samples in events/ (for `sam local invoke -e`) are accepted by their functions:
+    a Webhooks API request, and both triggers of the delivery function."""
+    from dataclasses import replace
+
+    from asyncjobs.webhooks.models import Delivery
+    from devstack.lambda_runtime import LambdaContext, json_body
+
+    # Given the sample request (acme lists its subscriptions), when the Webhooks API gets it
+    listed = harness.handlers["WebhooksFunction"](load_event("webhooks.json"), LambdaContext("webhooks"))
+    # Then it answers as over HTTP: a fresh stack has none
+    assert listed["statusCode"] == 200, listed
+    assert json_body(listed) == {"webhooks": []}
+
+    with Receiver() as rx:
+        # Given the subscription and ping delivery the sample attempt message names
+        attempt = load_event("webhook_delivery_attempt.json")
+        message = json.loads(attempt["Records"][0]["body"])
+        sub = _subscribe(harness, rx.url)
+        store = _store()
+        stored = store.get_subscription("acme", sub["id"])
+        store.put_subscription(replace(stored, sub_id=message["sub_id"], version=0), new=True)
+        ping = Delivery(
+            message["sub_id"],
+            message["delivery_id"],
+            "acme",
+            "ping",
+            '{"type":"ping"}',
+            "pending",
+            time.time(),
+        )
+        store.create_delivery(ping)
+
+        # When the delivery function gets the sample WebhookQueue record, then it makes the attempt
+        context = LambdaContext("webhook_delivery", 256, 30)
+        assert harness.handlers["WebhookDeliveryFunction"](attempt, context) == {"batchItemFailures": []}
+        assert [r.headers["webhook-id"] for r in rx.received] == [message["delivery_id"]]
+
+        # When it gets the sample job event from the EventBridge rule, then it fans it out to
+        # acme's subscriptions, whose attempts follow on WebhookQueue
+        event = load_event("webhook_delivery_event.json")
+        assert harness.handlers["WebhookDeliveryFunction"](event, context) is None
+        harness.pump()
+    job_ids = [r.headers["webhook-id"] for r in rx.received[1:]]
+    assert job_ids == [event["detail"]["event_id"]] * 2  # both subscriptions want job.succeeded
+    assert json.loads(rx.received[1].body)["data"]["job_id"] == event["detail"]["job_id"]
