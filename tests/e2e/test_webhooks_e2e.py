@@ -42,5 +42,6 @@ def test_job_completion_reaches_a_receiver_verified(api, local):
     sub_id = created.body["id"]
     log = api.request("GET", f"/v2/tenants/{api.tenant}/webhooks/{sub_id}/deliveries").body["deliveries"]
     assert log[0]["status"] == "succeeded" and log[0]["attempts"] == 2
+    assert log[0]["created_at"].endswith("Z") and created.body["created_at"].endswith("Z")  # ISO 8601 UTC
     assert json.loads(second.body)["data"]["status"] == "succeeded"
     api.request("DELETE", f"/v2/tenants/{api.tenant}/webhooks/{sub_id}")

@@ -9,12 +9,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import time
+from datetime import datetime
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from tests.receiver import Answer, Receiver, closed_port_url
+from tests.support import load_event
 
 HOOKS = "/v2/tenants/acme/webhooks"
 
@@ -232,6 +235,45 @@ def test_ping(harness):
     assert payload["type"] == "ping" and payload["data"]["subscription_id"] == sub["id"]
 
 
+ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def test_times_are_iso_8601_utc_as_the_jobs_show_theirs(harness):
+    # Given a subscription whose secret was rotated with an overlap, and a ping delivered
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        before = time.time()
+        rotated = harness.request("POST", f"{HOOKS}/{sub['id']}/rotate-secret", body={"overlap_seconds": 60})
+        assert rotated.status == 200, rotated.body
+        pinged = harness.request("POST", f"{HOOKS}/{sub['id']}/ping").body
+        harness.pump()
+
+    # When the subscription and the delivery are read
+    doc = harness.request("GET", f"{HOOKS}/{sub['id']}").body
+    delivery = harness.request("GET", f"{HOOKS}/{sub['id']}/deliveries/{pinged['id']}").body
+
+    # Then every time is ISO 8601 UTC with milliseconds (what the records keep: epoch seconds)
+    old, new = doc["secrets"]
+    times = [
+        sub["created_at"],
+        sub["updated_at"],
+        sub["secrets"][0]["created_at"],
+        doc["updated_at"],
+        old["expires_at"],
+        new["created_at"],
+        rotated.body["previous_secrets_expire_at"],
+        pinged["created_at"],
+        pinged["next_attempt_at"],
+        delivery["created_at"],
+        *[a["at"] for a in delivery["attempt_log"]],
+    ]
+    assert all(ISO_UTC.match(t) for t in times), times
+    assert new["expires_at"] is None and delivery["next_attempt_at"] is None  # succeeded
+    expires = datetime.fromisoformat(old["expires_at"]).timestamp()
+    announced = datetime.fromisoformat(rotated.body["previous_secrets_expire_at"]).timestamp()
+    assert 59 < expires - before < 70 and abs(expires - announced) <= 0.002  # stored to the ms
+
+
 def test_retry_after_is_honoured(harness, monkeypatch):
     monkeypatch.setenv("WEBHOOK_TIME_SCALE", "1")  # real time: look at the schedule, do not wait
     with Receiver([Answer(429, {"Retry-After": "120"})]) as rx:
@@ -241,7 +283,8 @@ def test_retry_after_is_honoured(harness, monkeypatch):
         _step(harness)  # the event, its fan-out and the first attempt; the retry waits 120 s
     (delivery,) = _deliveries(harness, sub["id"])
     assert delivery["status"] == "pending" and delivery["last_status_code"] == 429
-    assert 110 < delivery["next_attempt_at"] - time.time() <= 121  # not the schedule's 5 s
+    next_attempt_at = datetime.fromisoformat(delivery["next_attempt_at"]).timestamp()
+    assert 110 < next_attempt_at - time.time() <= 121  # not the schedule's 5 s
     attrs = harness.sqs.get_queue_attributes(
         QueueUrl=harness.env["WEBHOOK_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
     )
@@ -723,9 +766,9 @@ def test_filtered_delivery_log_reads_a_bounded_part_per_request(harness, monkeyp
 
 
 def test_recover_is_bounded_per_call_and_continues_with_a_cursor(harness, monkeypatch):
-    import functions.webhooks.app as api
+    from asyncjobs.webhooks import subscriptions
 
-    monkeypatch.setattr(api, "MAX_RECOVER", 2)
+    monkeypatch.setattr(subscriptions, "MAX_RECOVER", 2)
     sub = _subscribe(harness, closed_port_url())
     for n in range(3):
         _log_delivery(harness, sub["id"], f"a{n}.ping", "exhausted")
@@ -948,3 +991,51 @@ def test_subscription_create_whose_response_is_lost_is_201(harness):
     with Receiver() as rx:
         created = _subscribe(harness, rx.url)
     assert harness.request("GET", f"{HOOKS}/{created['id']}").status == 200
+
+
+def test_sample_events_drive_the_handlers(harness):
+    """The webhook samples in events/ (for `sam local invoke -e`) are accepted by their functions:
+    a Webhooks API request, and both triggers of the delivery function."""
+    from dataclasses import replace
+
+    from asyncjobs.webhooks.models import Delivery
+    from devstack.lambda_runtime import LambdaContext, json_body
+
+    # Given the sample request (acme lists its subscriptions), when the Webhooks API gets it
+    listed = harness.handlers["WebhooksFunction"](load_event("webhooks.json"), LambdaContext("webhooks"))
+    # Then it answers as over HTTP: a fresh stack has none
+    assert listed["statusCode"] == 200, listed
+    assert json_body(listed) == {"webhooks": []}
+
+    with Receiver() as rx:
+        # Given the subscription and ping delivery the sample attempt message names
+        attempt = load_event("webhook_delivery_attempt.json")
+        message = json.loads(attempt["Records"][0]["body"])
+        sub = _subscribe(harness, rx.url)
+        store = _store()
+        stored = store.get_subscription("acme", sub["id"])
+        store.put_subscription(replace(stored, sub_id=message["sub_id"], version=0), new=True)
+        ping = Delivery(
+            message["sub_id"],
+            message["delivery_id"],
+            "acme",
+            "ping",
+            '{"type":"ping"}',
+            "pending",
+            time.time(),
+        )
+        store.create_delivery(ping)
+
+        # When the delivery function gets the sample WebhookQueue record, then it makes the attempt
+        context = LambdaContext("webhook_delivery", 256, 30)
+        assert harness.handlers["WebhookDeliveryFunction"](attempt, context) == {"batchItemFailures": []}
+        assert [r.headers["webhook-id"] for r in rx.received] == [message["delivery_id"]]
+
+        # When it gets the sample job event from the EventBridge rule, then it fans it out to
+        # acme's subscriptions, whose attempts follow on WebhookQueue
+        event = load_event("webhook_delivery_event.json")
+        assert harness.handlers["WebhookDeliveryFunction"](event, context) is None
+        harness.pump()
+    job_ids = [r.headers["webhook-id"] for r in rx.received[1:]]
+    assert job_ids == [event["detail"]["event_id"]] * 2  # both subscriptions want job.succeeded
+    assert json.loads(rx.received[1].body)["data"]["job_id"] == event["detail"]["job_id"]

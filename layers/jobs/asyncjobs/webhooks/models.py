@@ -16,6 +16,7 @@ from typing import Any
 
 from asyncjobs.errors import Conflict
 from asyncjobs.jobs.ids import new_job_id
+from asyncjobs.jobs.models import iso
 
 EVENT_TYPES = ("job.succeeded", "job.failed", "job.cancelled")
 STATUS_EVENT = {"succeeded": "job.succeeded", "failed": "job.failed", "cancelled": "job.cancelled"}
@@ -68,7 +69,8 @@ class Subscription:
         return [s.value for s in self.secrets if s.active(now)]
 
     def to_public(self) -> dict[str, Any]:
-        """What the API shows: never a secret or a password, only what identifies them."""
+        """What the API shows: never a secret or a password, only what identifies them; times in
+        ISO 8601 UTC, as the jobs show theirs (the records keep epoch seconds)."""
         auth: dict[str, Any] = {"type": self.auth.get("type", "none")}
         if auth["type"] == "basic":
             auth["username"] = self.auth.get("username")
@@ -84,11 +86,15 @@ class Subscription:
             "disabled_reason": self.disabled_reason,
             "description": self.description,
             "secrets": [
-                {"created_at": s.created_at, "expires_at": s.expires_at, "prefix": s.value[:10] + "…"}
+                {
+                    "created_at": iso(s.created_at),
+                    "expires_at": iso(s.expires_at),
+                    "prefix": s.value[:10] + "…",
+                }
                 for s in self.secrets
             ],
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
         }
 
 
@@ -126,11 +132,11 @@ class Delivery:
             "last_status_code": last.get("status_code"),
             "last_error": last.get("error"),
             "last_latency_ms": last.get("latency_ms"),
-            "next_attempt_at": self.next_attempt_at if self.status == "pending" else None,
-            "created_at": self.created_at,
+            "next_attempt_at": iso(self.next_attempt_at) if self.status == "pending" else None,
+            "created_at": iso(self.created_at),
         }
         if with_payload:
-            doc["attempt_log"] = list(self.attempts)
+            doc["attempt_log"] = [{**a, "at": iso(float(a["at"]))} if "at" in a else a for a in self.attempts]
             doc["payload"] = json.loads(self.payload)
         return doc
 
