@@ -6,8 +6,16 @@ from dataclasses import replace
 from typing import Any
 
 from asyncjobs.actions.base import Action, ActionInput
+from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.aws.dynamo import ConditionFailed, InvalidWrite
-from asyncjobs.errors import Conflict, InfrastructureError, NotFound, ServiceUnavailable, retry_transient
+from asyncjobs.errors import (
+    Conflict,
+    InfrastructureError,
+    InvalidRequest,
+    NotFound,
+    ServiceUnavailable,
+    retry_transient,
+)
 from asyncjobs.jobs.ids import is_job_id, new_job_id
 from asyncjobs.jobs.models import Job, JobStatus
 from asyncjobs.jobs.store import Page
@@ -146,6 +154,9 @@ def list_jobs(
     limit: int,
     cursor: str | None,
 ) -> Page:
+    """A page of the tenant's jobs, newest first; `action`, if given, must be a known action."""
+    if action is not None and action not in ACTIONS:
+        raise InvalidRequest(f"query `action` must be one of: {', '.join(sorted(ACTIONS))}.")
     try:
         return svc.store.list(
             tenant_id, now=svc.clock(), action=action, status=status, limit=limit, cursor=cursor
