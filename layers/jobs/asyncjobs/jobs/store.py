@@ -12,10 +12,9 @@ import binascii
 import contextlib
 import json
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from asyncjobs.aws.dynamo import ConditionFailed, Table, from_attribute, to_attribute
+from asyncjobs.aws.dynamo import ConditionFailed, Table, from_item, to_item
 from asyncjobs.errors import InvalidRequest
 from asyncjobs.jobs.ids import is_job_id
 from asyncjobs.jobs.models import Job, JobError, JobStatus
@@ -23,14 +22,6 @@ from asyncjobs.jobs.models import Job, JobError, JobStatus
 BY_ACTION_INDEX = "ByAction"
 MAX_PAGE_SIZE = 100
 _MAX_QUERY_PAGES = 10
-
-
-def _encode(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: to_attribute(v) for k, v in item.items() if v is not None}
-
-
-def _decode(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: from_attribute(v) for k, v in raw.items()}
 
 
 def _num(value: Any) -> float | None:
@@ -57,21 +48,8 @@ def job_from_item(item: dict[str, Any]) -> Job:
         lease_until=_num(item.get("lease_until")),
         cancel_requested=bool(item.get("cancel_requested", False)),
         input_key=item.get("input_key"),
-        result_file=_plain(item["result_file"]) if item.get("result_file") else None,
+        result_file=dict(item["result_file"]) if item.get("result_file") else None,
     )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def _dec(value: float) -> Decimal:
-    # DynamoDB numbers must not be Python floats (TypeSerializer rejects them); keep milliseconds.
-    return Decimal(str(round(value, 3)))
 
 
 @dataclass(frozen=True)
@@ -103,14 +81,14 @@ class JobStore(Table):
 
     def _update(self, tenant_id: str, job_id: str, **kwargs: Any) -> Job:
         resp = self._call("update_item", Key=self._key(tenant_id, job_id), ReturnValues="ALL_NEW", **kwargs)
-        return job_from_item(_decode(resp["Attributes"]))
+        return job_from_item(from_item(resp["Attributes"]))
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, tenant_id: str, job_id: str) -> Job | None:
         """One strongly consistent read: a status poll right after the 202 must see the job."""
         resp = self._call("get_item", Key=self._key(tenant_id, job_id), ConsistentRead=True)
         item = resp.get("Item")
-        return job_from_item(_decode(item)) if item else None
+        return job_from_item(from_item(item)) if item else None
 
     def list(
         self,
@@ -163,7 +141,7 @@ class JobStore(Table):
                 kwargs["ExclusiveStartKey"] = esk
             resp = self._call("query", **kwargs)
             for raw in resp.get("Items", []):
-                jobs.append(job_from_item(_decode(raw)))
+                jobs.append(job_from_item(from_item(raw)))
                 if len(jobs) == limit:
                     more = "LastEvaluatedKey" in resp or raw is not resp["Items"][-1]
                     return Page(jobs, encode_cursor(jobs[-1].job_id) if more else None)
@@ -171,7 +149,7 @@ class JobStore(Table):
             if not lek:
                 return Page(jobs, None)
             esk = lek
-        return Page(jobs, encode_cursor(_decode(esk)["job_id"]))
+        return Page(jobs, encode_cursor(from_item(esk)["job_id"]))
 
     # -- writes ----------------------------------------------------------------------------
     def create(self, job: Job) -> None:
@@ -181,7 +159,7 @@ class JobStore(Table):
             "tenant_action": f"{job.tenant_id}#{job.action}",
             "action": job.action,
             "status": job.status.value,
-            "created_at": _dec(job.created_at),
+            "created_at": job.created_at,
             "expires_at": job.expires_at,
             "path_params": job.path_params,
             "input_json": None if job.input_key else job.input_json,
@@ -194,7 +172,7 @@ class JobStore(Table):
         with contextlib.suppress(ConditionFailed):
             self._call(
                 "put_item",
-                Item=_encode(item),
+                Item=to_item(item),
                 ConditionExpression="attribute_not_exists(job_id)",
             )
 
@@ -207,13 +185,13 @@ class JobStore(Table):
             "job_id": job.job_id,
             "action": job.action,
             "status": JobStatus.FAILED.value,
-            "created_at": _dec(job.created_at),
+            "created_at": job.created_at,
             "expires_at": int(now) - 1,
             "error": {"code": "not_stored", "message": "The job could not be stored and did not run."},
             "attempts": 0,
         }
         try:
-            self._call("put_item", Item=_encode(item), ConditionExpression="attribute_not_exists(job_id)")
+            self._call("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(job_id)")
         except ConditionFailed:
             stored = self.get(job.tenant_id, job.job_id)
             return stored is None or stored.expired(now)  # our own tombstone, its response lost
@@ -237,12 +215,12 @@ class JobStore(Table):
                 " AND (attribute_not_exists(cancel_requested) OR cancel_requested = :false)"
             ),
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_encode(
+            ExpressionAttributeValues=to_item(
                 {
                     ":running": "in_progress",
                     ":queued": "queued",
-                    ":now": _dec(now),
-                    ":lease": _dec(lease_until),
+                    ":now": now,
+                    ":lease": lease_until,
                     ":one": 1,
                     ":attempts": job.attempts,
                     ":false": False,
@@ -258,7 +236,7 @@ class JobStore(Table):
             UpdateExpression="SET progress = :p",
             ConditionExpression="#s = :running AND attempts = :attempt",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_encode(
+            ExpressionAttributeValues=to_item(
                 {":p": progress, ":running": "in_progress", ":attempt": job.attempts}
             ),
         )
@@ -278,7 +256,7 @@ class JobStore(Table):
         sets = ["#s = :status", "finished_at = :now", "lease_until = :now"]
         values: dict[str, Any] = {
             ":status": status.value,
-            ":now": _dec(now),
+            ":now": now,
             ":running": "in_progress",
             ":attempt": job.attempts,
         }
@@ -303,7 +281,7 @@ class JobStore(Table):
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="#s = :running AND attempts = :attempt",
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=_encode(values),
+            ExpressionAttributeValues=to_item(values),
         )
 
     def end_unfinished(self, job: Job, now: float, status: JobStatus, error: JobError | None) -> Job:
@@ -315,7 +293,7 @@ class JobStore(Table):
             ":status": status.value,
             ":queued": "queued",
             ":running": "in_progress",
-            ":now": _dec(now),
+            ":now": now,
             ":attempts": job.attempts,
         }
         sets = "SET #s = :status, finished_at = :now"
@@ -334,7 +312,7 @@ class JobStore(Table):
             UpdateExpression=sets,
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=_encode(values),
+            ExpressionAttributeValues=to_item(values),
         )
 
     def cancel_queued(self, job: Job, now: float) -> Job:
@@ -344,8 +322,8 @@ class JobStore(Table):
             UpdateExpression="SET #s = :cancelled, finished_at = :now, cancel_requested = :t",
             ConditionExpression="#s = :queued",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_encode(
-                {":cancelled": "cancelled", ":queued": "queued", ":now": _dec(now), ":t": True}
+            ExpressionAttributeValues=to_item(
+                {":cancelled": "cancelled", ":queued": "queued", ":now": now, ":t": True}
             ),
         )
 
@@ -356,7 +334,7 @@ class JobStore(Table):
             UpdateExpression="SET cancel_requested = :t",
             ConditionExpression="#s = :running",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_encode({":t": True, ":running": "in_progress"}),
+            ExpressionAttributeValues=to_item({":t": True, ":running": "in_progress"}),
         )
 
     def release(self, job: Job, now: float) -> None:
@@ -367,7 +345,7 @@ class JobStore(Table):
             UpdateExpression="SET lease_until = :now",
             ConditionExpression="#s = :running AND attempts = :attempt",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_encode(
-                {":now": _dec(now - 0.001), ":running": "in_progress", ":attempt": job.attempts}
+            ExpressionAttributeValues=to_item(
+                {":now": now - 0.001, ":running": "in_progress", ":attempt": job.attempts}
             ),
         )
