@@ -79,8 +79,20 @@ class JobStore(Table):
     def _key(tenant_id: str, job_id: str) -> dict[str, Any]:
         return {"tenant_id": {"S": tenant_id}, "job_id": {"S": job_id}}
 
-    def _update(self, tenant_id: str, job_id: str, **kwargs: Any) -> Job:
-        resp = self._call("update_item", Key=self._key(tenant_id, job_id), ReturnValues="ALL_NEW", **kwargs)
+    def _update(self, job: Job, *, set_: str, condition: str, values: dict[str, Any]) -> Job:
+        """`SET set_` on the job's item if `condition` holds; returns the job as stored. `#s` and
+        `#err` name the `status` and `error` attributes (both reserved words)."""
+        expression = f"SET {set_}"
+        names = {n: a for n, a in (("#s", "status"), ("#err", "error")) if n in f"{expression} {condition}"}
+        resp = self._call(
+            "update_item",
+            Key=self._key(job.tenant_id, job.job_id),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            **({"ExpressionAttributeNames": names} if names else {}),
+            ExpressionAttributeValues=to_item(values),
+            ReturnValues="ALL_NEW",
+        )
         return job_from_item(from_item(resp["Attributes"]))
 
     # -- reads -----------------------------------------------------------------------------
@@ -204,41 +216,33 @@ class JobStore(Table):
         holds its lease.
         """
         return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression=(
-                "SET #s = :running, started_at = if_not_exists(started_at, :now), "
+            job,
+            set_=(
+                "#s = :running, started_at = if_not_exists(started_at, :now), "
                 "lease_until = :lease, attempts = attempts + :one"
             ),
-            ConditionExpression=(
+            condition=(
                 "attempts = :attempts AND (#s = :queued OR (#s = :running AND lease_until < :now))"
                 " AND (attribute_not_exists(cancel_requested) OR cancel_requested = :false)"
             ),
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=to_item(
-                {
-                    ":running": "in_progress",
-                    ":queued": "queued",
-                    ":now": now,
-                    ":lease": lease_until,
-                    ":one": 1,
-                    ":attempts": job.attempts,
-                    ":false": False,
-                }
-            ),
+            values={
+                ":running": "in_progress",
+                ":queued": "queued",
+                ":now": now,
+                ":lease": lease_until,
+                ":one": 1,
+                ":attempts": job.attempts,
+                ":false": False,
+            },
         )
 
     def report_progress(self, job: Job, progress: int) -> Job:
         """Records progress for the attempt that holds the job; returns the job as stored."""
         return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression="SET progress = :p",
-            ConditionExpression="#s = :running AND attempts = :attempt",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=to_item(
-                {":p": progress, ":running": "in_progress", ":attempt": job.attempts}
-            ),
+            job,
+            set_="progress = :p",
+            condition="#s = :running AND attempts = :attempt",
+            values={":p": progress, ":running": "in_progress", ":attempt": job.attempts},
         )
 
     def finish(
@@ -272,23 +276,14 @@ class JobStore(Table):
         if error is not None:
             sets.append("#err = :err")
             values[":err"] = error.to_dict()
-        names = {"#s": "status"}
-        if error is not None:
-            names["#err"] = "error"
         return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="#s = :running AND attempts = :attempt",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_item(values),
+            job, set_=", ".join(sets), condition="#s = :running AND attempts = :attempt", values=values
         )
 
     def end_unfinished(self, job: Job, now: float, status: JobStatus, error: JobError | None) -> Job:
         """Ends a job no attempt will finish: from `queued`, or `in_progress` whose lease ran out
         (its attempt crashed or timed out). Fenced by `attempts`, so a live attempt is never cut
         short. `cancelled` when its cancel was requested, else `failed` with `error`."""
-        names = {"#s": "status"}
         values: dict[str, Any] = {
             ":status": status.value,
             ":queued": "queued",
@@ -296,56 +291,38 @@ class JobStore(Table):
             ":now": now,
             ":attempts": job.attempts,
         }
-        sets = "SET #s = :status, finished_at = :now"
+        sets = "#s = :status, finished_at = :now"
         condition = "attempts = :attempts AND (#s = :queued OR (#s = :running AND lease_until < :now))"
         if error is not None:
-            names["#err"] = "error"
             values[":err"] = error.to_dict()
             sets += ", #err = :err"
         if status is not JobStatus.CANCELLED:
             # a cancel accepted since the job was read wins: the caller was told it would
             condition += " AND (attribute_not_exists(cancel_requested) OR cancel_requested = :false)"
             values[":false"] = False
-        return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression=sets,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_item(values),
-        )
+        return self._update(job, set_=sets, condition=condition, values=values)
 
     def cancel_queued(self, job: Job, now: float) -> Job:
         return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression="SET #s = :cancelled, finished_at = :now, cancel_requested = :t",
-            ConditionExpression="#s = :queued",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=to_item(
-                {":cancelled": "cancelled", ":queued": "queued", ":now": now, ":t": True}
-            ),
+            job,
+            set_="#s = :cancelled, finished_at = :now, cancel_requested = :t",
+            condition="#s = :queued",
+            values={":cancelled": "cancelled", ":queued": "queued", ":now": now, ":t": True},
         )
 
     def request_cancel(self, job: Job) -> Job:
         return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression="SET cancel_requested = :t",
-            ConditionExpression="#s = :running",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=to_item({":t": True, ":running": "in_progress"}),
+            job,
+            set_="cancel_requested = :t",
+            condition="#s = :running",
+            values={":t": True, ":running": "in_progress"},
         )
 
     def release(self, job: Job, now: float) -> None:
         """Ends this attempt's lease early (it failed transiently) so a redelivery may start."""
         self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression="SET lease_until = :now",
-            ConditionExpression="#s = :running AND attempts = :attempt",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=to_item(
-                {":now": now - 0.001, ":running": "in_progress", ":attempt": job.attempts}
-            ),
+            job,
+            set_="lease_until = :now",
+            condition="#s = :running AND attempts = :attempt",
+            values={":now": now - 0.001, ":running": "in_progress", ":attempt": job.attempts},
         )
