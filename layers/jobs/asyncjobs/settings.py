@@ -1,42 +1,42 @@
-"""Typed settings, read once from the environment the template gives each function."""
+"""Typed settings, read once from the environment the template gives each function.
+
+The only module that reads the environment. Every variable is read and checked (numbers, flags,
+networks) in one pass, but the AWS resource names are required only when read: a function fails
+with SettingsError on the first resource it uses and was not given, not on one it never uses (the
+authorizer needs TENANTS_TABLE, not JOBS_QUEUE_URL).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# The AWS resources a function may be given: table, queue, bus and bucket names and URLs.
+RESOURCES = (
+    "JOBS_TABLE",
+    "JOBS_QUEUE_URL",
+    "EVENT_BUS_NAME",
+    "RESULTS_BUCKET",
+    "TENANTS_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "WEBHOOKS_TABLE",
+    "WEBHOOK_QUEUE_URL",
+)
 
 
 class SettingsError(RuntimeError):
     """A required environment variable is missing or malformed (a deployment error)."""
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
-
-
 @dataclass(frozen=True)
 class Settings:
-    jobs_table: str
-    jobs_queue_url: str
-    event_bus_name: str
-    results_bucket: str
+    # Resource names by environment variable, as given; read through the properties below.
+    resources: Mapping[str, str] = field(default_factory=dict)
     event_source: str = "asyncjobs"
     job_ttl_days: int = 7
     # Must equal the JobsQueue RedrivePolicy maxReceiveCount (the template passes the same parameter
@@ -48,28 +48,105 @@ class Settings:
     # Seconds a caller is told to wait before polling (Retry-After on 202).
     poll_after_s: int = 2
     download_url_ttl_s: int = 900
+    # Webhook receivers must use https; `false` only where receivers are local (the local stack).
+    webhook_require_https: bool = True
+    # Non-public networks webhooks may reach anyway (the local stack's 127.0.0.0/8); none deployed.
+    webhook_allowed_networks: tuple[Network, ...] = ()
+    # Divides every webhook retry delay (tests and the local stack run the schedule faster).
+    webhook_time_scale: float = 1.0
+
+    def resource(self, variable: str) -> str:
+        value = self.resources.get(variable)
+        if not value:
+            raise SettingsError(f"missing environment variable {variable}")
+        return value
+
+    @property
+    def jobs_table(self) -> str:
+        return self.resource("JOBS_TABLE")
+
+    @property
+    def jobs_queue_url(self) -> str:
+        return self.resource("JOBS_QUEUE_URL")
+
+    @property
+    def event_bus_name(self) -> str:
+        return self.resource("EVENT_BUS_NAME")
+
+    @property
+    def results_bucket(self) -> str:
+        return self.resource("RESULTS_BUCKET")
+
+    @property
+    def tenants_table(self) -> str:
+        return self.resource("TENANTS_TABLE")
+
+    @property
+    def idempotency_table(self) -> str:
+        return self.resource("IDEMPOTENCY_TABLE")
+
+    @property
+    def webhooks_table(self) -> str:
+        return self.resource("WEBHOOKS_TABLE")
+
+    @property
+    def webhook_queue_url(self) -> str:
+        return self.resource("WEBHOOK_QUEUE_URL")
 
     @classmethod
-    def from_env(cls) -> Settings:
-        missing = [
-            n
-            for n in ("JOBS_TABLE", "JOBS_QUEUE_URL", "EVENT_BUS_NAME", "RESULTS_BUCKET")
-            if not os.environ.get(n)
-        ]
-        if missing:
-            raise SettingsError(f"missing environment variables: {', '.join(missing)}")
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Reads `environ` (the process environment by default); raises SettingsError naming the
+        variable when a value is malformed."""
+        env = _Env(os.environ if environ is None else environ)
         return cls(
-            jobs_table=os.environ["JOBS_TABLE"],
-            jobs_queue_url=os.environ["JOBS_QUEUE_URL"],
-            event_bus_name=os.environ["EVENT_BUS_NAME"],
-            results_bucket=os.environ["RESULTS_BUCKET"],
-            event_source=os.environ.get("EVENT_SOURCE") or "asyncjobs",
-            job_ttl_days=_int("JOB_TTL_DAYS", 7),
-            max_receive_count=_int("MAX_RECEIVE_COUNT", 5),
-            progress_interval_s=_float("PROGRESS_INTERVAL_SECONDS", 1.0),
-            poll_after_s=_int("POLL_AFTER_SECONDS", 2),
-            download_url_ttl_s=_int("DOWNLOAD_URL_TTL_SECONDS", 900),
+            resources={name: env.raw[name] for name in RESOURCES if env.raw.get(name)},
+            event_source=env.raw.get("EVENT_SOURCE") or "asyncjobs",
+            job_ttl_days=env.integer("JOB_TTL_DAYS", 7),
+            max_receive_count=env.integer("MAX_RECEIVE_COUNT", 5),
+            progress_interval_s=env.number("PROGRESS_INTERVAL_SECONDS", 1.0),
+            poll_after_s=env.integer("POLL_AFTER_SECONDS", 2),
+            download_url_ttl_s=env.integer("DOWNLOAD_URL_TTL_SECONDS", 900),
+            webhook_require_https=env.flag("WEBHOOK_REQUIRE_HTTPS", True),
+            webhook_allowed_networks=env.networks("WEBHOOK_ALLOWED_NETWORKS"),
+            webhook_time_scale=env.number("WEBHOOK_TIME_SCALE", 1.0),
         )
+
+
+@dataclass(frozen=True)
+class _Env:
+    """Typed reads of one environment; an empty value counts as unset."""
+
+    raw: Mapping[str, str]
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.raw.get(name)
+        if not raw:
+            return default
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.raw.get(name)
+        if not raw:
+            return default
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+
+    def flag(self, name: str, default: bool) -> bool:
+        # As the template's parameter allows it: anything but false/0/no (any case) is true.
+        raw = self.raw.get(name)
+        return default if not raw else raw.lower() not in ("false", "0", "no")
+
+    def networks(self, name: str) -> tuple[Network, ...]:
+        raw = self.raw.get(name) or ""
+        try:
+            return tuple(ipaddress.ip_network(n.strip(), strict=False) for n in raw.split(",") if n.strip())
+        except ValueError as exc:
+            raise SettingsError(f"{name} must be comma-separated networks (CIDR), got {raw!r}") from exc
 
 
 @cache
@@ -78,7 +155,5 @@ def get_settings() -> Settings:
 
 
 def required_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise SettingsError(f"missing environment variable {name}")
-    return value
+    """A resource name from the settings (the authorizer still reads TENANTS_TABLE this way)."""
+    return get_settings().resource(name)

@@ -19,7 +19,7 @@ from typing import Any
 
 from asyncjobs.aws import clients
 from asyncjobs.errors import Conflict, InvalidRequest, ServiceUnavailable
-from asyncjobs.settings import required_env
+from asyncjobs.settings import get_settings
 
 KEY_TTL_S = 24 * 3600
 REPLAYED = "_replayed"
@@ -52,7 +52,7 @@ def _wrapped(function: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[.
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 
     store = DynamoDBPersistenceLayer(
-        table_name=required_env("IDEMPOTENCY_TABLE"), boto3_client=clients.client("dynamodb")
+        table_name=get_settings().idempotency_table, boto3_client=clients.client("dynamodb")
     )
 
     def accept(request: dict[str, Any]) -> dict[str, Any]:

@@ -12,10 +12,9 @@ import binascii
 import contextlib
 import json
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from asyncjobs.aws.dynamo import ConditionFailed, Table, from_attribute, to_attribute
+from asyncjobs.aws.dynamo import ConditionFailed, Table, from_item, to_item
 from asyncjobs.errors import InvalidRequest
 from asyncjobs.jobs.ids import is_job_id
 from asyncjobs.jobs.models import Job, JobError, JobStatus
@@ -23,14 +22,6 @@ from asyncjobs.jobs.models import Job, JobError, JobStatus
 BY_ACTION_INDEX = "ByAction"
 MAX_PAGE_SIZE = 100
 _MAX_QUERY_PAGES = 10
-
-
-def _encode(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: to_attribute(v) for k, v in item.items() if v is not None}
-
-
-def _decode(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: from_attribute(v) for k, v in raw.items()}
 
 
 def _num(value: Any) -> float | None:
@@ -57,21 +48,8 @@ def job_from_item(item: dict[str, Any]) -> Job:
         lease_until=_num(item.get("lease_until")),
         cancel_requested=bool(item.get("cancel_requested", False)),
         input_key=item.get("input_key"),
-        result_file=_plain(item["result_file"]) if item.get("result_file") else None,
+        result_file=dict(item["result_file"]) if item.get("result_file") else None,
     )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def _dec(value: float) -> Decimal:
-    # DynamoDB numbers must not be Python floats (TypeSerializer rejects them); keep milliseconds.
-    return Decimal(str(round(value, 3)))
 
 
 @dataclass(frozen=True)
@@ -101,16 +79,28 @@ class JobStore(Table):
     def _key(tenant_id: str, job_id: str) -> dict[str, Any]:
         return {"tenant_id": {"S": tenant_id}, "job_id": {"S": job_id}}
 
-    def _update(self, tenant_id: str, job_id: str, **kwargs: Any) -> Job:
-        resp = self._call("update_item", Key=self._key(tenant_id, job_id), ReturnValues="ALL_NEW", **kwargs)
-        return job_from_item(_decode(resp["Attributes"]))
+    def _update(self, job: Job, *, set_: str, condition: str, values: dict[str, Any]) -> Job:
+        """`SET set_` on the job's item if `condition` holds; returns the job as stored. `#s` and
+        `#err` name the `status` and `error` attributes (both reserved words)."""
+        expression = f"SET {set_}"
+        names = {n: a for n, a in (("#s", "status"), ("#err", "error")) if n in f"{expression} {condition}"}
+        resp = self._call(
+            "update_item",
+            Key=self._key(job.tenant_id, job.job_id),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            **({"ExpressionAttributeNames": names} if names else {}),
+            ExpressionAttributeValues=to_item(values),
+            ReturnValues="ALL_NEW",
+        )
+        return job_from_item(from_item(resp["Attributes"]))
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, tenant_id: str, job_id: str) -> Job | None:
         """One strongly consistent read: a status poll right after the 202 must see the job."""
         resp = self._call("get_item", Key=self._key(tenant_id, job_id), ConsistentRead=True)
         item = resp.get("Item")
-        return job_from_item(_decode(item)) if item else None
+        return job_from_item(from_item(item)) if item else None
 
     def list(
         self,
@@ -163,7 +153,7 @@ class JobStore(Table):
                 kwargs["ExclusiveStartKey"] = esk
             resp = self._call("query", **kwargs)
             for raw in resp.get("Items", []):
-                jobs.append(job_from_item(_decode(raw)))
+                jobs.append(job_from_item(from_item(raw)))
                 if len(jobs) == limit:
                     more = "LastEvaluatedKey" in resp or raw is not resp["Items"][-1]
                     return Page(jobs, encode_cursor(jobs[-1].job_id) if more else None)
@@ -171,7 +161,7 @@ class JobStore(Table):
             if not lek:
                 return Page(jobs, None)
             esk = lek
-        return Page(jobs, encode_cursor(_decode(esk)["job_id"]))
+        return Page(jobs, encode_cursor(from_item(esk)["job_id"]))
 
     # -- writes ----------------------------------------------------------------------------
     def create(self, job: Job) -> None:
@@ -181,7 +171,7 @@ class JobStore(Table):
             "tenant_action": f"{job.tenant_id}#{job.action}",
             "action": job.action,
             "status": job.status.value,
-            "created_at": _dec(job.created_at),
+            "created_at": job.created_at,
             "expires_at": job.expires_at,
             "path_params": job.path_params,
             "input_json": None if job.input_key else job.input_json,
@@ -194,7 +184,7 @@ class JobStore(Table):
         with contextlib.suppress(ConditionFailed):
             self._call(
                 "put_item",
-                Item=_encode(item),
+                Item=to_item(item),
                 ConditionExpression="attribute_not_exists(job_id)",
             )
 
@@ -207,13 +197,13 @@ class JobStore(Table):
             "job_id": job.job_id,
             "action": job.action,
             "status": JobStatus.FAILED.value,
-            "created_at": _dec(job.created_at),
+            "created_at": job.created_at,
             "expires_at": int(now) - 1,
             "error": {"code": "not_stored", "message": "The job could not be stored and did not run."},
             "attempts": 0,
         }
         try:
-            self._call("put_item", Item=_encode(item), ConditionExpression="attribute_not_exists(job_id)")
+            self._call("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(job_id)")
         except ConditionFailed:
             stored = self.get(job.tenant_id, job.job_id)
             return stored is None or stored.expired(now)  # our own tombstone, its response lost
@@ -226,41 +216,33 @@ class JobStore(Table):
         holds its lease.
         """
         return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression=(
-                "SET #s = :running, started_at = if_not_exists(started_at, :now), "
+            job,
+            set_=(
+                "#s = :running, started_at = if_not_exists(started_at, :now), "
                 "lease_until = :lease, attempts = attempts + :one"
             ),
-            ConditionExpression=(
+            condition=(
                 "attempts = :attempts AND (#s = :queued OR (#s = :running AND lease_until < :now))"
                 " AND (attribute_not_exists(cancel_requested) OR cancel_requested = :false)"
             ),
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_encode(
-                {
-                    ":running": "in_progress",
-                    ":queued": "queued",
-                    ":now": _dec(now),
-                    ":lease": _dec(lease_until),
-                    ":one": 1,
-                    ":attempts": job.attempts,
-                    ":false": False,
-                }
-            ),
+            values={
+                ":running": "in_progress",
+                ":queued": "queued",
+                ":now": now,
+                ":lease": lease_until,
+                ":one": 1,
+                ":attempts": job.attempts,
+                ":false": False,
+            },
         )
 
     def report_progress(self, job: Job, progress: int) -> Job:
         """Records progress for the attempt that holds the job; returns the job as stored."""
         return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression="SET progress = :p",
-            ConditionExpression="#s = :running AND attempts = :attempt",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_encode(
-                {":p": progress, ":running": "in_progress", ":attempt": job.attempts}
-            ),
+            job,
+            set_="progress = :p",
+            condition="#s = :running AND attempts = :attempt",
+            values={":p": progress, ":running": "in_progress", ":attempt": job.attempts},
         )
 
     def finish(
@@ -278,7 +260,7 @@ class JobStore(Table):
         sets = ["#s = :status", "finished_at = :now", "lease_until = :now"]
         values: dict[str, Any] = {
             ":status": status.value,
-            ":now": _dec(now),
+            ":now": now,
             ":running": "in_progress",
             ":attempt": job.attempts,
         }
@@ -294,80 +276,53 @@ class JobStore(Table):
         if error is not None:
             sets.append("#err = :err")
             values[":err"] = error.to_dict()
-        names = {"#s": "status"}
-        if error is not None:
-            names["#err"] = "error"
         return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="#s = :running AND attempts = :attempt",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=_encode(values),
+            job, set_=", ".join(sets), condition="#s = :running AND attempts = :attempt", values=values
         )
 
     def end_unfinished(self, job: Job, now: float, status: JobStatus, error: JobError | None) -> Job:
         """Ends a job no attempt will finish: from `queued`, or `in_progress` whose lease ran out
         (its attempt crashed or timed out). Fenced by `attempts`, so a live attempt is never cut
         short. `cancelled` when its cancel was requested, else `failed` with `error`."""
-        names = {"#s": "status"}
         values: dict[str, Any] = {
             ":status": status.value,
             ":queued": "queued",
             ":running": "in_progress",
-            ":now": _dec(now),
+            ":now": now,
             ":attempts": job.attempts,
         }
-        sets = "SET #s = :status, finished_at = :now"
+        sets = "#s = :status, finished_at = :now"
         condition = "attempts = :attempts AND (#s = :queued OR (#s = :running AND lease_until < :now))"
         if error is not None:
-            names["#err"] = "error"
             values[":err"] = error.to_dict()
             sets += ", #err = :err"
         if status is not JobStatus.CANCELLED:
             # a cancel accepted since the job was read wins: the caller was told it would
             condition += " AND (attribute_not_exists(cancel_requested) OR cancel_requested = :false)"
             values[":false"] = False
-        return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression=sets,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=_encode(values),
-        )
+        return self._update(job, set_=sets, condition=condition, values=values)
 
     def cancel_queued(self, job: Job, now: float) -> Job:
         return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression="SET #s = :cancelled, finished_at = :now, cancel_requested = :t",
-            ConditionExpression="#s = :queued",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_encode(
-                {":cancelled": "cancelled", ":queued": "queued", ":now": _dec(now), ":t": True}
-            ),
+            job,
+            set_="#s = :cancelled, finished_at = :now, cancel_requested = :t",
+            condition="#s = :queued",
+            values={":cancelled": "cancelled", ":queued": "queued", ":now": now, ":t": True},
         )
 
     def request_cancel(self, job: Job) -> Job:
         return self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression="SET cancel_requested = :t",
-            ConditionExpression="#s = :running",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_encode({":t": True, ":running": "in_progress"}),
+            job,
+            set_="cancel_requested = :t",
+            condition="#s = :running",
+            values={":t": True, ":running": "in_progress"},
         )
 
     def release(self, job: Job, now: float) -> None:
         """Ends this attempt's lease early (it failed transiently) so a redelivery may start."""
         self._update(
-            job.tenant_id,
-            job.job_id,
-            UpdateExpression="SET lease_until = :now",
-            ConditionExpression="#s = :running AND attempts = :attempt",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_encode(
-                {":now": _dec(now - 0.001), ":running": "in_progress", ":attempt": job.attempts}
-            ),
+            job,
+            set_="lease_until = :now",
+            condition="#s = :running AND attempts = :attempt",
+            values={":now": now - 0.001, ":running": "in_progress", ":attempt": job.attempts},
         )

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from asyncjobs.aws.clients import ClientError
+from asyncjobs.aws.dynamo import ConditionFailed, Table, from_item, to_item
 from asyncjobs.errors import Conflict, InvalidRequest, NotFound
 
 TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -67,37 +67,25 @@ class KeyInfo:
         }
 
 
-class Tenants:
-    def __init__(self, client: Any, table_name: str) -> None:
-        self._ddb = client
-        self._table = table_name
-
+class Tenants(Table):
     def create_tenant(self, tenant_id: str, name: str = "") -> None:
         if not TENANT_ID.match(tenant_id):
             raise InvalidRequest(
                 "tenant_id must be 1-64 letters, digits, '-' or '_', starting with a letter or digit"
             )
+        item = {
+            **_key(f"TENANT#{tenant_id}", "TENANT"),
+            "tenant_id": tenant_id,
+            "name": name or tenant_id,
+            "created_at": time.time(),
+        }
         try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": f"TENANT#{tenant_id}"},
-                    "sk": {"S": "TENANT"},
-                    "tenant_id": {"S": tenant_id},
-                    "name": {"S": name or tenant_id},
-                    "created_at": {"N": str(round(time.time(), 3))},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise Conflict(f"tenant {tenant_id} already exists") from exc
-            raise
+            self._call("put_item", Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
+        except ConditionFailed as exc:
+            raise Conflict(f"tenant {tenant_id} already exists") from exc
 
     def tenant_exists(self, tenant_id: str) -> bool:
-        resp = self._ddb.get_item(
-            TableName=self._table, Key=_k(f"TENANT#{tenant_id}", "TENANT"), ConsistentRead=True
-        )
+        resp = self._call("get_item", Key=to_item(_key(f"TENANT#{tenant_id}", "TENANT")), ConsistentRead=True)
         return "Item" in resp
 
     def create_key(self, tenant_id: str, name: str = "") -> tuple[str, str]:
@@ -105,96 +93,79 @@ class Tenants:
         if not self.tenant_exists(tenant_id):
             raise NotFound(f"no tenant {tenant_id}; create it first")
         key_id, key = new_key()
-        now = {"N": str(round(time.time(), 3))}
+        now = time.time()
         digest = key_hash(key)
-        self._ddb.transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                        "Item": {
-                            **_k(f"TENANT#{tenant_id}", f"KEY#{key_id}"),
-                            "key_id": {"S": key_id},
-                            "name": {"S": name or key_id},
-                            "created_at": now,
-                            "key_hash": {"S": digest},
-                        },
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                        "Item": {
-                            **_k(f"KEYHASH#{digest}", "KEY"),
-                            "tenant_id": {"S": tenant_id},
-                            "key_id": {"S": key_id},
-                            "created_at": now,
-                        },
-                    }
-                },
-            ]
+        listed = {
+            **_key(f"TENANT#{tenant_id}", f"KEY#{key_id}"),
+            "key_id": key_id,
+            "name": name or key_id,
+            "created_at": now,
+            "key_hash": digest,
+        }
+        looked_up = {
+            **_key(f"KEYHASH#{digest}", "KEY"),
+            "tenant_id": tenant_id,
+            "key_id": key_id,
+            "created_at": now,
+        }
+        self._transact_write(
+            *(
+                {"Put": {"Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+                for item in (listed, looked_up)
+            )
         )
         return key_id, key
 
     def list_keys(self, tenant_id: str) -> list[KeyInfo]:
-        resp = self._ddb.query(
-            TableName=self._table,
+        resp = self._call(
+            "query",
             KeyConditionExpression="pk = :pk AND begins_with(sk, :key)",
-            ExpressionAttributeValues={":pk": {"S": f"TENANT#{tenant_id}"}, ":key": {"S": "KEY#"}},
+            ExpressionAttributeValues=to_item({":pk": f"TENANT#{tenant_id}", ":key": "KEY#"}),
         )
+        items = [from_item(i) for i in resp.get("Items", [])]
         return [
             KeyInfo(
-                i["key_id"]["S"],
-                i["name"]["S"],
-                float(i["created_at"]["N"]),
-                float(i["revoked_at"]["N"]) if "revoked_at" in i else None,
+                i["key_id"],
+                i["name"],
+                float(i["created_at"]),
+                float(i["revoked_at"]) if "revoked_at" in i else None,
             )
-            for i in resp.get("Items", [])
+            for i in items
         ]
 
     def revoke_key(self, tenant_id: str, key_id: str) -> None:
-        item = self._ddb.get_item(
-            TableName=self._table, Key=_k(f"TENANT#{tenant_id}", f"KEY#{key_id}"), ConsistentRead=True
-        ).get("Item")
+        key = _key(f"TENANT#{tenant_id}", f"KEY#{key_id}")
+        item = self._call("get_item", Key=to_item(key), ConsistentRead=True).get("Item")
         if item is None:
             raise NotFound(f"tenant {tenant_id} has no key {key_id}")
         if "revoked_at" in item:
             return
-        now = {":now": {"N": str(round(time.time(), 3))}}
-        self._ddb.transact_write_items(
-            TransactItems=[
+        now = to_item({":now": time.time()})
+        self._transact_write(
+            *(
                 {
                     "Update": {
-                        "TableName": self._table,
-                        "Key": _k(f"TENANT#{tenant_id}", f"KEY#{key_id}"),
+                        "Key": to_item(k),
                         "UpdateExpression": "SET revoked_at = :now",
                         "ExpressionAttributeValues": now,
                     }
-                },
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": _k(f"KEYHASH#{item['key_hash']['S']}", "KEY"),
-                        "UpdateExpression": "SET revoked_at = :now",
-                        "ExpressionAttributeValues": now,
-                    }
-                },
-            ]
+                }
+                for k in (key, _key(f"KEYHASH#{from_item(item)['key_hash']}", "KEY"))
+            )
         )
 
     def verify(self, key: str) -> Principal | None:
         """The tenant a presented key belongs to, or None (unknown, malformed or revoked): one read."""
         if not looks_like_key(key):
             return None
-        item = self._ddb.get_item(
-            TableName=self._table, Key=_k(f"KEYHASH#{key_hash(key)}", "KEY"), ConsistentRead=True
+        raw = self._call(
+            "get_item", Key=to_item(_key(f"KEYHASH#{key_hash(key)}", "KEY")), ConsistentRead=True
         ).get("Item")
-        if item is None or "revoked_at" in item:
+        if raw is None or "revoked_at" in raw:
             return None
-        return Principal(item["tenant_id"]["S"], item["key_id"]["S"])
+        item = from_item(raw)
+        return Principal(item["tenant_id"], item["key_id"])
 
 
-def _k(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
+def _key(pk: str, sk: str) -> dict[str, str]:
+    return {"pk": pk, "sk": sk}

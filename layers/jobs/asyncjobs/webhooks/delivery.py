@@ -304,17 +304,14 @@ class Deliverer:
 
 
 def deliverer_from_env() -> Deliverer:
-    import os
-
     from asyncjobs.aws import clients
-    from asyncjobs.settings import required_env
+    from asyncjobs.settings import get_settings
 
+    settings = get_settings()
     return Deliverer(
-        WebhookStore(clients.client("dynamodb"), required_env("WEBHOOKS_TABLE")),
+        WebhookStore(clients.client("dynamodb"), settings.webhooks_table),
         clients.client("sqs"),
-        required_env("WEBHOOK_QUEUE_URL"),
-        Policy.from_settings(
-            os.environ.get("WEBHOOK_REQUIRE_HTTPS", "true"), os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")
-        ),
-        time_scale=float(os.environ.get("WEBHOOK_TIME_SCALE") or 1.0),
+        settings.webhook_queue_url,
+        Policy(settings.webhook_require_https, settings.webhook_allowed_networks),
+        time_scale=settings.webhook_time_scale,
     )

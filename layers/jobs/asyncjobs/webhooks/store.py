@@ -10,30 +10,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
-from asyncjobs.aws.dynamo import ConditionFailed, Table, from_attribute, to_attribute
+from asyncjobs.aws.dynamo import ConditionFailed, Table, from_item, to_item
 from asyncjobs.errors import Conflict, NotFound
 from asyncjobs.webhooks.models import DELIVERY_RETENTION_S, Delivery, Secret, Subscription
 
 MAX_RECORDED_ATTEMPTS = 30
 QUERY_PAGE_ITEMS = 100  # items read by one Query page of the delivery log
 MAX_QUERY_PAGES = 5  # Query pages one request reads at most; then it answers with a cursor
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _num(value: float) -> Decimal:
-    return Decimal(str(round(value, 3)))
 
 
 def _sub_from(item: dict[str, Any]) -> Subscription:
@@ -79,23 +64,6 @@ class StaleWrite(Exception):
 
 
 class WebhookStore(Table):
-    @staticmethod
-    def _item(values: dict[str, Any]) -> dict[str, Any]:
-        def conv(v: Any) -> Any:
-            if isinstance(v, float):
-                return _num(v)
-            if isinstance(v, dict):
-                return {k: conv(x) for k, x in v.items() if x is not None}
-            if isinstance(v, list | tuple):
-                return [conv(x) for x in v]
-            return v
-
-        return {k: to_attribute(conv(v)) for k, v in values.items() if v is not None}
-
-    @staticmethod
-    def _decode(raw: dict[str, Any]) -> dict[str, Any]:
-        return {k: _plain(from_attribute(v)) for k, v in raw.items()}
-
     # -- subscriptions ---------------------------------------------------------------------
     def put_subscription(self, sub: Subscription, *, new: bool = False) -> Subscription:
         """Writes `sub` whole, only if it exists still unchanged since it was read (its `version`),
@@ -127,12 +95,12 @@ class WebhookStore(Table):
         elif sub.version:
             kw = {
                 "ConditionExpression": "version = :v",
-                "ExpressionAttributeValues": self._item({":v": sub.version}),
+                "ExpressionAttributeValues": to_item({":v": sub.version}),
             }
         else:  # written before versions existed
             kw = {"ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(version)"}
         try:
-            self._call("put_item", Item=self._item(values), **kw)
+            self._call("put_item", Item=to_item(values), **kw)
         except ConditionFailed as exc:
             if new:
                 # Subscription ids are new and random: the item can only exist because an earlier
@@ -158,12 +126,12 @@ class WebhookStore(Table):
     def get_subscription(self, tenant_id: str, sub_id: str) -> Subscription:
         item = self._call(
             "get_item",
-            Key=self._item({"pk": f"TENANT#{tenant_id}", "sk": f"SUB#{sub_id}"}),
+            Key=to_item({"pk": f"TENANT#{tenant_id}", "sk": f"SUB#{sub_id}"}),
             ConsistentRead=True,
         ).get("Item")
         if item is None:
             raise NotFound(f"No webhook subscription {sub_id} for this tenant.")
-        return _sub_from(self._decode(item))
+        return _sub_from(from_item(item))
 
     def subscriptions(self, tenant_id: str) -> list[Subscription]:
         items, kw = [], {}
@@ -171,20 +139,20 @@ class WebhookStore(Table):
             resp = self._call(
                 "query",
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :sub)",
-                ExpressionAttributeValues=self._item({":pk": f"TENANT#{tenant_id}", ":sub": "SUB#"}),
+                ExpressionAttributeValues=to_item({":pk": f"TENANT#{tenant_id}", ":sub": "SUB#"}),
                 ConsistentRead=True,
                 **kw,
             )
             items += resp.get("Items", [])
             if "LastEvaluatedKey" not in resp:
-                return [_sub_from(self._decode(i)) for i in items]
+                return [_sub_from(from_item(i)) for i in items]
             kw = {"ExclusiveStartKey": resp["LastEvaluatedKey"]}
 
     def delete_subscription(self, tenant_id: str, sub_id: str) -> None:
         try:
             self._call(
                 "delete_item",
-                Key=self._item({"pk": f"TENANT#{tenant_id}", "sk": f"SUB#{sub_id}"}),
+                Key=to_item({"pk": f"TENANT#{tenant_id}", "sk": f"SUB#{sub_id}"}),
                 ConditionExpression="attribute_exists(pk)",
             )
         except ConditionFailed as exc:
@@ -196,11 +164,11 @@ class WebhookStore(Table):
         with contextlib.suppress(ConditionFailed):  # deleted meanwhile: it stays deleted
             self._call(
                 "update_item",
-                Key=self._item({"pk": f"TENANT#{sub.tenant_id}", "sk": f"SUB#{sub.sub_id}"}),
+                Key=to_item({"pk": f"TENANT#{sub.tenant_id}", "sk": f"SUB#{sub.sub_id}"}),
                 UpdateExpression="SET enabled = :f, disabled_reason = :r, updated_at = :now, "
                 "version = if_not_exists(version, :zero) + :one",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=self._item(
+                ExpressionAttributeValues=to_item(
                     {":f": False, ":r": reason, ":now": now, ":zero": 0, ":one": 1}
                 ),
             )
@@ -226,7 +194,7 @@ class WebhookStore(Table):
             "expires_at": int(d.expires_at or d.created_at + DELIVERY_RETENTION_S),
         }
         try:
-            self._call("put_item", Item=self._item(values), ConditionExpression="attribute_not_exists(pk)")
+            self._call("put_item", Item=to_item(values), ConditionExpression="attribute_not_exists(pk)")
         except ConditionFailed:
             return False
         return True
@@ -236,12 +204,12 @@ class WebhookStore(Table):
         expired items only eventually)."""
         item = self._call(
             "get_item",
-            Key=self._item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{delivery_id}"}),
+            Key=to_item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{delivery_id}"}),
             ConsistentRead=True,
         ).get("Item")
         if not item:
             return None
-        values = self._decode(item)
+        values = from_item(item)
         if now is not None and values.get("expires_at", now + 1) <= now:
             return None
         return _delivery_from(values)
@@ -274,27 +242,27 @@ class WebhookStore(Table):
             filters.append("created_at >= :since")
         kw: dict[str, Any] = {"FilterExpression": " AND ".join(filters), "ExpressionAttributeNames": names}
         if cursor:
-            kw["ExclusiveStartKey"] = self._item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{cursor}"})
+            kw["ExclusiveStartKey"] = to_item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{cursor}"})
         out: list[Delivery] = []
         for _ in range(MAX_QUERY_PAGES):
             resp = self._call(
                 "query",
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :dlv)",
-                ExpressionAttributeValues=self._item(values),
+                ExpressionAttributeValues=to_item(values),
                 ScanIndexForward=False,
                 Limit=QUERY_PAGE_ITEMS,
                 **kw,
             )
             items = resp.get("Items", [])
             for n, raw in enumerate(items):
-                out.append(_delivery_from(self._decode(raw)))
+                out.append(_delivery_from(from_item(raw)))
                 if len(out) == limit:
                     more = "LastEvaluatedKey" in resp or n < len(items) - 1
                     return out, out[-1].delivery_id if more else None
             if "LastEvaluatedKey" not in resp:
                 return out, None
             kw["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return out, self._decode(kw["ExclusiveStartKey"])["sk"].removeprefix("DLV#")
+        return out, from_item(kw["ExclusiveStartKey"])["sk"].removeprefix("DLV#")
 
     def claim(self, d: Delivery, now: float, until: float) -> Delivery:
         """Takes the delivery's next attempt for this worker (one attempt at a time)."""
@@ -354,11 +322,11 @@ class WebhookStore(Table):
         kw: dict[str, Any] = {"ExpressionAttributeNames": {"#s": "status"}} if "#s" in expr + cond else {}
         resp = self._call(
             "update_item",
-            Key=self._item({"pk": f"SUB#{d.sub_id}", "sk": f"DLV#{d.delivery_id}"}),
+            Key=to_item({"pk": f"SUB#{d.sub_id}", "sk": f"DLV#{d.delivery_id}"}),
             UpdateExpression=expr,
             ConditionExpression=cond,
-            ExpressionAttributeValues=self._item(values),
+            ExpressionAttributeValues=to_item(values),
             ReturnValues="ALL_NEW",
             **kw,
         )
-        return _delivery_from(self._decode(resp["Attributes"]))
+        return _delivery_from(from_item(resp["Attributes"]))
