@@ -16,12 +16,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from asyncjobs.aws import clients as aws
 from asyncjobs.observability import logger
-from asyncjobs.settings import required_env
+from asyncjobs.settings import get_settings
 from asyncjobs.tenancy.tenants import Tenants
 
 
 def _tenants() -> Tenants:
-    return Tenants(aws.client("dynamodb"), required_env("TENANTS_TABLE"))  # the client is cached
+    return Tenants(aws.client("dynamodb"), get_settings().tenants_table)  # the client is cached
 
 
 @logger.inject_lambda_context(clear_state=True)

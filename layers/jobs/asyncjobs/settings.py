@@ -152,8 +152,3 @@ class _Env:
 @cache
 def get_settings() -> Settings:
     return Settings.from_env()
-
-
-def required_env(name: str) -> str:
-    """A resource name from the settings (the authorizer still reads TENANTS_TABLE this way)."""
-    return get_settings().resource(name)
