@@ -50,10 +50,12 @@ def probe(monkeypatch) -> Probe:
 @pytest.fixture
 def svc() -> Services:
     settings = Settings(
-        jobs_table="jobs",
-        jobs_queue_url="https://sqs.example/jobs",
-        event_bus_name="bus",
-        results_bucket="results",
+        resources={
+            "JOBS_TABLE": "jobs",
+            "JOBS_QUEUE_URL": "https://sqs.example/jobs",
+            "EVENT_BUS_NAME": "bus",
+            "RESULTS_BUCKET": "results",
+        },
         max_receive_count=5,
         progress_interval_s=0.0,
     )

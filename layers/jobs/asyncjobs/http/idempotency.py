@@ -48,12 +48,14 @@ def _config() -> Any:
 
 
 @cache
-def _wrapped(function: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+def _wrapped(
+    function: Callable[[dict[str, Any]], dict[str, Any]], table: str, client: Any
+) -> Callable[..., dict[str, Any]]:
+    """The idempotent wrapper of `function`, once per process: keyed on the table and the (cached)
+    client too, so a process whose settings and clients were reset gets a store that uses them."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 
-    store = DynamoDBPersistenceLayer(
-        table_name=get_settings().idempotency_table, boto3_client=clients.client("dynamodb")
-    )
+    store = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
 
     def accept(request: dict[str, Any]) -> dict[str, Any]:
         return function({k: v for k, v in request.items() if k != "key"})
@@ -84,7 +86,8 @@ def accept_once(
     if _context is not None:
         _config().register_lambda_context(_context)
     try:
-        return dict(_wrapped(function)(request={**request, "key": key}))
+        wrapped = _wrapped(function, get_settings().idempotency_table, clients.client("dynamodb"))
+        return dict(wrapped(request={**request, "key": key}))
     except IdempotencyValidationError as exc:
         raise InvalidRequest(
             "this Idempotency-Key was already used with a different request; use a new key for a new request"
