@@ -132,6 +132,15 @@ def _submit(session, url, body):
     raise AssertionError("could not submit a job in 20 tries")
 
 
+def _wait_started(session, status_url, job_id):
+    deadline = time.monotonic() + BOUND_S
+    while time.monotonic() < deadline:
+        reply = _get(session, status_url, job_id=job_id)
+        if reply.status_code == 200 and reply.json()["status"] != "queued":
+            return
+        time.sleep(0.2)
+
+
 def _cancel(session, base, job_id):
     for _ in range(20):
         try:
@@ -178,21 +187,30 @@ def test_no_job_lost_duplicated_or_left_running_under_faults(fault_stack):
         kinds = rng.choices(range(len(MIX)), weights=[m[0] for m in MIX], k=JOBS)
         cancels: dict[str, int] = {}
 
-        def submit(kind):
-            job_id = _submit(session, f"{base}/diagnostic/run", MIX[kind][1])
-            if kind == CANCEL:  # at once, or while it may be running, or after it may have ended
-                time.sleep(int(job_id[-2:], 16) / 255 * 1.5)
-                cancels[job_id] = _cancel(session, base, job_id)
-            return job_id, kind
+        def cancel_when_started(job_id):
+            _wait_started(session, f"{base}/diagnostic/status", job_id)
+            cancels[job_id] = _cancel(session, base, job_id)
 
-        with ThreadPoolExecutor(8) as pool:
+        pending_cancels = []
+        with ThreadPoolExecutor(8) as pool, ThreadPoolExecutor(16) as later:
+
+            def submit(kind):
+                job_id = _submit(session, f"{base}/diagnostic/run", MIX[kind][1])
+                if kind == CANCEL and int(job_id[-1], 16) % 2:  # once running, or ended (409)
+                    pending_cancels.append(later.submit(cancel_when_started, job_id))
+                elif kind == CANCEL:
+                    cancels[job_id] = _cancel(session, base, job_id)  # at once: queued
+                return job_id, kind
+
             ids = list(pool.map(submit, kinds))
-        # poison: messages no run function wrote
-        sqs = fault_stack.boto3_client("sqs")
-        queue = fault_stack.state["outputs"]["JobsQueueUrl"]
-        for body in POISON:
-            sqs.send_message(QueueUrl=queue, MessageBody=body)
-        submitted = time.monotonic()
+            # poison: messages no run function wrote
+            sqs = fault_stack.boto3_client("sqs")
+            queue = fault_stack.state["outputs"]["JobsQueueUrl"]
+            for body in POISON:
+                sqs.send_message(QueueUrl=queue, MessageBody=body)
+            submitted = time.monotonic()
+        for future in pending_cancels:
+            future.result()  # a cancel that failed fails the test
 
         # every accepted job ends, within the bound
         final: dict[str, dict] = {}
