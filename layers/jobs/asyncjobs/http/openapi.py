@@ -46,8 +46,9 @@ ERROR_STATUSES = {
 def document_errors(doc: dict[str, Any]) -> dict[str, Any]:
     """Every operation answers errors with the one error body, whatever Powertools assumed."""
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    schemas.pop("HTTPValidationError", None)
-    schemas.pop("ValidationError", None)
+    # Powertools' own validation-error schemas: our error body replaces them everywhere.
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(name, None)
     body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(body.pop("$defs", {}))
     schemas["ErrorBody"] = body
