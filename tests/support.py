@@ -68,6 +68,7 @@ class Harness:
         self.env = stack.functions["RunFunction"].environment
         from functions.authorizer import app as authorizer_app
         from functions.executor import app as executor_app
+        from functions.haven import app as haven_app
         from functions.reconciler import app as reconciler_app
         from functions.run import app as run_app
         from functions.status import app as status_app
@@ -82,6 +83,7 @@ class Harness:
             "AuthorizerFunction": authorizer_app.handler,
             "WebhooksFunction": webhooks_app.handler,
             "WebhookDeliveryFunction": webhook_delivery_app.handler,
+            "HavenFunction": haven_app.handler,
         }
         self._running = threading.local()
         self.handlers = {name: self._attributed(name, h) for name, h in handlers.items()}

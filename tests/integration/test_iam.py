@@ -75,6 +75,18 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:Query": {"WebhooksTable"},
         "sqs:SendMessage": {"WebhookQueue", "WebhookDLQ"},  # WebhookDLQ: EventInvokeConfig OnFailure
     },
+    "HavenFunction": {
+        "dynamodb:GetItem": {"JobsTable", "IdempotencyTable", "TenantsTable"},  # TenantsTable: `apikey`
+        "dynamodb:PutItem": {"JobsTable", "IdempotencyTable"},
+        "dynamodb:UpdateItem": {"IdempotencyTable"},
+        "dynamodb:DeleteItem": {"IdempotencyTable"},  # Powertools drops a failed request's record
+        "sqs:SendMessage": {"JobsQueue"},
+        "s3:PutObject": {
+            "ResultsBucket/inputs/*",
+            "ResultsBucket/uploads/*",
+        },  # large inputs, multipart files
+        "s3:GetObject": {"ResultsBucket/results/*"},  # what its presigned download URLs do
+    },
 }
 EXPECTED_MANAGED: dict[str, set[str]] = {
     "AuthorizerFunction": {BASIC},
@@ -84,6 +96,7 @@ EXPECTED_MANAGED: dict[str, set[str]] = {
     "ReconcilerFunction": {BASIC, SQS_SOURCE},
     "WebhooksFunction": {BASIC},
     "WebhookDeliveryFunction": {BASIC, SQS_SOURCE},
+    "HavenFunction": {BASIC},
 }
 # Grants the flows below cannot exercise, and why.
 NOT_CALLED_BY_THE_CODE = {
@@ -92,8 +105,13 @@ NOT_CALLED_BY_THE_CODE = {
     ("RunFunction", "dynamodb:GetItem", "IdempotencyTable"): "Powertools reads the record only when "
     "the failed conditional PutItem does not return it (ReturnValuesOnConditionCheckFailure, boto3 "
     ">= 1.26.164); kept for that fallback",
+    ("HavenFunction", "dynamodb:GetItem", "IdempotencyTable"): "as for RunFunction",
 }
-DELETE_ALLOWED = {("RunFunction", "IdempotencyTable"), ("WebhooksFunction", "WebhooksTable")}
+DELETE_ALLOWED = {
+    ("RunFunction", "IdempotencyTable"),
+    ("HavenFunction", "IdempotencyTable"),
+    ("WebhooksFunction", "WebhooksTable"),
+}
 FORBIDDEN = {"dynamodb:Scan", "dynamodb:BatchWriteItem", "s3:PutLifecycleConfiguration", "s3:PutObjectAcl"}
 
 
@@ -218,7 +236,11 @@ def test_no_function_may_scan_batch_write_or_change_the_bucket(translated):
             if action == "dynamodb:DeleteItem":
                 for table in resources:
                     assert (function, table) in DELETE_ALLOWED, f"{function} may DeleteItem on {table}"
-        assert "s3:PutObject" not in grants or function in ("ExecutorFunction", "RunFunction"), function
+        assert "s3:PutObject" not in grants or function in (
+            "ExecutorFunction",
+            "RunFunction",
+            "HavenFunction",
+        ), function
 
 
 def test_indexes_are_granted_only_where_a_function_queries_one(translated):

@@ -6,7 +6,7 @@ the run and status functions never pay for them at cold start.
 
 from __future__ import annotations
 
-from asyncjobs.actions import diagnostic, proposal_pdf
+from asyncjobs.actions import diagnostic, extracttext, highlight, proposal_pdf
 from asyncjobs.actions.base import Action
 
 __all__ = ["ACTIONS", "get_action"]
@@ -21,7 +21,9 @@ def _registry(*actions: Action) -> dict[str, Action]:
     return found
 
 
-ACTIONS: dict[str, Action] = _registry(diagnostic.ACTION, proposal_pdf.ACTION)
+ACTIONS: dict[str, Action] = _registry(
+    diagnostic.ACTION, proposal_pdf.ACTION, highlight.ACTION, extracttext.ACTION
+)
 
 
 def get_action(name: str) -> Action | None:

@@ -1,0 +1,81 @@
+"""Extract text (Haven OnDemand's `extracttext`, v1): the text of an uploaded file.
+
+Formats, told apart by content, not by name or declared type (a caller's content type is often
+`application/octet-stream`): a PDF (it starts with `%PDF`) through pypdf, page by page; UTF-8 text
+as is (a byte-order mark dropped). Anything else fails `unsupported_file` rather than returning
+garbage. Result: `{"document": [{"content", "content_type", "pages"}]}`, one entry per file, as
+Haven returned a `document` list; `pages` is null for plain text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from asyncjobs.actions.base import Action, ActionFailed, ActionInput, JobContext
+
+PDF_MAGIC = b"%PDF"
+
+
+class ExtractTextInput(ActionInput):
+    file: str = Field(min_length=1, max_length=200, description="The id of an uploaded file.")
+
+
+def _pdf_text(data: bytes) -> dict[str, Any]:
+    # Imported here: only this action pays for pypdf, not every cold start of the run function.
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise ActionFailed("unsupported_file", "The PDF is encrypted; send it without a password.")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        # pypdf raises these on malformed files; the caller's file, not our fault: say so.
+        raise ActionFailed(
+            "unsupported_file", f"The file looks like a PDF but cannot be read: {exc}"
+        ) from exc
+    return {
+        "content": "\n\n".join(p.strip() for p in pages),
+        "content_type": "application/pdf",
+        "pages": len(pages),
+    }
+
+
+def extract_text(data: bytes) -> dict[str, Any]:
+    """One `document` entry for the file's bytes, or ActionFailed `unsupported_file`."""
+    if data.startswith(PDF_MAGIC):
+        return _pdf_text(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ActionFailed(
+            "unsupported_file", "The file is neither a PDF nor UTF-8 text; only those can be read."
+        ) from exc
+    if "\x00" in text:  # valid UTF-8 but binary (UTF-16 text, images with few high bytes)
+        raise ActionFailed(
+            "unsupported_file", "The file is binary, not text; only PDF and UTF-8 text are read."
+        )
+    return {"content": text.removeprefix("\ufeff"), "content_type": "text/plain", "pages": None}
+
+
+def run(inputs: ExtractTextInput, ctx: JobContext) -> dict[str, Any]:
+    data = ctx.read_file(inputs.file)  # type: ignore[attr-defined]
+    ctx.check_cancelled()
+    return {"document": [extract_text(data)]}
+
+
+ACTION = Action(
+    name="extracttext",
+    path="/extracttext",
+    input_model=ExtractTextInput,
+    run=run,
+    summary="Extract the text of an uploaded file (PDF or UTF-8 text)",
+    description="Reads a file uploaded beforehand (its id in `file`) and returns its text: "
+    '`{"document": [{"content", "content_type", "pages"}]}`. PDFs (detected by their content) are '
+    "read page by page; other files must be UTF-8 text, else the job fails `unsupported_file`.",
+)

@@ -1,0 +1,87 @@
+"""Highlight (Haven OnDemand's `highlight`, v1): wraps the terms of `highlight_expression` in tags.
+
+What a match is, since Haven documented it loosely: `highlight_expression` is a comma-separated
+list of terms (words or phrases); each matches case-insensitively as whole words (`link` does not
+match inside `links`), and the words of a phrase match across any run of whitespace. Overlapping
+terms: the longest match at a position wins; matches never nest.
+
+Escaping: `text` is plain text. `<`, `>` and `&` in it are escaped (`&lt;` ...) so that the result
+is safe to insert into an HTML page whatever the text holds; only the tags this action adds are
+markup. `start_tag` and `end_tag` are the caller's own and inserted as given.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from asyncjobs.actions.base import Action, ActionInput, JobContext
+
+MAX_TERMS = 100
+
+
+class HighlightInput(ActionInput):
+    text: str = Field(min_length=1, max_length=500_000, description="Plain text to highlight in.")
+    highlight_expression: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Comma-separated words or phrases; each matches case-insensitively as whole words.",
+    )
+    start_tag: str = Field('<span class="highlight">', max_length=200, description="Inserted before a match.")
+    end_tag: str = Field("</span>", max_length=200, description="Inserted after a match.")
+
+    @field_validator("highlight_expression")
+    @classmethod
+    def _has_terms(cls, value: str) -> str:
+        terms = split_terms(value)
+        if not terms:
+            raise ValueError("must name at least one word or phrase")
+        if len(terms) > MAX_TERMS:
+            raise ValueError(f"names {len(terms)} terms; the limit is {MAX_TERMS}")
+        return value
+
+
+def split_terms(expression: str) -> list[str]:
+    return [t for t in (part.strip() for part in expression.split(",")) if t]
+
+
+def _term_pattern(term: str) -> str:
+    body = r"\s+".join(re.escape(word) for word in term.split())
+    # \b only next to a word character: a term like "c++" or "#tag" still matches where it stands.
+    start = r"\b" if re.match(r"\w", term) else ""
+    end = r"\b" if re.search(r"\w$", term) else ""
+    return f"{start}{body}{end}"
+
+
+def highlight(text: str, expression: str, start_tag: str, end_tag: str) -> str:
+    terms = sorted(set(split_terms(expression)), key=len, reverse=True)  # longest first wins
+    pattern = re.compile("|".join(_term_pattern(t) for t in terms), re.IGNORECASE)
+    out, last = [], 0
+    for match in pattern.finditer(text):
+        if match.end() == match.start():
+            continue
+        out += [html.escape(text[last : match.start()], quote=False), start_tag]
+        out += [html.escape(match.group(), quote=False), end_tag]
+        last = match.end()
+    out.append(html.escape(text[last:], quote=False))
+    return "".join(out)
+
+
+def run(inputs: HighlightInput, ctx: JobContext) -> dict[str, Any]:
+    # An object, not a bare string: Haven's public client calls `.get` on a sync response body.
+    return {"text": highlight(inputs.text, inputs.highlight_expression, inputs.start_tag, inputs.end_tag)}
+
+
+ACTION = Action(
+    name="highlight",
+    path="/highlight",
+    input_model=HighlightInput,
+    run=run,
+    summary="Highlight words and phrases in a text",
+    description="Wraps each case-insensitive whole-word match of the comma-separated terms of "
+    "`highlight_expression` in `start_tag` … `end_tag`. The text is plain text: `<`, `>` and `&` in it "
+    'are escaped in the result. Result: `{"text": "..."}`.',
+)
