@@ -8,6 +8,7 @@ import contextlib
 import errno
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -345,7 +346,7 @@ class LocalStack:
         status, resp_headers, resp_body = http_response(out)
         suffix = "" if out.ok else f"  ({out.error_type}: {out.error_message})"
         self.log.info(
-            f"HTTP {method} {raw_path} → {status}  {route.function} {out.duration_ms:.0f} ms{suffix}"
+            f"HTTP {method} {redact(raw_path)} → {status}  {route.function} {out.duration_ms:.0f} ms{suffix}"
         )
         return status, resp_headers, resp_body
 
@@ -388,7 +389,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
             try:
                 status, headers, body = self.local.handle_http(self.command, self.path, hdrs, data)
             except Exception as exc:  # the local stack's own failure, never the function's
-                self.local.log.warning(f"HTTP {self.command} {self.path}: local stack error {exc!r}")
+                self.local.log.warning(f"HTTP {self.command} {redact(self.path)}: local stack error {exc!r}")
                 status, headers, body = _gateway_error(500, "Internal Server Error")
         self.send_response(status)
         for key, value in headers.items():
@@ -407,6 +408,15 @@ class _ApiHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # one line per request is logged above
         return
+
+
+_SECRET_PARAM = re.compile(r"(?i)((?:^|[?&;])apikey=)[^&;#]*")
+
+
+def redact(raw_path: str) -> str:
+    """The path and query string as logged: `apikey` values (Haven's API keys, secrets like any
+    other key) replaced by `***`."""
+    return _SECRET_PARAM.sub(r"\1***", raw_path)
 
 
 def _gateway_error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:

@@ -140,7 +140,7 @@ def test_status_body_of_a_finished_a_failed_and_a_queued_action():
     parent = job(JobStatus.IN_PROGRESS, "multi_action")
 
     # When mapped to Haven's body
-    body = bodies.status_body(parent, [done, failed, queued], public)
+    body = bodies.status_body(parent.job_id, parent.status, [done, failed, queued], public)
 
     # Then each action has Haven's word and its result or error, the error also as `errors`
     error = {

@@ -66,16 +66,17 @@ class HavenApi:
             status, body, headers = self._route(event, remaining_s)
         except HavenError as exc:
             status, body, headers = exc.status, exc.body(), exc.headers
-        except NotFound as exc:
-            status, body, headers = 404, HavenError(7001, exc.message).body(), {}
         except (ServiceUnavailable, InfrastructureError) as exc:
             logger.error("dependency unavailable", extra={"reason": str(exc)})
             error = HavenError(5000, "A dependency is unavailable; retry in a few seconds.")
             status, body, headers = error.status, error.body(), {"Retry-After": "5"}
         except Conflict as exc:
             status, body, headers = 409, HavenError(4409, exc.message).body(), {}
-        except DomainError as exc:  # InvalidRequest: a malformed form, a reused Idempotency-Key
-            status, body, headers = 400, HavenError(4010, exc.message).body(), {}
+        except DomainError as exc:
+            # A form refused by its parser (413 too large, 415 not a form, 400 malformed), a reused
+            # Idempotency-Key, a file id that does not exist (NotFound outside /1/job/status|result).
+            error = HavenError({413: 4012, 415: 4015}.get(exc.status, 4010), exc.message)
+            status, body, headers = error.status, error.body(), {}
         except Exception:
             logger.exception("unhandled error")
             status, body, headers = 500, HavenError(5001, "An unexpected error occurred.").body(), {}
@@ -238,12 +239,15 @@ class HavenApi:
     ) -> tuple[int, Any, dict[str, str]]:
         tenant_id = self._authenticate(read_request(event))
         svc = self._services()
-        if wait:
-            tree = use_cases.wait(svc, tenant_id, job_id, self._wait_s(remaining_s))
-        else:
-            tree = use_cases.view(svc, tenant_id, job_id)
-        body = bodies.status_body(tree.job, tree.actions, lambda job: use_cases.public_view(svc, job))
-        return 200, body, {}
+        try:
+            if wait:
+                tree = use_cases.wait(svc, tenant_id, job_id, self._wait_s(remaining_s))
+            else:
+                tree = use_cases.view(svc, tenant_id, job_id)
+        except NotFound as exc:
+            raise HavenError(7001, exc.message) from exc
+        public = lambda job: use_cases.public_view(svc, job)  # noqa: E731
+        return 200, bodies.status_body(tree.job.job_id, tree.status, tree.actions, public), {}
 
     @staticmethod
     def _wait_s(remaining_s: Callable[[], float]) -> float:

@@ -62,10 +62,9 @@ def result_of(public_doc: dict[str, Any]) -> Any:
     return {"result_file": public_doc.get("result_file")}
 
 
-def status_body(job: Job, actions: Sequence[Job], public: Callable[[Job], dict[str, Any]]) -> dict[str, Any]:
+def status_body(
+    job_id: str, status: JobStatus, actions: Sequence[Job], public: Callable[[Job], dict[str, Any]]
+) -> dict[str, Any]:
+    """The body of /1/job/status and /1/job/result; `status` is the job's (`JobTree.status`)."""
     entries = [action_body(a, public) for a in actions]
-    return {
-        "actions": entries,
-        "jobID": job.job_id,
-        "status": job_word(job.status, [e["status"] for e in entries]),
-    }
+    return {"actions": entries, "jobID": job_id, "status": job_word(status, [e["status"] for e in entries])}
