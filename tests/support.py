@@ -180,6 +180,43 @@ class Harness:
         resp = self.handlers[route.function](event, LambdaContext(fn.name, fn.memory, fn.timeout))
         return Reply(resp["statusCode"], resp.get("headers") or {}, json_body(resp))
 
+    def haven(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        form: Any = None,
+        files: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: int | None = None,
+    ) -> Reply:
+        """A request to the Haven routes (`/1/...`), its form (urlencoded, or multipart with
+        `files`) encoded as `requests` encodes it. `timeout_s`: the function's remaining time at
+        the start (its Timeout by default), which bounds how long it waits."""
+        import requests
+
+        prepared = requests.Request(method, "http://local" + path, data=form, files=files).prepare()
+        body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
+        hdrs = {k.lower(): v for k, v in prepared.headers.items() if k.lower() == "content-type"}
+        hdrs.update({k.lower(): v for k, v in (headers or {}).items()})
+        found = match_route(self.routes, method, path)
+        assert found is not None and found[0].function == "HavenFunction", path
+        route, params = found
+        event = http_event(
+            method,
+            path,
+            route_key=route.route_key,
+            path_parameters=params,
+            query=urlencode(query or {}),
+            headers=hdrs,
+            body=body,
+        )
+        fn = self.stack.functions["HavenFunction"]
+        context = LambdaContext(fn.name, fn.memory, timeout_s or fn.timeout)
+        resp = self.handlers["HavenFunction"](event, context)
+        return Reply(resp["statusCode"], resp.get("headers") or {}, json_body(resp))
+
     def run(self, tenant: str, action_path: str, body: Any, **kw: Any) -> Reply:
         return self.request("POST", f"/v2/tenants/{tenant}{action_path}/run", body=body, **kw)
 
