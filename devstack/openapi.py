@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from devstack.functions import FunctionPool, function_environment
+from devstack.functions import FunctionError, FunctionPool, function_environment
 from devstack.logs import LogSink
 from devstack.provision import provision
 from devstack.routes import http_routes
@@ -32,6 +32,12 @@ def build(template: Path) -> dict[str, Any]:
         )
         try:
             docs.append(json.loads(pool.call("app.get_openapi_json_schema")))
+        except FunctionError as exc:
+            # A function without a Powertools resolver named `app` (HavenFunction: Haven's routes
+            # are documented in the README, not in this API's OpenAPI document), as the local
+            # stack's /openapi.json skips it. Any other failure is an error.
+            if "has no attribute 'app'" not in str(exc):
+                raise
         finally:
             pool.close()
     return merge_openapi(docs, translated)

@@ -224,3 +224,13 @@ def test_a_verified_key_is_cached_at_most_as_long_as_the_authorizer_caches_one(h
         "ApiKeyAuthorizer"
     ]
     assert authorizer["Identity"]["ReauthorizeEvery"] == TTL_S
+
+
+def test_the_template_routes_1_to_haven_without_an_authorizer_within_the_gateways_timeout(translated):
+    from asyncjobs.jobs.use_cases import MAX_WAIT_S
+    from devstack.routes import http_routes, match_route
+
+    route, _ = match_route(http_routes(translated), "POST", "/1/api/sync/highlight/v1")
+    assert route.function == "HavenFunction" and route.authorizer is None
+    timeout = translated.sam["Resources"]["HavenFunction"]["Properties"]["Timeout"]
+    assert MAX_WAIT_S < timeout < 30  # API Gateway's integration timeout

@@ -384,6 +384,55 @@ def _every_flow(harness: Any) -> None:
         assert ok(recovered, 202)["requeued"] >= 1
         harness.pump()
         assert harness.request("DELETE", f"{hooks}/{sub['id']}").status == 204
+    _haven_flow(harness)
+
+
+def _haven_flow(harness: Any) -> None:
+    """HavenFunction: `apikey`, submit (one action, a job of several, large inputs, form files,
+    Idempotency-Key), status with result files, result."""
+    key = harness.keys["acme"]
+    text = {"text": "a b", "highlight_expression": "b", "apikey": key}
+
+    def haven(method: str, path: str, status: int = 200, **kw: Any) -> Any:
+        reply = harness.haven(method, path, **kw)
+        assert reply.status == status, reply.body
+        return reply.body
+
+    haven("GET", "/1/api/async/highlight/v1", 401, query={**text, "apikey": "ajk_aaaaaaaaaa_" + "A" * 43})
+    one = haven("GET", "/1/api/async/highlight/v1", query=text)["jobID"]
+    haven("POST", "/1/api/async/highlight/v1", form={**text, "text": "x" * 70_000})  # input stored in S3
+    idem = {"Idempotency-Key": "haven-iam-1"}
+    assert haven("POST", "/1/api/async/highlight/v1", form=text, headers=idem) == haven(
+        "POST", "/1/api/async/highlight/v1", form=text, headers=idem
+    )
+    harness.fail_calls("sqs", "SendMessage", times=1, code="ServiceUnavailable")
+    haven("POST", "/1/api/async/highlight/v1", 503, form=text, headers={"Idempotency-Key": "haven-iam-2"})
+    pdf = haven(
+        "GET",
+        "/1/api/async/proposal_pdf/v1",
+        query={
+            "apikey": key,
+            "design_id": "d-1",
+            **{k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in PROPOSAL.items()},
+        },
+    )["jobID"]
+    job = {
+        "actions": [
+            {"name": "extracttext", "params": {"file": "file1"}},
+            {"name": "highlight", "params": {"text": "a b", "highlight_expression": "a"}},
+        ]
+    }
+    multi = haven(
+        "POST",
+        "/1/job",
+        form={"apikey": key, "job": json.dumps(job)},
+        files={"file1": ("a.txt", b"text", "text/plain")},
+    )["jobID"]
+    harness.execute()
+    for job_id in (one, multi):
+        assert haven("GET", f"/1/job/result/{job_id}", query={"apikey": key})["status"] == "finished"
+    doc = haven("GET", f"/1/job/status/{pdf}", query={"apikey": key})
+    assert doc["actions"][0]["result"]["files"][0]["download_url"], doc
 
 
 def test_every_call_the_handlers_make_is_granted_and_every_grant_is_used(harness, recorded, translated):

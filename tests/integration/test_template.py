@@ -81,7 +81,7 @@ def test_dead_letter_queue_is_drained_by_the_reconciler(translated):
 
 def test_functions_run_python313_on_arm64_with_the_layer(translated):
     functions = [r for r in translated.cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == 7
+    assert len(functions) == 8
     for fn in functions:
         assert fn["Properties"]["Runtime"] == "python3.13"
         assert fn["Properties"]["Architectures"] == ["arm64"]
