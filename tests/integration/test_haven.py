@@ -234,3 +234,12 @@ def test_the_template_routes_1_to_haven_without_an_authorizer_within_the_gateway
     assert route.function == "HavenFunction" and route.authorizer is None
     timeout = translated.sam["Resources"]["HavenFunction"]["Properties"]["Timeout"]
     assert MAX_WAIT_S < timeout < 30  # API Gateway's integration timeout
+
+
+def test_the_sample_event_drives_the_function(harness):
+    """events/haven.json (for `sam local invoke -e`): its key is not a stored one, so 2002."""
+    from devstack.lambda_runtime import LambdaContext, json_body
+    from tests.support import load_event
+
+    reply = harness.handlers["HavenFunction"](load_event("haven.json"), LambdaContext("haven", 512, 29))
+    assert reply["statusCode"] == 401 and json_body(reply)["error"] == 2002
