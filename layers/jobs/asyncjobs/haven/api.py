@@ -125,6 +125,8 @@ class HavenApi:
         action = find_action(name, version)
         params = {k: v for k, v in request.fields.items() if k != "apikey"}
         uploads = request.files.get("file") or []
+        if other := sorted(set(request.files) - {"file"}):
+            raise HavenError(4006, f"file field(s) {other} are not parameters; send the file as 'file'")
         if len(uploads) > 1:
             raise HavenError(4006, "'file' holds several files; send one per request, or use /1/job")
         if uploads and "file" in params:
