@@ -38,6 +38,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:GetItem": {"JobsTable", "IdempotencyTable"},
         "dynamodb:PutItem": {"JobsTable", "IdempotencyTable"},
         "dynamodb:UpdateItem": {"JobsTable", "IdempotencyTable"},
+        "dynamodb:Query": {"JobsTable"},  # a multi-action job with its actions (cancel, wait)
         "dynamodb:DeleteItem": {"IdempotencyTable"},  # Powertools drops a failed request's record
         "sqs:SendMessage": {"JobsQueue"},
         "s3:PutObject": {"ResultsBucket/inputs/*"},  # inputs too large for the job's item
@@ -271,6 +272,12 @@ def recorded(harness, monkeypatch):
         service = model.service_model.service_name
         action = f"{model.service_model.signing_name}:{model.name}"
         action = _IAM_ACTION.get(action, action)
+        if action == "dynamodb:TransactWriteItems":  # authorised item by item, as each item's write
+            for item in params["TransactItems"]:
+                ((kind, spec),) = item.items()
+                write = "dynamodb:ConditionCheckItem" if kind == "ConditionCheck" else f"dynamodb:{kind}Item"
+                calls[function].update((write, r) for r in _resource(harness, service, spec))
+            return
         for resource in _resource(harness, service, params):
             calls[function].add((action, resource))
 
@@ -326,6 +333,13 @@ def _every_flow(harness: Any) -> None:
         pdf = ok(harness.run("acme", "/designs/d-1/proposal_pdf", PROPOSAL), 202)
         cancelled = harness.submit()
         ok(harness.request("POST", f"/v2/tenants/acme/jobs/{cancelled}/cancel"))
+        two = [
+            {"name": "diagnostic", "params": {}},
+            {"name": "diagnostic", "params": {"fail_with": "action_error"}},
+        ]
+        multi = ok(harness.request("POST", "/v2/tenants/acme/jobs", body={"actions": two}), 202)["job_id"]
+        stopped = ok(harness.request("POST", "/v2/tenants/acme/jobs", body={"actions": two}), 202)["job_id"]
+        assert ok(harness.request("POST", f"/v2/tenants/acme/jobs/{stopped}/cancel"))["status"] == "cancelled"
         harness.execute()
         running = harness.submit(body={"duration_seconds": 5, "steps": 50})
         worker = harness.execute_in_background()
@@ -348,6 +362,9 @@ def _every_flow(harness: Any) -> None:
         assert doc["status"] == "succeeded" and doc["result"]["files"][0]["download_url"], doc
         ok(harness.request("GET", "/v2/tenants/acme/jobs"))
         ok(harness.request("GET", "/v2/tenants/acme/jobs", query={"action": "diagnostic", "limit": "1"}))
+        assert ok(harness.request("GET", f"/v2/tenants/acme/jobs/{multi}"))["status"] == "failed"
+        waited = harness.request("GET", f"/v2/tenants/acme/jobs/{job_id}", headers={"Prefer": "wait=1"})
+        assert ok(waited)["status"] == "succeeded"
         assert any(r.body for r in rx.received) and gone.received
         deliveries = ok(harness.request("GET", f"{hooks}/{sub['id']}/deliveries"))["deliveries"]
         one = deliveries[0]["id"]

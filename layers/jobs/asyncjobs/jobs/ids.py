@@ -29,3 +29,14 @@ def new_job_id(now_ms: int | None = None) -> str:
 
 def is_job_id(value: str) -> bool:
     return bool(_JOB_ID.fullmatch(value))  # `$` alone would allow a final newline
+
+
+# The actions of a multi-action job are jobs of their own, keyed `<job id>.<index>`: they sort right
+# after their job, so one Query (`begins_with(job_id, <job id>)`) reads a job with all its actions,
+# and no public route accepts them (`is_job_id` is false for them; the route pattern has no dot).
+def action_job_id(job_id: str, index: int) -> str:
+    return f"{job_id}.{index:02d}"
+
+
+def action_index(action_job_id: str) -> int:
+    return int(action_job_id.rsplit(".", 1)[1])

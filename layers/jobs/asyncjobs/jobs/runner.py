@@ -106,7 +106,14 @@ class AttemptContext:
 
 def announce(svc: Services, job: Job, insist: bool = False) -> None:
     """Publishes the job's end (again: events are at least once, with the same event id). With
-    `insist` (the caller has few chances left), transient failures are retried in place first."""
+    `insist` (the caller has few chances left), transient failures are retried in place first.
+    The end of one action of a multi-action job is recorded in its job instead (`jobs.multi`),
+    which publishes the job's one event when its last action ends."""
+    if job.parent_id is not None:
+        from asyncjobs.jobs.multi import action_ended
+
+        action_ended(svc, job, insist=insist)
+        return
     retry_transient(lambda: svc.events.job_finished(job), INSIST_TRIES if insist else 1)
     logger.info("job event published", extra={"status": job.status.value})
 
