@@ -82,6 +82,9 @@ def run_app() -> APIGatewayHttpResolver:
         },
         tags=["jobs"],
     )(cancel)
+    from asyncjobs.http.v2 import files
+
+    files.register_run_routes(app)
     return app
 
 
@@ -130,6 +133,9 @@ def status_app() -> APIGatewayHttpResolver:
     app.get("/v2/tenants/<tenant_id>/jobs", summary="List a tenant's jobs, newest first", tags=["jobs"])(
         list_jobs
     )
+    from asyncjobs.http.v2 import files
+
+    files.register_status_routes(app)
     return app
 
 
