@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -161,6 +162,8 @@ def _multipart(data: bytes, boundary: bytes) -> Form:
     from python_multipart.exceptions import FormParserError
     from python_multipart.multipart import MultipartParser
 
+    # The parser also logs each error it raises; the caller is told, so the log would only repeat it.
+    logging.getLogger(MultipartParser.__module__).setLevel(logging.ERROR)
     parts: list[_Part] = []
     current = _Part()
     header = [b"", b""]
@@ -206,7 +209,7 @@ def _multipart(data: bytes, boundary: bytes) -> Form:
         parser.write(data)
         parser.finalize()
     except FormParserError as exc:
-        raise MalformedForm(f"The multipart/form-data body is malformed: {exc}.") from None
+        raise MalformedForm(f"The multipart/form-data body is malformed: {str(exc).rstrip('.')}.") from None
     if not ended:
         raise MalformedForm("The multipart/form-data body ends before its closing boundary.")
     return _form(parts)
