@@ -24,7 +24,7 @@ FILE_ID_PATH = Annotated[
 ]
 # A media type, optionally with parameters (`text/plain; charset=utf-8`); S3 stores it as sent.
 _TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
-CONTENT_TYPE_PATTERN = rf"^{_TOKEN}/{_TOKEN}(\s*;\s*{_TOKEN}=(\"[^\"\\\x00-\x1f]*\"|{_TOKEN}))*$"
+CONTENT_TYPE_PATTERN = rf'^{_TOKEN}/{_TOKEN}(; ?{_TOKEN}=({_TOKEN}|"[^"\\]*"))*$'
 
 
 class UploadRequest(BaseModel):
@@ -85,7 +85,10 @@ def register_status_routes(app: APIGatewayHttpResolver) -> None:
         "/v2/tenants/<tenant_id>/files/<file_id>",
         summary="An uploaded file",
         description="Whether the file was uploaded, its size and type, and when it will be deleted.",
-        responses={404: {"description": "Not uploaded (yet), unknown for this tenant, or deleted."}},
+        responses={
+            200: {"description": "The file was uploaded: its size, type, and when it will be deleted."},
+            404: {"description": "Not uploaded (yet), unknown for this tenant, or deleted."},
+        },
         tags=["files"],
     )(get_file)
 
