@@ -119,7 +119,6 @@ class ResultFiles:
             fields["Content-Type"] = content_type
             conditions.append({"Content-Type": content_type})
         if name is not None:
-            # S3 metadata travels as an HTTP header: percent-encoded, any name stays ASCII.
             fields["x-amz-meta-name"] = _meta_name(name)
             conditions.append({"x-amz-meta-name": fields["x-amz-meta-name"]})
         # Signing is local (no request is sent); the URL works only if this role may PutObject.
