@@ -23,6 +23,7 @@ from asyncjobs.jobs import multi
 from asyncjobs.jobs.ids import action_job_id, is_job_id, new_job_id
 from asyncjobs.jobs.models import MULTI_ACTION, Job, JobStatus, iso
 from asyncjobs.jobs.store import Page
+from asyncjobs.jobs.uploads import check_files
 from asyncjobs.observability import logger
 from asyncjobs.services import Services
 
@@ -77,6 +78,7 @@ def submit(
     in between, and the caller got an error) finds no job and is dropped by the executor, so
     nothing runs that the caller was told did not start.
     """
+    check_files(svc, tenant_id, inputs)
     now = svc.clock()
     job_id = new_job_id(int(now * 1000))
     logger.append_keys(job_id=job_id)
@@ -96,6 +98,8 @@ def submit_multi(svc: Services, tenant_id: str, calls: list[ActionCall]) -> Job:
     then the job and its actions are stored together, as `submit` does for one action."""
     if not 1 <= len(calls) <= MAX_ACTIONS:
         raise InvalidRequest(f"A job carries 1 to {MAX_ACTIONS} actions; this one has {len(calls)}.")
+    for call in calls:
+        check_files(svc, tenant_id, call.inputs)
     now = svc.clock()
     job_id = new_job_id(int(now * 1000))
     logger.append_keys(job_id=job_id)

@@ -181,6 +181,9 @@ def run_app() -> APIGatewayHttpResolver:
         },
         tags=["jobs"],
     )(cancel)
+    from asyncjobs.http.v2 import files
+
+    files.register_run_routes(app)
     return app
 
 
@@ -301,6 +304,9 @@ def status_app() -> APIGatewayHttpResolver:
             tree = use_cases.wait(svc, tenant_id, job_id, wait_s)
         return _status_response(svc, tree, wait_s)
 
+    from asyncjobs.http.v2 import files
+
+    files.register_status_routes(app)
     return app
 
 
