@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pytest
+import requests
 
 from asyncjobs.aws import clients as aws
 from devstack.provision import ACCOUNT, Stack, _Resolver
@@ -38,21 +39,25 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:GetItem": {"JobsTable", "IdempotencyTable"},
         "dynamodb:PutItem": {"JobsTable", "IdempotencyTable"},
         "dynamodb:UpdateItem": {"JobsTable", "IdempotencyTable"},
+        "dynamodb:Query": {"JobsTable"},  # a multi-action job with its actions (cancel, wait)
         "dynamodb:DeleteItem": {"IdempotencyTable"},  # Powertools drops a failed request's record
         "sqs:SendMessage": {"JobsQueue"},
-        "s3:PutObject": {"ResultsBucket/inputs/*"},  # inputs too large for the job's item
+        # inputs too large for the job's item; upload forms (presigned POST) and form uploads
+        "s3:PutObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*"},
+        "s3:GetObject": {"ResultsBucket/uploads/*"},  # HeadObject: does each file a job names exist
     },
     "StatusFunction": {
         "dynamodb:GetItem": {"JobsTable"},
         "dynamodb:Query": {"JobsTable", "JobsTable/index/ByAction"},
-        "s3:GetObject": {"ResultsBucket/results/*"},  # what its presigned download URLs do
+        # what its presigned download URLs do; HeadObject of an uploaded file (GET .../files/{id})
+        "s3:GetObject": {"ResultsBucket/results/*", "ResultsBucket/uploads/*"},
     },
     "ExecutorFunction": {
         "dynamodb:GetItem": {"JobsTable"},
         "dynamodb:UpdateItem": {"JobsTable"},
         "events:PutEvents": {"JobsEventBus"},
         "s3:PutObject": {"ResultsBucket/results/*"},
-        "s3:GetObject": {"ResultsBucket/inputs/*"},
+        "s3:GetObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*"},  # uploads: ctx.read_file
         "sqs:ChangeMessageVisibility": {"JobsQueue"},  # a message that arrived before its job
     },
     "ReconcilerFunction": {
@@ -80,12 +85,12 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:PutItem": {"JobsTable", "IdempotencyTable"},
         "dynamodb:UpdateItem": {"IdempotencyTable"},
         "dynamodb:DeleteItem": {"IdempotencyTable"},  # Powertools drops a failed request's record
+        "dynamodb:Query": {"JobsTable"},  # a job with its actions
         "sqs:SendMessage": {"JobsQueue"},
-        "s3:PutObject": {
-            "ResultsBucket/inputs/*",
-            "ResultsBucket/uploads/*",
-        },  # large inputs, multipart files
-        "s3:GetObject": {"ResultsBucket/results/*"},  # what its presigned download URLs do
+        # inputs too large for the job's item, and files sent in multipart forms
+        "s3:PutObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*"},
+        # presigned download URLs of results; HeadObject on the files a job names
+        "s3:GetObject": {"ResultsBucket/results/*", "ResultsBucket/uploads/*"},
     },
 }
 EXPECTED_MANAGED: dict[str, set[str]] = {
@@ -286,15 +291,33 @@ def recorded(harness, monkeypatch):
     hooked: list[Any] = []
     original = aws.client
 
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+    def record(params: dict[str, Any], model: Any, context: Any = None, **_: Any) -> None:
         function = harness.running()
         if function is None:
             return  # the test itself (or the harness) made the call
+        if model.name == "CreateBucket" and (context or {}).get("is_presign_request"):
+            return  # botocore builds a presigned POST's URL from CreateBucket: see `record_post`
         service = model.service_model.service_name
         action = f"{model.service_model.signing_name}:{model.name}"
         action = _IAM_ACTION.get(action, action)
+        if action == "dynamodb:TransactWriteItems":  # authorised item by item, as each item's write
+            for item in params["TransactItems"]:
+                ((kind, spec),) = item.items()
+                write = "dynamodb:ConditionCheckItem" if kind == "ConditionCheck" else f"dynamodb:{kind}Item"
+                calls[function].update((write, r) for r in _resource(harness, service, spec))
+            return
         for resource in _resource(harness, service, params):
             calls[function].add((action, resource))
+
+    def record_post(request: Any, **_: Any) -> None:
+        """A presigned POST (upload form) is signed as a PutObject of the form's key."""
+        function = harness.running()
+        fields = request.context.get("s3-presign-post-fields")
+        if function is None or fields is None:
+            return
+        conditions = request.context["s3-presign-post-policy"]["conditions"]
+        (bucket,) = [c["bucket"] for c in conditions if isinstance(c, dict) and "bucket" in c]
+        calls[function].add(("s3:PutObject", f"arn:aws:s3:::{bucket}/{fields['key']}"))
 
     def client(service: str) -> Any:
         c = original(service)
@@ -302,6 +325,7 @@ def recorded(harness, monkeypatch):
             hooked.append(c)
             # Emitted for every API call and for every presigned URL, before validation.
             c.meta.events.register("before-parameter-build", record)
+            c.meta.events.register("before-sign.s3.PutObject", record_post)
         return c
 
     client.cache_clear = original.cache_clear  # type: ignore[attr-defined]
@@ -311,8 +335,9 @@ def recorded(harness, monkeypatch):
 
 
 def _every_flow(harness: Any) -> None:
-    """Submit, execute, status, list, cancel, files, webhooks CRUD / rotate / ping / deliveries /
-    redeliver / recover, fan-out and attempts (success, failure, 410), authorizer, idempotency."""
+    """Submit, execute, status, list, cancel, files (results, upload forms and uploads), webhooks
+    CRUD / rotate / ping / deliveries / redeliver / recover, fan-out and attempts (success, failure,
+    410), authorizer, idempotency."""
     hooks = "/v2/tenants/acme/webhooks"
 
     def ok(reply: Any, status: int = 200) -> Any:
@@ -348,6 +373,13 @@ def _every_flow(harness: Any) -> None:
         pdf = ok(harness.run("acme", "/designs/d-1/proposal_pdf", PROPOSAL), 202)
         cancelled = harness.submit()
         ok(harness.request("POST", f"/v2/tenants/acme/jobs/{cancelled}/cancel"))
+        two = [
+            {"name": "diagnostic", "params": {}},
+            {"name": "diagnostic", "params": {"fail_with": "action_error"}},
+        ]
+        multi = ok(harness.request("POST", "/v2/tenants/acme/jobs", body={"actions": two}), 202)["job_id"]
+        stopped = ok(harness.request("POST", "/v2/tenants/acme/jobs", body={"actions": two}), 202)["job_id"]
+        assert ok(harness.request("POST", f"/v2/tenants/acme/jobs/{stopped}/cancel"))["status"] == "cancelled"
         harness.execute()
         running = harness.submit(body={"duration_seconds": 5, "steps": 50})
         worker = harness.execute_in_background()
@@ -369,7 +401,15 @@ def _every_flow(harness: Any) -> None:
         doc = ok(harness.status("acme", "/designs/d-1/proposal_pdf", pdf["job_id"]))
         assert doc["status"] == "succeeded" and doc["result"]["files"][0]["download_url"], doc
         ok(harness.request("GET", "/v2/tenants/acme/jobs"))
+        upload = ok(harness.request("POST", "/v2/tenants/acme/files", body={"name": "n.txt"}), 201)
+        form = upload["upload"]
+        sent = requests.post(form["url"], data=form["fields"], files={"file": ("n.txt", b"x")}, timeout=10)
+        assert sent.status_code == 204, sent.text
+        assert ok(harness.request("GET", f"/v2/tenants/acme/files/{upload['file_id']}"))["size_bytes"] == 1
         ok(harness.request("GET", "/v2/tenants/acme/jobs", query={"action": "diagnostic", "limit": "1"}))
+        assert ok(harness.request("GET", f"/v2/tenants/acme/jobs/{multi}"))["status"] == "failed"
+        waited = harness.request("GET", f"/v2/tenants/acme/jobs/{job_id}", headers={"Prefer": "wait=1"})
+        assert ok(waited)["status"] == "succeeded"
         assert any(r.body for r in rx.received) and gone.received
         deliveries = ok(harness.request("GET", f"{hooks}/{sub['id']}/deliveries"))["deliveries"]
         one = deliveries[0]["id"]
@@ -428,8 +468,16 @@ def _haven_flow(harness: Any) -> None:
         form={"apikey": key, "job": json.dumps(job)},
         files={"file1": ("a.txt", b"text", "text/plain")},
     )["jobID"]
+    single = haven(
+        "POST",
+        "/1/api/async/extracttext/v1",
+        form={"apikey": key},
+        files={"file": ("b.txt", b"b", "text/plain")},
+    )["jobID"]
+    file_id = json.loads(harness.item("acme", single)["input_json"])["file"]
+    assert harness.run("acme", "/extracttext", {"file": file_id}).status == 202  # RunFunction: HeadObject
     harness.execute()
-    for job_id in (one, multi):
+    for job_id in (one, multi, single):
         assert haven("GET", f"/1/job/result/{job_id}", query={"apikey": key})["status"] == "finished"
     doc = haven("GET", f"/1/job/status/{pdf}", query={"apikey": key})
     assert doc["actions"][0]["result"]["files"][0]["download_url"], doc

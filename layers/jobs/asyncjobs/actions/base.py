@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from asyncjobs.jobs.ids import FILE_ID_PATTERN
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SEGMENT = re.compile(r"^([a-z0-9_-]+|\{[A-Za-z_][A-Za-z0-9_]*\})$")
@@ -17,6 +19,29 @@ class ActionInput(BaseModel):
     """Base of every action's input model: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class FileRef:
+    """Marks a `FileId` in an input model, so the submit check (`jobs.uploads.file_refs`) finds
+    file fields by what they are, not by their names."""
+
+    def __repr__(self) -> str:
+        return "FileRef()"
+
+
+FILE_REF = FileRef()
+
+FileId = Annotated[
+    str,
+    StringConstraints(pattern=FILE_ID_PATTERN),
+    Field(
+        description="A file uploaded beforehand: the `file_id` of `POST /v2/tenants/{tenant_id}/files`. "
+        "It must exist when the job is submitted, and is read when the job runs.",
+        examples=["file_0123456789abcdef0123456789abcdef"],
+    ),
+    FILE_REF,
+]
+"""An action input's file parameter (a file id; the action reads it with `ctx.read_file`)."""
 
 
 class ActionFailed(Exception):
@@ -45,6 +70,10 @@ class JobContext(Protocol):
 
     def save_file(self, name: str, data: bytes, content_type: str) -> dict[str, Any]:
         """Stores a result file and returns its reference, to be put in the result."""
+
+    def read_file(self, file_id: str) -> bytes:
+        """The bytes of a file the tenant uploaded (a `FileId` input). Raises ActionFailed
+        `file_not_found` (unknown, expired, or another tenant's) or `file_too_large`."""
 
     def remaining_seconds(self) -> float:
         """Seconds left before the platform ends this attempt."""

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
-from asyncjobs.actions.base import Action, ActionFailed, ActionInput, JobContext
+from asyncjobs.actions.base import Action, ActionFailed, ActionInput, FileId, JobContext
 
 PDF_MAGIC = b"%PDF"
 
 
 class ExtractTextInput(ActionInput):
-    file: str = Field(min_length=1, max_length=200, description="The id of an uploaded file.")
+    file: FileId
 
 
 def _pdf_text(data: bytes) -> dict[str, Any]:
@@ -64,7 +62,7 @@ def extract_text(data: bytes) -> dict[str, Any]:
 
 
 def run(inputs: ExtractTextInput, ctx: JobContext) -> dict[str, Any]:
-    data = ctx.read_file(inputs.file)  # type: ignore[attr-defined]
+    data = ctx.read_file(inputs.file)
     ctx.check_cancelled()
     return {"document": [extract_text(data)]}
 

@@ -22,10 +22,14 @@ _CONFIG = Config(
     read_timeout=10,
 )
 
+# Presigned URLs and upload forms signed with SigV4, whatever botocore would pick for the region:
+# S3 accepts only SigV4 in regions opened since 2014 and for KMS-encrypted objects.
+_S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))
+
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, config=_S3_CONFIG if service == "s3" else _CONFIG)  # type: ignore[call-overload]
 
 
 def reset_clients() -> None:

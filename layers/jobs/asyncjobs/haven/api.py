@@ -36,6 +36,7 @@ from asyncjobs.haven.params import (
 )
 from asyncjobs.jobs import use_cases
 from asyncjobs.jobs.models import JobStatus
+from asyncjobs.jobs.uploads import FileNotUploaded, FileTooLarge
 from asyncjobs.observability import logger
 from asyncjobs.services import Services
 
@@ -72,6 +73,10 @@ class HavenApi:
             status, body, headers = error.status, error.body(), {"Retry-After": "5"}
         except Conflict as exc:
             status, body, headers = 409, HavenError(4409, exc.message).body(), {}
+        except FileNotUploaded as exc:  # a file id parameter naming no file of the tenant
+            status, body, headers = 400, HavenError(4006, exc.message).body(), {}
+        except FileTooLarge as exc:
+            status, body, headers = 413, HavenError(4012, exc.message).body(), {}
         except DomainError as exc:
             # A form refused by its parser (413 too large, 415 not a form, 400 malformed), a reused
             # Idempotency-Key, a file id that does not exist (NotFound outside /1/job/status|result).

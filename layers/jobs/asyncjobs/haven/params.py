@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from pydantic import ValidationError
 
-from asyncjobs.actions.base import Action, ActionInput
+from asyncjobs.actions.base import Action, ActionInput, FileRef
 from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.haven.errors import HavenError
 from asyncjobs.http.gate import BodyRefused, parse_json_body
@@ -156,8 +156,9 @@ class JobAction:
 
 
 def is_file_field(model: type[ActionInput], name: str) -> bool:
-    """Whether the input takes the id of an uploaded file."""
-    return name == "file" and name in model.model_fields
+    """Whether the input takes the id of an uploaded file (a `FileId` field)."""
+    info = model.model_fields.get(name)
+    return info is not None and any(isinstance(m, FileRef) for m in info.metadata)
 
 
 def read_job(text: str | None, max_actions: int) -> list[JobAction]:

@@ -37,6 +37,7 @@ from typing import TypeVar
 
 from asyncjobs.aws.dynamo import ConditionFailed
 from asyncjobs.errors import retry_transient
+from asyncjobs.jobs import multi
 from asyncjobs.jobs.models import Job, JobError, JobStatus
 from asyncjobs.jobs.queue import parse_message
 from asyncjobs.jobs.runner import INSIST_TRIES, AttemptLost, announce, record, run_attempt
@@ -120,6 +121,8 @@ def process_message(svc: Services, body: str, receive_count: int, remaining_s: f
         else:
             raise MessageRetry("another attempt holds the job") from exc
     logger.info("job started", extra={"attempt": job.attempts})
+    if job.parent_id is not None:
+        multi.action_started(svc, job)
     try:
         run_attempt(svc, job, deadline=time.time() + remaining_s)
     except AttemptLost as exc:

@@ -1,12 +1,52 @@
-"""Result files (e.g. PDFs) too large for a DynamoDB item: stored in S3, handed out by signed URL."""
+"""Files in the results bucket: result files (e.g. PDFs) and inputs too large for a DynamoDB item,
+handed out by signed URL, and files tenants upload as inputs (`uploads/{tenant_id}/{file_id}`)."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, unquote
 
-from asyncjobs.aws.clients import AWS_ERRORS
+from asyncjobs.aws.clients import AWS_ERRORS, ClientError
 from asyncjobs.errors import InfrastructureError
+from asyncjobs.jobs.ids import new_file_id
+
+# HeadObject answers a missing key with a bare 404 (no body, so no NoSuchKey code); GetObject
+# with NoSuchKey.
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """What HeadObject tells of an uploaded file."""
+
+    file_id: str
+    size_bytes: int
+    content_type: str
+    uploaded_at: float
+    name: str | None
+
+
+class UploadTooLarge(Exception):
+    """An uploaded file over the size the reader accepts."""
+
+    def __init__(self, size_bytes: int) -> None:
+        super().__init__(f"{size_bytes} bytes")
+        self.size_bytes = size_bytes
+
+
+def _meta_name(name: str) -> str:
+    """A file name as S3 metadata: percent-encoded (metadata travels as an HTTP header, so ASCII
+    only) and cut to 1 KB encoded, well inside S3's 2 KB for all user metadata."""
+    name = name[:255]
+    while len(quote(name, safe="")) > 1024:
+        name = name[:-1]
+    return quote(name, safe="")
+
+
+def _missing(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and str(exc.response.get("Error", {}).get("Code")) in _MISSING
 
 
 class ResultFiles:
@@ -51,6 +91,100 @@ class ResultFiles:
             "size_bytes": len(data),
             "sha256": hashlib.sha256(data).hexdigest(),
         }
+
+    # -- uploaded files ------------------------------------------------------------------------
+    @staticmethod
+    def upload_key_for(tenant_id: str, file_id: str) -> str:
+        # Per tenant: another tenant's file id names a key that does not exist under this prefix.
+        return f"uploads/{tenant_id}/{file_id}"
+
+    def upload_form(
+        self,
+        tenant_id: str,
+        file_id: str,
+        *,
+        max_bytes: int,
+        expires_in: int,
+        content_type: str | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """A presigned POST (`{"url", "fields"}`) that stores one file of at most `max_bytes` at
+        the file's key. Fields the caller must send unchanged are fixed by the policy; the content
+        type is fixed when given, else the caller's own `Content-Type` field is accepted."""
+        fields: dict[str, str] = {}
+        conditions: list[Any] = [["content-length-range", 0, max_bytes]]
+        if content_type is None:
+            conditions.append(["starts-with", "$Content-Type", ""])
+        else:
+            fields["Content-Type"] = content_type
+            conditions.append({"Content-Type": content_type})
+        if name is not None:
+            fields["x-amz-meta-name"] = _meta_name(name)
+            conditions.append({"x-amz-meta-name": fields["x-amz-meta-name"]})
+        # Signing is local (no request is sent); the URL works only if this role may PutObject.
+        form: dict[str, Any] = self._s3.generate_presigned_post(
+            Bucket=self._bucket,
+            Key=self.upload_key_for(tenant_id, file_id),
+            Fields=fields,
+            Conditions=conditions,
+            ExpiresIn=expires_in,
+        )
+        return form
+
+    def head_upload(self, tenant_id: str, file_id: str) -> StoredUpload | None:
+        """The uploaded file, or None if there is none under this tenant (or it expired)."""
+        try:
+            head = self._s3.head_object(Bucket=self._bucket, Key=self.upload_key_for(tenant_id, file_id))
+        except AWS_ERRORS as exc:
+            if _missing(exc):
+                return None
+            raise InfrastructureError(f"S3 HeadObject failed: {exc}") from exc
+        return self._stored(file_id, head)
+
+    def read_upload(self, tenant_id: str, file_id: str, max_bytes: int) -> bytes | None:
+        """The uploaded file's bytes, or None if there is none under this tenant (or it expired).
+        Raises UploadTooLarge past `max_bytes`, without reading it: S3 enforces an upload form's
+        size limit, but a test double (moto) does not, and a stored object may predate a limit."""
+        try:
+            got = self._s3.get_object(Bucket=self._bucket, Key=self.upload_key_for(tenant_id, file_id))
+            if int(got["ContentLength"]) > max_bytes:
+                got["Body"].close()
+                raise UploadTooLarge(int(got["ContentLength"]))
+            # One byte past the limit: a length the headers understated cannot slip through.
+            data: bytes = got["Body"].read(max_bytes + 1)
+        except AWS_ERRORS as exc:
+            if _missing(exc):
+                return None
+            raise InfrastructureError(f"S3 GetObject failed: {exc}") from exc
+        if len(data) > max_bytes:
+            raise UploadTooLarge(len(data))
+        return data
+
+    def put_upload(self, tenant_id: str, data: bytes, name: str, content_type: str) -> str:
+        """Stores a file that arrived inside a request (a multipart form); returns its new file id."""
+        file_id = new_file_id()
+        try:
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=self.upload_key_for(tenant_id, file_id),
+                Body=data,
+                ContentType=content_type,
+                Metadata={"name": _meta_name(name)},
+            )
+        except AWS_ERRORS as exc:
+            raise InfrastructureError(f"S3 PutObject failed: {exc}") from exc
+        return file_id
+
+    @staticmethod
+    def _stored(file_id: str, head: dict[str, Any]) -> StoredUpload:
+        name = (head.get("Metadata") or {}).get("name")
+        return StoredUpload(
+            file_id=file_id,
+            size_bytes=int(head["ContentLength"]),
+            content_type=head.get("ContentType") or "application/octet-stream",
+            uploaded_at=head["LastModified"].timestamp(),
+            name=unquote(name) if name else None,
+        )
 
     def download_url(self, key: str, expires_in: int) -> str:
         # Signed when read, not when written: a URL signed by the executor's role session would

@@ -29,3 +29,31 @@ def new_job_id(now_ms: int | None = None) -> str:
 
 def is_job_id(value: str) -> bool:
     return bool(_JOB_ID.fullmatch(value))  # `$` alone would allow a final newline
+
+
+# The actions of a multi-action job are jobs of their own, keyed `<job id>.<index>`: they sort right
+# after their job, so one Query (`begins_with(job_id, <job id>)`) reads a job with all its actions,
+# and no public route accepts them (`is_job_id` is false for them; the route pattern has no dot).
+def action_job_id(job_id: str, index: int) -> str:
+    return f"{job_id}.{index:02d}"
+
+
+def action_index(action_job_id: str) -> int:
+    return int(action_job_id.rsplit(".", 1)[1])
+
+
+# Uploaded files: an opaque token, random rather than time-ordered (files are never listed, and a
+# guessable id would only ever meet a 404 anyway: every key is under its tenant's prefix).
+FILE_ID_PATTERN = r"^file_[0-9a-f]{32}$"
+_FILE_ID = re.compile(FILE_ID_PATTERN)
+# What the file routes accept as a `file_id`, like JOB_ID_PARAM_PATTERN: junk is a 422, a token
+# that is not one of our ids a 404 (`is_file_id` checks the exact form).
+FILE_ID_PARAM_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def new_file_id() -> str:
+    return f"file_{os.urandom(16).hex()}"
+
+
+def is_file_id(value: str) -> bool:
+    return bool(_FILE_ID.fullmatch(value))

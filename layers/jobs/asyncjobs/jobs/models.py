@@ -30,6 +30,10 @@ EVENT_DETAIL_TYPES = {
 }
 
 
+# The `action` of a multi-action job: each of its actions is a job of its own (see `jobs.multi`).
+MULTI_ACTION = "multi_action"
+
+
 def iso(epoch_s: float | None) -> str | None:
     if epoch_s is None:
         return None
@@ -67,6 +71,18 @@ class Job:
     """Where the input lives when it is too large to keep in the item (the results bucket)."""
     result_file: dict[str, Any] | None = None
     """The result stored as a file when it is too large to keep in the item."""
+    parent_id: str | None = None
+    """Set on each action of a multi-action job: the job it belongs to (see `jobs.multi`)."""
+    actions_total: int = 0
+    """On a multi-action job: how many actions it has (0 on a one-action job)."""
+    ended_actions: frozenset[int] = frozenset()
+    """On a multi-action job: the indexes of its actions that have ended, each recorded once."""
+    failed_actions: frozenset[int] = frozenset()
+    """On a multi-action job: the indexes of its actions that ended `failed` or `cancelled`."""
+
+    @property
+    def is_multi(self) -> bool:
+        return self.actions_total > 0
 
     def expired(self, now: float) -> bool:
         return self.expires_at <= now
@@ -95,6 +111,9 @@ class Job:
             doc["result"] = self.result
         if self.error is not None:
             doc["error"] = self.error.to_dict()
+        if self.is_multi:
+            doc["actions_total"] = self.actions_total
+            doc["actions_ended"] = len(self.ended_actions)
         return doc
 
     def to_summary(self) -> dict[str, Any]:

@@ -36,6 +36,23 @@ class JobQueue:
         except AWS_ERRORS as exc:
             raise InfrastructureError(f"SQS SendMessage failed: {exc}") from exc
 
+    def send_many(self, tenant_id: str, job_ids: list[str]) -> None:
+        """One message per job, in one SendMessageBatch request (at most 10). Entries the batch
+        refused are sent again once; any still refused raise InfrastructureError."""
+        entries = [
+            {"Id": str(i), "MessageBody": message_body(tenant_id, job_id)} for i, job_id in enumerate(job_ids)
+        ]
+        for _ in range(2):
+            try:
+                resp = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except AWS_ERRORS as exc:
+                raise InfrastructureError(f"SQS SendMessageBatch failed: {exc}") from exc
+            failed = {f["Id"] for f in resp.get("Failed", [])}
+            entries = [e for e in entries if e["Id"] in failed]
+            if not entries:
+                return
+        raise InfrastructureError(f"SQS SendMessageBatch refused {len(entries)} of the job's messages")
+
     def return_in(self, receipt_handle: str, seconds: int) -> None:
         """Makes a received message visible again in `seconds` instead of after the queue's
         visibility timeout. Best effort: if it fails, the visibility timeout applies."""

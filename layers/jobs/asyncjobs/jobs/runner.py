@@ -100,13 +100,44 @@ class AttemptContext:
     def save_file(self, name: str, data: bytes, content_type: str) -> dict[str, Any]:
         return self._svc.files.put(self._job.tenant_id, self._job.job_id, name, data, content_type)
 
+    def read_file(self, file_id: str) -> bytes:
+        # Imported here, not at the top: only an action that reads a file loads the uploads module.
+        from asyncjobs.jobs.files import UploadTooLarge
+        from asyncjobs.jobs.ids import is_file_id
+        from asyncjobs.jobs.uploads import MAX_UPLOAD_BYTES
+
+        # The key is under this job's tenant: another tenant's file id is simply not found.
+        try:
+            data = (
+                self._svc.files.read_upload(self.tenant_id, file_id, MAX_UPLOAD_BYTES)
+                if is_file_id(file_id)
+                else None
+            )
+        except UploadTooLarge as exc:
+            raise ActionFailed(
+                "file_too_large",
+                f"File {file_id} is {exc.size_bytes} bytes; the limit is {MAX_UPLOAD_BYTES} bytes.",
+            ) from None
+        if data is None:
+            raise ActionFailed(
+                "file_not_found", f"File {file_id} was not found for this tenant: never uploaded, or expired."
+            )
+        return data
+
     def remaining_seconds(self) -> float:
         return max(0.0, self._deadline - time.time())
 
 
 def announce(svc: Services, job: Job, insist: bool = False) -> None:
     """Publishes the job's end (again: events are at least once, with the same event id). With
-    `insist` (the caller has few chances left), transient failures are retried in place first."""
+    `insist` (the caller has few chances left), transient failures are retried in place first.
+    The end of one action of a multi-action job is recorded in its job instead (`jobs.multi`),
+    which publishes the job's one event when its last action ends."""
+    if job.parent_id is not None:
+        from asyncjobs.jobs.multi import action_ended
+
+        action_ended(svc, job, insist=insist)
+        return
     retry_transient(lambda: svc.events.job_finished(job), INSIST_TRIES if insist else 1)
     logger.info("job event published", extra={"status": job.status.value})
 

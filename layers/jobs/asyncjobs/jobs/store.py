@@ -28,6 +28,10 @@ def _num(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _indexes(value: Any) -> frozenset[int]:
+    return frozenset(int(v) for v in value) if value else frozenset()
+
+
 def job_from_item(item: dict[str, Any]) -> Job:
     err = item.get("error")
     return Job(
@@ -49,6 +53,10 @@ def job_from_item(item: dict[str, Any]) -> Job:
         cancel_requested=bool(item.get("cancel_requested", False)),
         input_key=item.get("input_key"),
         result_file=dict(item["result_file"]) if item.get("result_file") else None,
+        parent_id=item.get("parent_id"),
+        actions_total=int(item.get("actions_total", 0)),
+        ended_actions=_indexes(item.get("ended_actions")),
+        failed_actions=_indexes(item.get("failed_actions")),
     )
 
 
@@ -102,6 +110,22 @@ class JobStore(Table):
         item = resp.get("Item")
         return job_from_item(from_item(item)) if item else None
 
+    def get_tree(self, tenant_id: str, job_id: str) -> list[Job]:
+        """A job and, for a multi-action job, its actions after it in order: one strongly
+        consistent Query (more pages only when the actions' items exceed 1 MB together)."""
+        jobs: list[Job] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "tenant_id = :t AND begins_with(job_id, :j)",
+            "ExpressionAttributeValues": {":t": {"S": tenant_id}, ":j": {"S": job_id}},
+            "ConsistentRead": True,
+        }
+        while True:
+            resp = self._call("query", **kwargs)
+            jobs += [job_from_item(from_item(raw)) for raw in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp:
+                return jobs
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     def list(
         self,
         tenant_id: str,
@@ -116,7 +140,8 @@ class JobStore(Table):
         start_job = decode_cursor(cursor) if cursor else None
         names = {"#e": "expires_at"}
         values: dict[str, Any] = {":now": {"N": str(int(now))}}
-        filters = ["#e > :now"]
+        # The actions of multi-action jobs are listed within their job, not as jobs of their own.
+        filters = ["#e > :now", "attribute_not_exists(parent_id)"]
         if status is not None:
             names["#s"] = "status"
             values[":s"] = {"S": status.value}
@@ -164,11 +189,15 @@ class JobStore(Table):
         return Page(jobs, encode_cursor(from_item(esk)["job_id"]))
 
     # -- writes ----------------------------------------------------------------------------
-    def create(self, job: Job) -> None:
-        item = {
+    @staticmethod
+    def _new_item(job: Job) -> dict[str, Any]:
+        return {
             "tenant_id": job.tenant_id,
             "job_id": job.job_id,
-            "tenant_action": f"{job.tenant_id}#{job.action}",
+            # listed by action (the ByAction index) unless it is one action of a multi-action job
+            "tenant_action": None if job.parent_id else f"{job.tenant_id}#{job.action}",
+            "parent_id": job.parent_id,
+            "actions_total": job.actions_total or None,
             "action": job.action,
             "status": job.status.value,
             "created_at": job.created_at,
@@ -179,6 +208,9 @@ class JobStore(Table):
             "progress": 0,
             "attempts": 0,
         }
+
+    def create(self, job: Job) -> None:
+        item = self._new_item(job)
         # Job ids are new random UUIDv7s: a failed condition can only mean that an earlier try of
         # this very put committed and its response was lost (the SDK then retried). It is stored.
         with contextlib.suppress(ConditionFailed):
@@ -187,6 +219,17 @@ class JobStore(Table):
                 Item=to_item(item),
                 ConditionExpression="attribute_not_exists(job_id)",
             )
+
+    def create_multi(self, job: Job, actions: list[Job]) -> None:
+        """Stores a multi-action job and its actions in one transaction: all of them or none, so
+        no action's message ever finds its job missing for good while others run. The SDK retries
+        a transaction with the same client token, which DynamoDB treats as the same request; a
+        failed condition can only be an earlier try of this very write (new random ids)."""
+        new = "attribute_not_exists(job_id)"
+        items = [to_item(self._new_item(j)) for j in [job, *actions]]
+        puts = [{"Put": {"Item": item, "ConditionExpression": new}} for item in items]
+        with contextlib.suppress(ConditionFailed):
+            self._transact_write(*puts)
 
     def void(self, job: Job, now: float) -> bool:
         """Puts an already expired tombstone where a job whose store failed would be, so a late
@@ -325,4 +368,49 @@ class JobStore(Table):
             set_="lease_until = :now",
             condition="#s = :running AND attempts = :attempt",
             values={":now": now - 0.001, ":running": "in_progress", ":attempt": job.attempts},
+        )
+
+    # -- multi-action jobs -----------------------------------------------------------------
+    def mark_started(self, job: Job, now: float) -> None:
+        """A multi-action job is `in_progress` from its first action's start (ConditionFailed after)."""
+        self._update(
+            job,
+            set_="#s = :running, started_at = :now",
+            condition="#s = :queued",
+            values={":running": "in_progress", ":queued": "queued", ":now": now},
+        )
+
+    def record_action_end(self, job: Job, index: int, failed: bool) -> Job:
+        """Adds action `index` to the job's ended (and, if `failed`, failed) actions, once: raises
+        ConditionFailed if it was recorded before. Returns the job as stored."""
+        adds = "ended_actions :i" + (", failed_actions :i" if failed else "")
+        resp = self._call(
+            "update_item",
+            Key=self._key(job.tenant_id, job.job_id),
+            UpdateExpression=f"ADD {adds}",
+            ConditionExpression="attribute_exists(job_id) AND NOT contains(ended_actions, :n)",
+            ExpressionAttributeValues={":i": {"NS": [str(index)]}, ":n": {"N": str(index)}},
+            ReturnValues="ALL_NEW",
+        )
+        return job_from_item(from_item(resp["Attributes"]))
+
+    def finish_multi(self, job: Job, status: JobStatus, now: float, error: JobError | None) -> Job:
+        """Ends a multi-action job once every action has ended (ConditionFailed if it had ended)."""
+        sets = "#s = :status, finished_at = :now, started_at = if_not_exists(started_at, :now)"
+        values: dict[str, Any] = {":status": status.value, ":now": now, ":q": "queued", ":r": "in_progress"}
+        if status is JobStatus.SUCCEEDED:
+            sets += ", progress = :hundred"
+            values[":hundred"] = 100
+        if error is not None:
+            sets += ", #err = :err"
+            values[":err"] = error.to_dict()
+        return self._update(job, set_=sets, condition="#s IN (:q, :r)", values=values)
+
+    def request_cancel_multi(self, job: Job) -> Job:
+        """Marks a multi-action job's cancel as requested (ConditionFailed once it has ended)."""
+        return self._update(
+            job,
+            set_="cancel_requested = :t",
+            condition="#s IN (:q, :r)",
+            values={":t": True, ":q": "queued", ":r": "in_progress"},
         )

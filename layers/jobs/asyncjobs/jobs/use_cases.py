@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from asyncjobs.actions.base import Action, ActionInput
@@ -16,9 +19,11 @@ from asyncjobs.errors import (
     ServiceUnavailable,
     retry_transient,
 )
-from asyncjobs.jobs.ids import is_job_id, new_job_id
-from asyncjobs.jobs.models import Job, JobStatus
+from asyncjobs.jobs import multi
+from asyncjobs.jobs.ids import action_job_id, is_job_id, new_job_id
+from asyncjobs.jobs.models import MULTI_ACTION, Job, JobStatus, iso
 from asyncjobs.jobs.store import Page
+from asyncjobs.jobs.uploads import check_files
 from asyncjobs.observability import logger
 from asyncjobs.services import Services
 
@@ -28,6 +33,39 @@ _RETRY = "Retry the request; if it keeps failing, the service is degraded."
 # A job's item holds its input and result only up to these sizes; larger ones live in the results
 # bucket. So an item stays far below DynamoDB's 400 KB whatever an action is given or returns.
 MAX_INLINE_INPUT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    """One action of a job: what to run, on which resource, with which validated inputs."""
+
+    action: Action
+    path_params: dict[str, str]
+    inputs: ActionInput
+
+
+# Actions one multi-action job may carry: their messages go out in one SendMessageBatch (10 at
+# most), and the job and its actions are stored in one transaction.
+MAX_ACTIONS = 10
+
+
+def _new_job(
+    svc: Services, tenant_id: str, job_id: str, now: float, call: ActionCall, parent: str | None
+) -> Job:
+    job = Job(
+        tenant_id=tenant_id,
+        job_id=job_id,
+        action=call.action.name,
+        status=JobStatus.QUEUED,
+        created_at=now,
+        expires_at=int(now) + svc.settings.job_ttl_days * 86400,
+        path_params=call.path_params,
+        input_json=call.inputs.model_dump_json(),
+        parent_id=parent,
+    )
+    if len(job.input_json.encode()) > MAX_INLINE_INPUT_BYTES:
+        job = replace(job, input_key=svc.files.put_input(tenant_id, job.job_id, job.input_json))
+    return job
 
 
 def submit(
@@ -40,27 +78,57 @@ def submit(
     in between, and the caller got an error) finds no job and is dropped by the executor, so
     nothing runs that the caller was told did not start.
     """
+    check_files(svc, tenant_id, inputs)
     now = svc.clock()
-    job = Job(
-        tenant_id=tenant_id,
-        job_id=new_job_id(int(now * 1000)),
-        action=action.name,
-        status=JobStatus.QUEUED,
-        created_at=now,
-        expires_at=int(now) + svc.settings.job_ttl_days * 86400,
-        path_params=path_params,
-        input_json=inputs.model_dump_json(),
-    )
-    logger.append_keys(job_id=job.job_id)
+    job_id = new_job_id(int(now * 1000))
+    logger.append_keys(job_id=job_id)
     try:
-        if len(job.input_json.encode()) > MAX_INLINE_INPUT_BYTES:
-            job = replace(job, input_key=svc.files.put_input(tenant_id, job.job_id, job.input_json))
+        job = _new_job(svc, tenant_id, job_id, now, ActionCall(action, path_params, inputs), None)
         svc.queue.send(tenant_id, job.job_id)
     except InfrastructureError as exc:
         logger.error("job could not be queued", extra={"reason": str(exc)})
         raise ServiceUnavailable(f"The job could not be queued; nothing will run. {_RETRY}") from exc
+    _store(svc, job, lambda: svc.store.create(job))
+    logger.info("job queued", extra={"action": action.name})
+    return job
+
+
+def submit_multi(svc: Services, tenant_id: str, calls: list[ActionCall]) -> Job:
+    """One job of several actions that run in parallel (see `jobs.multi`): their messages are sent,
+    then the job and its actions are stored together, as `submit` does for one action."""
+    if not 1 <= len(calls) <= MAX_ACTIONS:
+        raise InvalidRequest(f"A job carries 1 to {MAX_ACTIONS} actions; this one has {len(calls)}.")
+    for call in calls:
+        check_files(svc, tenant_id, call.inputs)
+    now = svc.clock()
+    job_id = new_job_id(int(now * 1000))
+    logger.append_keys(job_id=job_id)
+    job = Job(
+        tenant_id=tenant_id,
+        job_id=job_id,
+        action=MULTI_ACTION,
+        status=JobStatus.QUEUED,
+        created_at=now,
+        expires_at=int(now) + svc.settings.job_ttl_days * 86400,
+        actions_total=len(calls),
+    )
     try:
-        svc.store.create(job)
+        actions = [
+            _new_job(svc, tenant_id, action_job_id(job_id, i), now, call, job_id)
+            for i, call in enumerate(calls)
+        ]
+        svc.queue.send_many(tenant_id, [a.job_id for a in actions])
+    except InfrastructureError as exc:
+        logger.error("job could not be queued", extra={"reason": str(exc)})
+        raise ServiceUnavailable(f"The job could not be queued; nothing will run. {_RETRY}") from exc
+    _store(svc, job, lambda: svc.store.create_multi(job, actions))
+    logger.info("job queued", extra={"actions": [c.action.name for c in calls]})
+    return job
+
+
+def _store(svc: Services, job: Job, create: Callable[[], None]) -> None:
+    try:
+        create()
     except InvalidWrite as exc:
         logger.error("job refused by the store", extra={"reason": str(exc)})
         raise ServiceUnavailable(f"The job could not be stored; nothing will run. {_RETRY}") from exc
@@ -68,8 +136,6 @@ def submit(
         logger.error("job could not be stored", extra={"reason": str(exc)})
         if not _settle_unstored(svc, job):
             raise ServiceUnavailable(f"The job could not be stored; nothing will run. {_RETRY}") from exc
-    logger.info("job queued", extra={"action": action.name})
-    return job
 
 
 def _settle_unstored(svc: Services, job: Job) -> bool:
@@ -139,6 +205,83 @@ def public_view(svc: Services, job: Job) -> dict[str, Any]:
     return doc
 
 
+@dataclass(frozen=True)
+class JobTree:
+    """A job with its actions: one per action of a multi-action job, in request order, or the
+    job itself for a one-action job."""
+
+    job: Job
+    actions: list[Job]
+
+    @property
+    def status(self) -> JobStatus:
+        """The job's status; a multi-action job is `in_progress` as soon as one action started,
+        even before its own item says so (that write is best effort)."""
+        job = self.job
+        started = any(a.status is not JobStatus.QUEUED for a in self.actions)
+        if job.is_multi and job.status is JobStatus.QUEUED and started:
+            return JobStatus.IN_PROGRESS
+        return job.status
+
+
+def view(svc: Services, tenant_id: str, job_id: str) -> JobTree:
+    """Any job of the tenant with its actions (one Query), unless unknown or expired."""
+    not_found = NotFound(f"No job {job_id} for this tenant (unknown, or expired after its 7 days).")
+    if not is_job_id(job_id):
+        raise not_found
+    try:
+        jobs = svc.store.get_tree(tenant_id, job_id)
+    except InfrastructureError as exc:
+        raise _unavailable(exc) from exc
+    if not jobs or jobs[0].job_id != job_id or jobs[0].expired(svc.clock()):
+        raise not_found
+    return JobTree(jobs[0], jobs[1:] if jobs[0].is_multi else [jobs[0]])
+
+
+def tree_view(svc: Services, tree: JobTree) -> dict[str, Any]:
+    """The status document of any job; a multi-action job's lists each action's own status,
+    progress and result or error under `actions`."""
+    doc = public_view(svc, tree.job)
+    if not tree.job.is_multi:
+        return doc
+    doc["status"] = tree.status.value
+    if not tree.job.status.terminal and tree.actions:
+        done = [100 if a.status.terminal else a.progress for a in tree.actions]
+        doc["progress"] = sum(done) // len(done)
+        first = min((a.started_at for a in tree.actions if a.started_at), default=None)
+        doc["started_at"] = doc["started_at"] or iso(first)
+    hidden = ("job_id", "created_at", "expires_at")
+    doc["actions"] = [
+        {"index": i, **{k: v for k, v in public_view(svc, a).items() if k not in hidden}}
+        for i, a in enumerate(tree.actions)
+    ]
+    return doc
+
+
+# Sync mode and waiting status calls: how long one request may wait for a job to end. API Gateway
+# ends every request at 30 s (Haven allowed 2 minutes); 25 s leaves the function time to answer.
+MAX_WAIT_S = 25
+# A waiting call reads the job (one strongly consistent GetItem) after each of these pauses, then
+# every 0.5 s: ~5 reads in the first 1.15 s, then 2 per second. Lambda sleeps in between; no
+# stream or queue is needed, and a job that ends is seen within 0.5 s.
+POLL_INTERVALS_S = (0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+def wait(svc: Services, tenant_id: str, job_id: str, timeout_s: float) -> JobTree:
+    """The job as soon as it has ended, or after `timeout_s` (at most MAX_WAIT_S) as it is then."""
+    deadline = time.monotonic() + max(0.0, min(timeout_s, MAX_WAIT_S))
+    job = find(svc, tenant_id, job_id)
+    polls = 0
+    while not job.status.terminal:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        time.sleep(min(POLL_INTERVALS_S[min(polls, len(POLL_INTERVALS_S) - 1)], left))
+        polls += 1
+        job = find(svc, tenant_id, job_id)
+    return view(svc, tenant_id, job_id) if job.is_multi else JobTree(job, [job])
+
+
 def _with_url(svc: Services, file: dict[str, Any]) -> dict[str, Any]:
     doc = {k: v for k, v in file.items() if k != "key"}
     doc["download_url"] = svc.files.download_url(file["key"], svc.settings.download_url_ttl_s)
@@ -155,8 +298,9 @@ def list_jobs(
     cursor: str | None,
 ) -> Page:
     """A page of the tenant's jobs, newest first; `action`, if given, must be a known action."""
-    if action is not None and action not in ACTIONS:
-        raise InvalidRequest(f"query `action` must be one of: {', '.join(sorted(ACTIONS))}.")
+    if action is not None and action not in ACTIONS and action != MULTI_ACTION:
+        known = ", ".join(sorted([*ACTIONS, MULTI_ACTION]))
+        raise InvalidRequest(f"query `action` must be one of: {known}.")
     try:
         return svc.store.list(
             tenant_id, now=svc.clock(), action=action, status=status, limit=limit, cursor=cursor
@@ -174,6 +318,8 @@ def cancel(svc: Services, tenant_id: str, job_id: str) -> Job:
     what is stored is the answer."""
     for _ in range(3):
         job = find(svc, tenant_id, job_id)
+        if job.is_multi:
+            return _cancel_multi(svc, job)
         if job.status is JobStatus.CANCELLED or (job.cancel_requested and not job.status.terminal):
             return job
         if job.status.terminal:
@@ -191,3 +337,40 @@ def cancel(svc: Services, tenant_id: str, job_id: str) -> Job:
         logger.info("job cancellation", extra={"status": job.status.value})
         return job
     raise Conflict(f"Job {job_id} changed state while being cancelled; retry the request.")
+
+
+def _cancel_multi(svc: Services, job: Job) -> Job:
+    """Cancels every action of a multi-action job that has not ended (queued ones at once, running
+    ones at their next progress report); the job ends `cancelled` when the last has ended, unless
+    every action had already succeeded. Idempotent, like a one-action cancel: each call goes over
+    the actions again, so a cancel cut short by a failure is completed by its retry."""
+    if job.status.terminal:
+        if job.status is JobStatus.CANCELLED:
+            return job
+        raise Conflict(f"Job {job.job_id} has already ended: it is {job.status.value}.")
+    try:
+        if not job.cancel_requested:
+            # ConditionFailed: it ended meanwhile, or this write committed and its response was lost
+            with contextlib.suppress(ConditionFailed):
+                svc.store.request_cancel_multi(job)
+        tree = view(svc, job.tenant_id, job.job_id)
+        if tree.job.status.terminal:
+            return _cancel_multi(svc, tree.job)
+        for action in tree.actions:
+            if action.status.terminal or action.cancel_requested:
+                continue
+            try:
+                if action.status is JobStatus.QUEUED:
+                    ended = svc.store.cancel_queued(action, svc.clock())
+                    # recorded here so the job can end now; the executor announces it when the
+                    # action's message arrives (this function publishes no events)
+                    multi.action_ended(svc, ended, publish=False)
+                else:
+                    svc.store.request_cancel(action)
+            except ConditionFailed:
+                continue  # it started or ended meanwhile: its own end is recorded by the executor
+    except InfrastructureError as exc:
+        raise _unavailable(exc) from exc
+    logger.append_keys(job_id=job.job_id)
+    logger.info("job cancellation", extra={"actions": len(tree.actions)})
+    return find(svc, job.tenant_id, job.job_id)

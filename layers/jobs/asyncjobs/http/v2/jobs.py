@@ -3,16 +3,19 @@ StatusFunction (one status route per action, and the list), with their request s
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncjobs.actions.base import Action
 from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.http.app import json_response, new_app
-from asyncjobs.http.routes import BODY, TENANT_ID_PATTERN, action_route, resolver_path
+from asyncjobs.http.routes import BODY, PATH_PARAM_PATTERN, TENANT_ID_PATTERN, action_route, resolver_path
 from asyncjobs.jobs import use_cases
 from asyncjobs.jobs.ids import JOB_ID_PARAM_PATTERN
 from asyncjobs.jobs.models import JobStatus
@@ -35,6 +38,65 @@ JOB_ID_QUERY = Annotated[
     str, Query(pattern=JOB_ID_PARAM_PATTERN, max_length=64, description="From the run response.")
 ]
 TENANT_ID = Annotated[str, Path(pattern=TENANT_ID_PATTERN)]
+PREFER = Annotated[
+    str | None,
+    Header(
+        description="`wait=N` (RFC 7240): wait up to N seconds (at most 25) for the job to end. If it "
+        "ends in time the answer is 200 with the finished job; otherwise the usual answer. The "
+        "answer carries `Preference-Applied: wait=N` with the wait actually allowed.",
+        max_length=200,
+    ),
+]
+_WAIT = re.compile(r"^\s*wait\s*=\s*\"?(\d{1,6})\"?\s*$", re.IGNORECASE)
+# The function must answer before API Gateway's 30 s: a wait ends this long before the function's
+# own deadline (run and status have a 29 s Timeout).
+_ANSWER_MARGIN_S = 2.0
+
+
+def wait_preference(prefer: str | None, remaining_s: float | None) -> int | None:
+    """The seconds a `Prefer: wait=N` header asks for, capped at MAX_WAIT_S and at what the
+    function has left; None when the header asks for no wait. Other preferences are ignored, as
+    RFC 7240 says a server may."""
+    for part in (prefer or "").split(","):
+        for token in part.split(";"):
+            found = _WAIT.match(token)
+            if found:
+                cap = use_cases.MAX_WAIT_S
+                if remaining_s is not None:
+                    cap = min(cap, max(0, int(remaining_s - _ANSWER_MARGIN_S)))
+                return min(int(found.group(1)), cap)
+    return None
+
+
+def _remaining_s(app: APIGatewayHttpResolver) -> float | None:
+    context = getattr(app, "lambda_context", None)
+    return context.get_remaining_time_in_millis() / 1000 if context is not None else None
+
+
+class ActionSpec(BaseModel):
+    """One action of a multi-action job."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(
+        max_length=64, description="The action's name, as in its run route (e.g. `diagnostic`)."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The action's inputs: the body its run route takes."
+    )
+    path_params: dict[str, str] = Field(
+        default_factory=dict,
+        description='The action\'s resource, e.g. `{"design_id": "d-1"}` for '
+        "`/designs/{design_id}/proposal_pdf`.",
+    )
+
+
+class MultiJobRequest(BaseModel):
+    """A job of several actions that run in parallel, each with its own status and result."""
+
+    model_config = ConfigDict(extra="forbid")
+    actions: list[ActionSpec] = Field(min_length=1, max_length=use_cases.MAX_ACTIONS)
+
+
 NOT_FOUND = "No such job for this tenant, action and resource, or it expired."
 
 
@@ -43,7 +105,12 @@ def run_app() -> APIGatewayHttpResolver:
     app = new_app()
 
     def run(
-        action: Action, tenant_id: str, path_params: dict[str, str], body: Any, idempotency_key: str | None
+        action: Action,
+        tenant_id: str,
+        path_params: dict[str, str],
+        body: Any,
+        idempotency_key: str | None,
+        prefer: str | None,
     ) -> Response[str]:
         request = {
             "tenant": tenant_id,
@@ -52,7 +119,7 @@ def run_app() -> APIGatewayHttpResolver:
             "body": body.model_dump(mode="json"),
             "base_path": app.current_event.path.removesuffix("/run"),
         }
-        return _run(request, idempotency_key)
+        return _run(request, idempotency_key, _accept, wait_preference(prefer, _remaining_s(app)))
 
     for action in ACTIONS.values():
         app.post(
@@ -60,6 +127,7 @@ def run_app() -> APIGatewayHttpResolver:
             summary=action.summary,
             description=action.description,
             responses={
+                200: {"description": "With `Prefer: wait=N`: the job ended within N seconds (its status)."},
                 202: {"description": "Accepted: poll the `Location` URL for the job's status."},
                 422: {"description": "The inputs are malformed; the message names each field to fix."},
             },
@@ -68,10 +136,41 @@ def run_app() -> APIGatewayHttpResolver:
             action_route(
                 action,
                 run,
-                [("body", Annotated[action.input_model, BODY]), ("idempotency_key", IDEMPOTENCY_KEY, None)],
+                [
+                    ("body", Annotated[action.input_model, BODY]),
+                    ("idempotency_key", IDEMPOTENCY_KEY, None),
+                    ("prefer", PREFER, None),
+                ],
                 "run",
             )
         )
+
+    @app.post(
+        "/v2/tenants/<tenant_id>/jobs",
+        summary="Run several actions as one job",
+        description="Each action runs in parallel with its own status, progress and result or error; "
+        "one failing does not fail the others. The job ends when all have ended, with one event and "
+        "one webhook delivery per subscription.",
+        responses={
+            200: {"description": "With `Prefer: wait=N`: the job ended within N seconds (its status)."},
+            202: {"description": "Accepted: poll the `Location` URL for the job's status."},
+            422: {"description": "The request is malformed; the message names each field to fix."},
+        },
+        tags=["jobs"],
+    )
+    def run_multi(
+        tenant_id: TENANT_ID,
+        body: Annotated[MultiJobRequest, BODY],
+        idempotency_key: IDEMPOTENCY_KEY = None,
+        prefer: PREFER = None,
+    ) -> Response[str]:
+        request = {
+            "tenant": tenant_id,
+            "actions": [a.model_dump(mode="json") for a in body.actions],
+            "base_path": app.current_event.path,
+        }
+        return _run(request, idempotency_key, _accept_multi, wait_preference(prefer, _remaining_s(app)))
+
     app.post(
         "/v2/tenants/<tenant_id>/jobs/<job_id>/cancel",
         summary="Cancel a job",
@@ -82,21 +181,36 @@ def run_app() -> APIGatewayHttpResolver:
         },
         tags=["jobs"],
     )(cancel)
+    from asyncjobs.http.v2 import files
+
+    files.register_run_routes(app)
     return app
 
 
-def _run(request: dict[str, Any], idempotency_key: str | None) -> Response[str]:
+def _run(
+    request: dict[str, Any], idempotency_key: str | None, accept: Any, wait_s: int | None
+) -> Response[str]:
     # Imported here, not at the top: StatusFunction loads this module too and never needs it.
     from asyncjobs.http import idempotency
 
-    headers = {"Retry-After": str(get_services().settings.poll_after_s)}
+    svc = get_services()
+    headers = {"Retry-After": str(svc.settings.poll_after_s)}
     if idempotency_key is None:
-        doc = _accept(request)
+        doc = accept(request)
     else:
-        doc = idempotency.accept_once(_accept, request, idempotency_key)
+        doc = idempotency.accept_once(accept, request, idempotency_key)
         if doc.pop(idempotency.REPLAYED, False):
             headers["Idempotent-Replayed"] = "true"
-    return json_response(202, doc, headers={"Location": doc["status_url"], **headers})
+    headers["Location"] = doc["status_url"]
+    if wait_s is not None:
+        # Sync mode: the job was accepted like any other (its answer above is what a key replays);
+        # this request then waits for it, and answers with the finished job if it ends in time.
+        headers["Preference-Applied"] = f"wait={wait_s}"
+        tree = use_cases.wait(svc, request["tenant"], doc["job_id"], wait_s)
+        if tree.status.terminal:
+            headers.pop("Retry-After")
+            return json_response(200, use_cases.tree_view(svc, tree), headers=headers)
+    return json_response(202, doc, headers=headers)
 
 
 def _accept(request: dict[str, Any]) -> dict[str, Any]:
@@ -112,9 +226,50 @@ def _accept(request: dict[str, Any]) -> dict[str, Any]:
     return {"job_id": job.job_id, "status": job.status.value, "status_url": location}
 
 
+def _accept_multi(request: dict[str, Any]) -> dict[str, Any]:
+    """Validates each action of a multi-action job and submits it (what an Idempotency-Key
+    replays; its name is part of every key's record id, like `_accept`'s)."""
+    calls, errors = [], []
+    for i, spec in enumerate(request["actions"]):
+        where = ("body", "actions", i)
+        action = ACTIONS.get(spec["name"])
+        if action is None:
+            known = ", ".join(sorted(ACTIONS))
+            errors.append({"loc": (*where, "name"), "msg": f"must be one of: {known}", "type": "enum"})
+            continue
+        path_params = spec["path_params"]
+        for name in sorted(set(action.path_params) ^ set(path_params)):
+            problem = (
+                "is required" if name in action.path_params else "is not a path parameter of this action"
+            )
+            errors.append({"loc": (*where, "path_params", name), "msg": problem, "type": "path_params"})
+        for name, value in path_params.items():
+            if name in action.path_params and not re.match(PATH_PARAM_PATTERN, value):
+                msg = f"must match {PATH_PARAM_PATTERN}"
+                errors.append(
+                    {"loc": (*where, "path_params", name), "msg": msg, "type": "string_pattern_mismatch"}
+                )
+        try:
+            inputs = action.input_model.model_validate(spec["params"])
+        except ValidationError as exc:
+            errors += [{**e, "loc": (*where, "params", *e["loc"])} for e in exc.errors()]
+            continue
+        calls.append(use_cases.ActionCall(action, path_params, inputs))
+    if errors:
+        raise RequestValidationError(errors)
+    job = use_cases.submit_multi(get_services(), request["tenant"], calls)
+    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+    location = f"{request['base_path']}/{job.job_id}"
+    return {"job_id": job.job_id, "status": job.status.value, "status_url": location}
+
+
 def cancel(tenant_id: TENANT_ID, job_id: JOB_ID_PATH) -> Response[str]:
-    job = use_cases.cancel(get_services(), tenant_id, job_id)
-    return json_response(200 if job.status.terminal else 202, job.to_public())
+    svc = get_services()
+    job = use_cases.cancel(svc, tenant_id, job_id)
+    doc = (
+        use_cases.tree_view(svc, use_cases.view(svc, tenant_id, job_id)) if job.is_multi else job.to_public()
+    )
+    return json_response(200 if job.status.terminal else 202, doc)
 
 
 def status_app() -> APIGatewayHttpResolver:
@@ -126,19 +281,56 @@ def status_app() -> APIGatewayHttpResolver:
             summary=f"Status of a {action.name} job",
             responses={404: {"description": NOT_FOUND}},
             tags=["actions"],
-        )(action_route(action, _status, [("job_id", JOB_ID_QUERY)], "status"))
+        )(action_route(action, _status(app), [("job_id", JOB_ID_QUERY), ("prefer", PREFER, None)], "status"))
     app.get("/v2/tenants/<tenant_id>/jobs", summary="List a tenant's jobs, newest first", tags=["jobs"])(
         list_jobs
     )
+
+    @app.get(
+        "/v2/tenants/<tenant_id>/jobs/<job_id>",
+        summary="Status of any job of the tenant",
+        description="One-action and multi-action jobs alike; a multi-action job lists each action's "
+        "status and result or error under `actions`.",
+        responses={404: {"description": "No such job for this tenant, or it expired."}},
+        tags=["jobs"],
+    )
+    def job_status(tenant_id: TENANT_ID, job_id: JOB_ID_PATH, prefer: PREFER = None) -> Response[str]:
+        svc = get_services()
+        logger.append_keys(job_id=job_id)
+        wait_s = wait_preference(prefer, _remaining_s(app))
+        if wait_s is None:
+            tree = use_cases.view(svc, tenant_id, job_id)
+        else:
+            tree = use_cases.wait(svc, tenant_id, job_id, wait_s)
+        return _status_response(svc, tree, wait_s)
+
+    from asyncjobs.http.v2 import files
+
+    files.register_status_routes(app)
     return app
 
 
-def _status(action: Action, tenant_id: str, path_params: dict[str, str], job_id: str) -> Response[str]:
-    svc = get_services()
-    logger.append_keys(job_id=job_id)
-    job = use_cases.status(svc, tenant_id, action, path_params, job_id)
-    headers = None if job.status.terminal else {"Retry-After": str(svc.settings.poll_after_s)}
-    return json_response(200, use_cases.public_view(svc, job), headers=headers)
+def _status_response(svc: Any, tree: use_cases.JobTree, wait_s: int | None) -> Response[str]:
+    headers = {} if tree.status.terminal else {"Retry-After": str(svc.settings.poll_after_s)}
+    if wait_s is not None:
+        headers["Preference-Applied"] = f"wait={wait_s}"
+    return json_response(200, use_cases.tree_view(svc, tree), headers=headers or None)
+
+
+def _status(app: APIGatewayHttpResolver) -> Any:
+    def status(
+        action: Action, tenant_id: str, path_params: dict[str, str], job_id: str, prefer: str | None
+    ) -> Response[str]:
+        svc = get_services()
+        logger.append_keys(job_id=job_id)
+        job = use_cases.status(svc, tenant_id, action, path_params, job_id)
+        wait_s = wait_preference(prefer, _remaining_s(app))
+        tree = use_cases.JobTree(job, [job])
+        if wait_s is not None and not job.status.terminal:
+            tree = use_cases.wait(svc, tenant_id, job_id, wait_s)
+        return _status_response(svc, tree, wait_s)
+
+    return status
 
 
 def list_jobs(

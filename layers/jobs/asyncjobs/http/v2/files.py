@@ -1,0 +1,97 @@
+"""The files API, v2: upload forms (RunFunction) and uploaded files (StatusFunction).
+
+Files reach S3 directly through a presigned POST, never through the API: API Gateway caps a
+request at 10 MB and Lambda a payload at 6 MB.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from asyncjobs.http.app import json_response
+from asyncjobs.http.routes import BODY, TENANT_ID_PATTERN
+from asyncjobs.jobs import uploads
+from asyncjobs.jobs.ids import FILE_ID_PARAM_PATTERN
+from asyncjobs.services import get_services
+
+TENANT_ID = Annotated[str, Path(pattern=TENANT_ID_PATTERN)]
+FILE_ID_PATH = Annotated[
+    str, Path(pattern=FILE_ID_PARAM_PATTERN, max_length=64, description="From the upload response.")
+]
+# A media type, optionally with parameters (`text/plain; charset=utf-8`); S3 stores it as sent.
+_TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
+CONTENT_TYPE_PATTERN = rf'^{_TOKEN}/{_TOKEN}(; ?{_TOKEN}=({_TOKEN}|"[^"\\]*"))*$'
+
+
+class UploadRequest(BaseModel):
+    """What the caller may say of the file it is about to upload (all optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        None, min_length=1, max_length=255, description="The file's name, kept with it (e.g. `report.docx`)."
+    )
+    content_type: str | None = Field(
+        None,
+        max_length=255,
+        pattern=CONTENT_TYPE_PATTERN,
+        description="The file's media type. Given, the upload must send it (it is in `fields`); "
+        "otherwise the upload's own `Content-Type` field is kept.",
+    )
+    size_bytes: int | None = Field(
+        None,
+        ge=0,
+        le=uploads.MAX_UPLOAD_BYTES,
+        description="The file's exact size, if known: the upload is then refused if larger.",
+    )
+
+
+def register_run_routes(app: APIGatewayHttpResolver) -> None:
+    """RunFunction's file route: `POST /v2/tenants/{tenant_id}/files`."""
+    app.post(
+        "/v2/tenants/<tenant_id>/files",
+        summary="Get an upload form for a file",
+        description=(
+            "Returns a new `file_id` and a presigned S3 POST: send the file as multipart/form-data to "
+            "`upload.url`, with every `upload.fields` entry as a form field and the file last, in a "
+            f"field named `file`. Files up to {uploads.MAX_UPLOAD_BYTES // (1024 * 1024)} MB; the form "
+            f"works for {uploads.UPLOAD_FORM_TTL_S // 60} minutes; the file is deleted "
+            f"{uploads.FILE_RETENTION_DAYS} days after its upload. Name the `file_id` in a job's input."
+        ),
+        responses={201: {"description": "The file id and its upload form."}},
+        tags=["files"],
+    )(create_upload)
+
+
+def create_upload(tenant_id: TENANT_ID, body: Annotated[UploadRequest | None, BODY] = None) -> Response[str]:
+    request = body or UploadRequest()
+    doc = uploads.new_upload(
+        get_services(),
+        tenant_id,
+        name=request.name,
+        content_type=request.content_type,
+        size_bytes=request.size_bytes,
+    )
+    return json_response(201, doc)
+
+
+def register_status_routes(app: APIGatewayHttpResolver) -> None:
+    """StatusFunction's file route: `GET /v2/tenants/{tenant_id}/files/{file_id}`."""
+    app.get(
+        "/v2/tenants/<tenant_id>/files/<file_id>",
+        summary="An uploaded file",
+        description="Whether the file was uploaded, its size and type, and when it will be deleted.",
+        responses={
+            200: {"description": "The file was uploaded: its size, type, and when it will be deleted."},
+            404: {"description": "Not uploaded (yet), unknown for this tenant, or deleted."},
+        },
+        tags=["files"],
+    )(get_file)
+
+
+def get_file(tenant_id: TENANT_ID, file_id: FILE_ID_PATH) -> Response[str]:
+    return json_response(200, uploads.describe(get_services(), tenant_id, file_id))
