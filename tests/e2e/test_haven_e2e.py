@@ -85,7 +85,7 @@ def test_a_job_of_three_actions_one_failing_with_files_and_one_webhook(api, have
                 {
                     "name": "highlight",
                     "version": "v1",
-                    "params": {"file": "file1", "highlight_expression": "x"},
+                    "params": {"text": "t", "file": "file1", "highlight_expression": "x"},
                 },
                 {
                     "name": "highlight",
