@@ -356,7 +356,10 @@ def _cancel_multi(svc: Services, job: Job) -> Job:
         tree = view(svc, job.tenant_id, job.job_id)
         if tree.job.status.terminal:
             return _cancel_multi(svc, tree.job)
-        for action in tree.actions:
+        for index, action in enumerate(tree.actions):
+            if action.status.terminal and index not in tree.job.ended_actions:
+                # ended (by an earlier cancel cut short, or by the executor) but not yet recorded
+                multi.action_ended(svc, action, publish=False)
             if action.status.terminal or action.cancel_requested:
                 continue
             try:
@@ -373,4 +376,7 @@ def _cancel_multi(svc: Services, job: Job) -> Job:
         raise _unavailable(exc) from exc
     logger.append_keys(job_id=job.job_id)
     logger.info("job cancellation", extra={"actions": len(tree.actions)})
-    return find(svc, job.tenant_id, job.job_id)
+    job = find(svc, job.tenant_id, job.job_id)
+    if job.status.terminal and job.status is not JobStatus.CANCELLED:
+        raise Conflict(f"Job {job.job_id} has already ended: it is {job.status.value}.")  # every action won
+    return job

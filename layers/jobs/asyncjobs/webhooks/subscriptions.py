@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.errors import Conflict, InvalidRequest, NotFound
+from asyncjobs.jobs.models import MULTI_ACTION
 from asyncjobs.observability import logger
 from asyncjobs.webhooks.delivery import Deliverer
 from asyncjobs.webhooks.models import (
@@ -55,9 +56,10 @@ def _check(d: Deliverer, url: str | None, actions: list[str] | None) -> None:
             check_url(url, d.policy)
         except UnsafeTarget as exc:
             raise InvalidRequest(f"body `url` is refused: {exc}") from exc
-    unknown = sorted(set(actions or ()) - set(ACTIONS))
+    known = {*ACTIONS, MULTI_ACTION}  # a multi-action job's one event names `multi_action`
+    unknown = sorted(set(actions or ()) - known)
     if unknown:
-        raise InvalidRequest(f"body `actions` has unknown actions {unknown}; known: {sorted(ACTIONS)}")
+        raise InvalidRequest(f"body `actions` has unknown actions {unknown}; known: {sorted(known)}")
 
 
 def _enabled(d: Deliverer, tenant_id: str, sub_id: str) -> Subscription:
