@@ -253,3 +253,20 @@ def test_only_file_parameters_name_file_fields():
     )
     files = {"file1": ["uploaded"]}
     assert extract.file_refs(files) == {"file": "file1"} and text.file_refs(files) == {}
+
+
+# -- the local stack's request log -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "logged"),
+    [
+        ("/1/job/status/j?apikey=ajk_a_b&x=1", "/1/job/status/j?apikey=***&x=1"),
+        ("/1/api/sync/highlight/v1?text=a&APIKEY=s%20e", "/1/api/sync/highlight/v1?text=a&APIKEY=***"),
+        ("/1/job/status/j?myapikey=1", "/1/job/status/j?myapikey=1"),
+    ],
+)
+def test_the_local_stack_logs_no_apikey_value(raw, logged):
+    from devstack.server import redact
+
+    assert redact(raw) == logged
