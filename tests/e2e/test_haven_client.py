@@ -94,7 +94,7 @@ def test_sync_get_and_post(client, parser):
 
 def test_async_then_status_and_result(client, parser):
     params = {"text": "a text with links", "highlight_expression": "links"}
-    job_id = parser.parse_jobid(client.post_request(params, "highlight", True))
+    job_id = parser.parse_jobid(client.post_request(params, "highlighttext", True))  # HODApps' name
     assert job_id, parser.get_last_error().errors
     result = parser.parse_payload(client.get_job_result(job_id))
     assert result == {"text": f"a text with {SPAN}links</span>"}

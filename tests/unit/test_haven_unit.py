@@ -270,3 +270,14 @@ def test_the_local_stack_logs_no_apikey_value(raw, logged):
     from devstack.server import redact
 
     assert redact(raw) == logged
+
+
+def test_the_public_clients_name_for_highlight_is_highlight():
+    assert find_action("highlighttext", "v1").name == "highlight"
+
+
+def test_a_corrupt_pdf_is_an_unsupported_file_whatever_pypdf_raises():
+    broken = pdf_with("x")[:200] + b"\x00" * 50 + b"%%EOF"
+    with pytest.raises(ActionFailed) as exc:
+        extract_text(broken)
+    assert exc.value.code == "unsupported_file"

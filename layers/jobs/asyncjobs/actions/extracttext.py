@@ -32,10 +32,17 @@ def _pdf_text(data: bytes) -> dict[str, Any]:
         if reader.is_encrypted:
             raise ActionFailed("unsupported_file", "The PDF is encrypted; send it without a password.")
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        # pypdf raises these on malformed files; the caller's file, not our fault: say so.
+    except ActionFailed:
+        raise
+    except PdfReadError as exc:
         raise ActionFailed(
             "unsupported_file", f"The file looks like a PDF but cannot be read: {exc}"
+        ) from exc
+    except Exception as exc:
+        # pypdf parses the caller's bytes: on a malformed file it also raises ValueError, KeyError,
+        # IndexError, AttributeError... Any of them is about the file, not a fault of the service.
+        raise ActionFailed(
+            "unsupported_file", f"The file looks like a PDF but cannot be read ({type(exc).__name__})."
         ) from exc
     return {
         "content": "\n\n".join(p.strip() for p in pages),

@@ -68,8 +68,13 @@ def read_request(event: dict[str, Any]) -> HavenRequest:
     return HavenRequest(fields, files)
 
 
+# Names Haven's own client uses for actions this service serves under their seed names
+# (`HODApps.HIGHLIGHT_TEXT` in the public Python client is "highlighttext").
+ALIASES = {"highlighttext": "highlight"}
+
+
 def find_action(name: str, version: str) -> Action:
-    action = ACTIONS.get(name)
+    action = ACTIONS.get(ALIASES.get(name, name))
     if action is None:
         raise HavenError(4004, f"No action {name!r}. Actions: {', '.join(sorted(ACTIONS))}.")
     if version not in VERSIONS:
