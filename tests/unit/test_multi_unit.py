@@ -474,17 +474,6 @@ def _cancel_failing_to_record(svc: Services, job_id: str, index: int) -> None:
     assert index not in _stored(svc, job_id).ended_actions
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "_cancel_multi skips actions that are already terminal, so when a cancel failed after "
-        "cancelling an action but before recording its end in the job (record_action_end raised "
-        "InfrastructureError), the retried cancel never records that end: the job stays queued with "
-        "cancel_requested (the retry answers 202, not cancelled) until that action's message "
-        "reaches the executor, although _cancel_multi's docstring says a cancel cut short by a "
-        "failure is completed by its retry"
-    ),
-)
 @pytest.mark.parametrize("index", [0, 1], ids=["first_action", "last_action"])
 def test_a_cancel_cut_short_after_cancelling_an_action_is_completed_by_its_retry(svc, probe, index):
     # Given a job of two queued actions, whose cancel failed recording action `index`'s end
@@ -657,15 +646,6 @@ def test_waiting_on_a_job_returns_as_soon_as_it_ends(svc, probe):
     assert tree.status is JobStatus.SUCCEEDED and tree.actions[0].result == {"index": 0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "tree_view shows the mean of the actions' progress only while the job has not ended; a job "
-        "that ends failed or cancelled then shows its own item's progress, which finish_multi sets "
-        "only when it succeeded (to 100): it stays 0, so the progress a caller polls drops from "
-        "the actions' mean (here 66) to 0 when the job fails"
-    ),
-)
 def test_a_jobs_progress_never_goes_back_when_it_ends_failed(svc, probe):
     # Given a job of three actions, two ended, the last failing
     job_id = _submit(svc)
@@ -681,15 +661,6 @@ def test_a_jobs_progress_never_goes_back_when_it_ends_failed(svc, probe):
     assert doc["status"] == "failed" and doc["progress"] >= before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "JobTree.status counts any action not `queued` as started, so an action that ended without "
-        "ever starting (dead-lettered while queued: failed attempts_exhausted) makes a job none of "
-        "whose actions started read `in_progress`, with `started_at` null, although its docstring "
-        "says a job is in_progress as soon as one action started"
-    ),
-)
 def test_a_job_none_of_whose_actions_started_does_not_read_in_progress(svc, probe):
     # Given a job of two queued actions, the first dead-lettered before any attempt started
     job_id = _submit(svc, 2)
