@@ -7,11 +7,15 @@ jobs/store.py and webhooks/store.py). Faults are injected per operation:
   refused item);
 - `lose_response(op)`: the next call of `op` writes, then raises ConditionFailed, which is what the
   caller sees when the response was lost and the SDK's retry of the same write failed its
-  condition.
+  condition; `lose_response(op, exc)` writes, then raises `exc` (a timeout after the commit:
+  InfrastructureError). A store method that swallows ConditionFailed (`create`, `create_multi`)
+  swallows it here too.
+FakeJobStore also keeps `committed`: the operations whose writes took effect, in order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
@@ -21,6 +25,7 @@ from asyncjobs.aws.dynamo import ConditionFailed
 from asyncjobs.errors import InfrastructureError, NotFound
 from asyncjobs.jobs.events import event_detail
 from asyncjobs.jobs.models import Job, JobError, JobStatus
+from asyncjobs.jobs.store import _MAX_QUERY_PAGES, Page, decode_cursor, encode_cursor
 from asyncjobs.webhooks.http_client import AttemptResult
 from asyncjobs.webhooks.models import Delivery, Subscription
 from asyncjobs.webhooks.ssrf import Target
@@ -45,14 +50,15 @@ class FakeClock:
 class _Faults:
     def __init__(self) -> None:
         self._fail: dict[str, list[Exception]] = {}
-        self._lost: dict[str, int] = {}
+        self._lost: dict[str, list[Exception]] = {}
         self.calls: list[str] = []
 
     def fail(self, op: str, exc: Exception | None = None, times: int = 1) -> None:
         self._fail.setdefault(op, []).extend([exc or InfrastructureError(f"injected: {op}")] * times)
 
-    def lose_response(self, op: str, times: int = 1) -> None:
-        self._lost[op] = self._lost.get(op, 0) + times
+    def lose_response(self, op: str, exc: Exception | None = None, times: int = 1) -> None:
+        lost = exc or ConditionFailed(f"injected: the response of {op} was lost and its retry failed")
+        self._lost.setdefault(op, []).extend([lost] * times)
 
     def _enter(self, op: str) -> None:
         self.calls.append(op)
@@ -61,8 +67,7 @@ class _Faults:
 
     def _leave(self, op: str, value: Any) -> Any:
         if self._lost.get(op):
-            self._lost[op] -= 1
-            raise ConditionFailed(f"injected: the response of {op} was lost and its retry failed")
+            raise self._lost[op].pop(0)
         return value
 
 
@@ -73,6 +78,34 @@ class FakeJobStore(_Faults):
     def __init__(self) -> None:
         super().__init__()
         self.jobs: dict[tuple[str, str], Job] = {}
+        # the ByAction index's partition key; None (absent) for an action of a multi-action job
+        self.tenant_action: dict[tuple[str, str], str | None] = {}
+        self.committed: list[str] = []
+
+    @staticmethod
+    def _new_item(job: Job) -> Job:
+        """The job as `JobStore._new_item` stores it: only these attributes, progress and attempts 0."""
+        return Job(
+            tenant_id=job.tenant_id,
+            job_id=job.job_id,
+            action=job.action,
+            status=job.status,
+            created_at=_ms(job.created_at),
+            expires_at=job.expires_at,
+            path_params=dict(job.path_params),
+            input_json="{}" if job.input_key else job.input_json,
+            input_key=job.input_key,
+            parent_id=job.parent_id,
+            actions_total=job.actions_total,
+            progress=0,
+            attempts=0,
+        )
+
+    def _put_new(self, job: Job) -> None:
+        key = (job.tenant_id, job.job_id)
+        self.jobs[key] = self._new_item(job)
+        # "tenant_action": None if job.parent_id else f"{job.tenant_id}#{job.action}"
+        self.tenant_action[key] = None if job.parent_id else f"{job.tenant_id}#{job.action}"
 
     def _stored(self, job: Job) -> Job:
         current = self.jobs.get((job.tenant_id, job.job_id))
@@ -82,18 +115,109 @@ class FakeJobStore(_Faults):
 
     def _write(self, op: str, job: Job) -> Job:
         self.jobs[(job.tenant_id, job.job_id)] = job
+        self.committed.append(op)
         return self._leave(op, job)
 
     def get(self, tenant_id: str, job_id: str) -> Job | None:
         self._enter("get")
         return self.jobs.get((tenant_id, job_id))
 
+    def get_tree(self, tenant_id: str, job_id: str) -> list[Job]:
+        self._enter("get_tree")
+        # tenant_id = :t AND begins_with(job_id, :j), in key order: the job, then its actions
+        return [j for (t, i), j in sorted(self.jobs.items()) if t == tenant_id and i.startswith(job_id)]
+
+    def list(
+        self,
+        tenant_id: str,
+        *,
+        now: float,
+        action: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 25,
+        cursor: str | None = None,
+    ) -> Page:
+        self._enter("list")
+        start = decode_cursor(cursor) if cursor else None
+        # KeyCondition #p = :p on the table (tenant_id) or the sparse ByAction index (tenant_action:
+        # items without it are not in the index), newest first, from after the cursor
+        keys = sorted(
+            (
+                i
+                for (t, i) in self.jobs
+                if t == tenant_id
+                and (action is None or self.tenant_action.get((t, i)) == f"{tenant_id}#{action}")
+                and (start is None or i < start)
+            ),
+            reverse=True,
+        )
+
+        def matches(job: Job) -> bool:
+            # #e > :now AND attribute_not_exists(parent_id) [AND #s = :s]
+            return (
+                job.expires_at > int(now)
+                and job.parent_id is None
+                and (status is None or job.status is status)
+            )
+
+        # Pages of Limit = max(limit, 25) items read, filtered after the read; a LastEvaluatedKey
+        # whenever a page read its Limit. The store reads on within _MAX_QUERY_PAGES pages.
+        size = max(limit, 25)
+        jobs: list[Job] = []
+        lek: str | None = None
+        for p in range(_MAX_QUERY_PAGES):
+            read = keys[p * size : (p + 1) * size]
+            lek = read[-1] if len(read) == size else None
+            items = [job for i in read if matches(job := self.jobs[(tenant_id, i)])]
+            for job in items:
+                jobs.append(job)
+                if len(jobs) == limit:
+                    more = lek is not None or job is not items[-1]
+                    return Page(jobs, encode_cursor(job.job_id) if more else None)
+            if lek is None:
+                return Page(jobs, None)
+        assert lek is not None
+        return Page(jobs, encode_cursor(lek))
+
     def create(self, job: Job) -> None:
         self._enter("create")
         # attribute_not_exists(job_id), and a failed condition is swallowed (the store's reason)
-        self.jobs.setdefault(
-            (job.tenant_id, job.job_id), replace(job, progress=0, attempts=0, created_at=_ms(job.created_at))
+        if (job.tenant_id, job.job_id) not in self.jobs:
+            self._put_new(job)
+            self.committed.append("create")
+        with contextlib.suppress(ConditionFailed):
+            self._leave("create", None)
+
+    def create_multi(self, job: Job, actions: list[Job]) -> None:
+        self._enter("create_multi")
+        # one transaction of Puts, each attribute_not_exists(job_id): one failed condition cancels
+        # all of them, and the store swallows it (an earlier try of this very write committed)
+        if not any((j.tenant_id, j.job_id) in self.jobs for j in [job, *actions]):
+            for j in [job, *actions]:
+                self._put_new(j)
+            self.committed.append("create_multi")
+        with contextlib.suppress(ConditionFailed):
+            self._leave("create_multi", None)
+
+    def void(self, job: Job, now: float) -> bool:
+        self._enter("void")
+        # attribute_not_exists(job_id); on a failed condition the store reads the job again
+        key = (job.tenant_id, job.job_id)
+        if key in self.jobs:
+            stored = self.get(job.tenant_id, job.job_id)
+            return stored is None or stored.expired(now)  # our own tombstone, its response lost
+        self.jobs[key] = Job(
+            tenant_id=job.tenant_id,
+            job_id=job.job_id,
+            action=job.action,
+            status=JobStatus.FAILED,
+            created_at=_ms(job.created_at),
+            expires_at=int(now) - 1,
+            error=JobError("not_stored", "The job could not be stored and did not run."),
         )
+        self.tenant_action[key] = None
+        self.committed.append("void")
+        return True
 
     def start(self, job: Job, now: float, lease_until: float) -> Job:
         self._enter("start")
@@ -185,6 +309,54 @@ class FakeJobStore(_Faults):
         self._enter("release")
         self._write("release", replace(self._held(job, "release"), lease_until=_ms(now - 0.001)))
 
+    # -- multi-action jobs ---------------------------------------------------------------------
+    def mark_started(self, job: Job, now: float) -> None:
+        self._enter("mark_started")
+        # SET #s = in_progress, started_at = :now; condition #s = :queued
+        cur = self._stored(job)
+        if cur.status is not JobStatus.QUEUED:
+            raise ConditionFailed("mark_started")
+        self._write("mark_started", replace(cur, status=JobStatus.IN_PROGRESS, started_at=_ms(now)))
+
+    def record_action_end(self, job: Job, index: int, failed: bool) -> Job:
+        self._enter("record_action_end")
+        # ADD ended_actions :i[, failed_actions :i]
+        # condition: attribute_exists(job_id) AND NOT contains(ended_actions, :n)
+        cur = self._stored(job)
+        if index in cur.ended_actions:
+            raise ConditionFailed("record_action_end: recorded before")
+        recorded = replace(cur, ended_actions=cur.ended_actions | {index})
+        if failed:
+            recorded = replace(recorded, failed_actions=cur.failed_actions | {index})
+        return self._write("record_action_end", recorded)
+
+    def finish_multi(self, job: Job, status: JobStatus, now: float, error: JobError | None) -> Job:
+        self._enter("finish_multi")
+        # SET #s = :status, finished_at = :now, started_at = if_not_exists(started_at, :now)
+        # [, progress = 100 when succeeded] [, #err = :err]; condition #s IN (:q, :r)
+        cur = self._stored(job)
+        if cur.status not in (JobStatus.QUEUED, JobStatus.IN_PROGRESS):
+            raise ConditionFailed("finish_multi")
+        ended = replace(
+            cur,
+            status=status,
+            finished_at=_ms(now),
+            started_at=cur.started_at if cur.started_at is not None else _ms(now),
+        )
+        if status is JobStatus.SUCCEEDED:
+            ended = replace(ended, progress=100)
+        if error is not None:
+            ended = replace(ended, error=error)
+        return self._write("finish_multi", ended)
+
+    def request_cancel_multi(self, job: Job) -> Job:
+        self._enter("request_cancel_multi")
+        # SET cancel_requested = :t; condition #s IN (:q, :r)
+        cur = self._stored(job)
+        if cur.status not in (JobStatus.QUEUED, JobStatus.IN_PROGRESS):
+            raise ConditionFailed("request_cancel_multi")
+        return self._write("request_cancel_multi", replace(cur, cancel_requested=True))
+
 
 class FakeJobQueue(_Faults):
     def __init__(self) -> None:
@@ -195,6 +367,12 @@ class FakeJobQueue(_Faults):
     def send(self, tenant_id: str, job_id: str) -> None:
         self._enter("send")
         self.sent.append((tenant_id, job_id))
+
+    def send_many(self, tenant_id: str, job_ids: list[str]) -> None:
+        # one SendMessageBatch: a failure (`fail`) stands for the request failing, or entries still
+        # refused after the queue's one resend; otherwise every message is sent
+        self._enter("send_many")
+        self.sent.extend((tenant_id, job_id) for job_id in job_ids)
 
     def return_in(self, receipt_handle: str, seconds: int) -> None:
         self.returned.append((receipt_handle, seconds))

@@ -218,7 +218,7 @@ class JobTree:
         """The job's status; a multi-action job is `in_progress` as soon as one action started,
         even before its own item says so (that write is best effort)."""
         job = self.job
-        started = any(a.status is not JobStatus.QUEUED for a in self.actions)
+        started = any(a.started_at is not None for a in self.actions)
         if job.is_multi and job.status is JobStatus.QUEUED and started:
             return JobStatus.IN_PROGRESS
         return job.status
@@ -245,9 +245,12 @@ def tree_view(svc: Services, tree: JobTree) -> dict[str, Any]:
     if not tree.job.is_multi:
         return doc
     doc["status"] = tree.status.value
-    if not tree.job.status.terminal and tree.actions:
+    if tree.actions:
+        # the mean over the actions, an ended one counting 100: it never goes back, even when the
+        # job ends failed or cancelled (the job's own item holds progress only for a success)
         done = [100 if a.status.terminal else a.progress for a in tree.actions]
         doc["progress"] = sum(done) // len(done)
+    if not tree.job.status.terminal:
         first = min((a.started_at for a in tree.actions if a.started_at), default=None)
         doc["started_at"] = doc["started_at"] or iso(first)
     hidden = ("job_id", "created_at", "expires_at")
