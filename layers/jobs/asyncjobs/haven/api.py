@@ -18,10 +18,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from asyncjobs.actions.base import Action, ActionInput
 from asyncjobs.errors import Conflict, DomainError, InfrastructureError, NotFound, ServiceUnavailable
 from asyncjobs.haven import bodies
 from asyncjobs.haven.auth import ApiKeys
@@ -37,6 +35,7 @@ from asyncjobs.haven.params import (
 from asyncjobs.jobs import use_cases
 from asyncjobs.jobs.models import JobStatus
 from asyncjobs.jobs.uploads import FileNotUploaded, FileTooLarge
+from asyncjobs.jobs.use_cases import ActionCall
 from asyncjobs.observability import logger
 from asyncjobs.services import Services
 
@@ -47,13 +46,6 @@ _READ = re.compile(r"^/1/job/(?P<kind>status|result)/(?P<job_id>[^/]+)/?$")
 # (and, for a sync result, download URLs signed) before Lambda's Timeout and API Gateway's 30 s.
 _ANSWER_MARGIN_S = 2.0
 _JOB_ACTION = "haven_job"  # the `action` of a /1/job request in its Idempotency-Key record
-
-
-@dataclass(frozen=True)
-class _Call:
-    action: Action
-    path_params: dict[str, str]
-    inputs: ActionInput
 
 
 class HavenApi:
@@ -141,7 +133,7 @@ class HavenApi:
                 raise HavenError(4006, f"'file' is not a parameter of {action.name}")
             params["file"] = [self._store(tenant_id, uploads[0])]
         path_params, inputs = inputs_from_strings(action, params)
-        job_id = self._submit(event, tenant_id, [_Call(action, path_params, inputs)], multi=False)
+        job_id = self._submit(event, tenant_id, [ActionCall(action, path_params, inputs)], multi=False)
         if not sync:
             return 200, {"jobID": job_id}, {}
         svc = self._services()
@@ -181,7 +173,7 @@ class HavenApi:
             except HavenError as exc:
                 exc.detail = f"actions[{n}] ({job_action.action.name}): {exc.detail}"
                 raise
-            calls.append(_Call(job_action.action, path_params, inputs))
+            calls.append(ActionCall(job_action.action, path_params, inputs))
         return 200, {"jobID": self._submit(event, tenant_id, calls, multi=True)}, {}
 
     def _store(self, tenant_id: str, upload: Any) -> str:
@@ -191,7 +183,7 @@ class HavenApi:
         return file_id
 
     # -- submitting (once per Idempotency-Key) ---------------------------------------------
-    def _submit(self, event: dict[str, Any], tenant_id: str, calls: list[_Call], multi: bool) -> str:
+    def _submit(self, event: dict[str, Any], tenant_id: str, calls: list[ActionCall], multi: bool) -> str:
         key = (event.get("headers") or {}).get("idempotency-key")
         if key is None:
             return self._accept_calls(tenant_id, calls, multi)
@@ -226,19 +218,20 @@ class HavenApi:
             calls = []
             for c in request["body"]:
                 action = ACTIONS[c["action"]]
-                calls.append(_Call(action, c["path_params"], action.input_model.model_validate(c["inputs"])))
+                calls.append(
+                    ActionCall(action, c["path_params"], action.input_model.model_validate(c["inputs"]))
+                )
             return {"jobID": self._accept_calls(request["tenant"], calls, multi=True)}
         action = ACTIONS[request["action"]]
-        call = _Call(action, request["path_params"], action.input_model.model_validate(request["body"]))
+        call = ActionCall(action, request["path_params"], action.input_model.model_validate(request["body"]))
         return {"jobID": self._accept_calls(request["tenant"], [call], multi=False)}
 
-    def _accept_calls(self, tenant_id: str, calls: list[_Call], multi: bool) -> str:
+    def _accept_calls(self, tenant_id: str, calls: list[ActionCall], multi: bool) -> str:
         svc = self._services()
         if not multi:
             (call,) = calls
             return use_cases.submit(svc, tenant_id, call.action, call.path_params, call.inputs).job_id
-        core_calls = [use_cases.ActionCall(c.action, c.path_params, c.inputs) for c in calls]
-        return use_cases.submit_multi(svc, tenant_id, core_calls).job_id
+        return use_cases.submit_multi(svc, tenant_id, calls).job_id
 
     # -- /1/job/status|result/{jobID} ------------------------------------------------------
     def _read(
