@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import struct
 import sys
 import time
@@ -113,6 +114,10 @@ def _install_faults(spec: str) -> None:
 
 
 def main() -> None:
+    # Ctrl-C in `make local` reaches every process of the group: the stack stops its workers itself
+    # (closing their pipes, killing what does not exit), so a worker ignores it instead of printing
+    # a traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     cfg = json.loads(sys.argv[1])
     sys.path[:1] = cfg["paths"]  # the function's code, then its layers (replaces this script's dir)
     if cfg.get("faults"):

@@ -332,8 +332,8 @@ class FakeJobStore(_Faults):
 
     def finish_multi(self, job: Job, status: JobStatus, now: float, error: JobError | None) -> Job:
         self._enter("finish_multi")
-        # SET #s = :status, finished_at = :now, started_at = if_not_exists(started_at, :now)
-        # [, progress = 100 when succeeded] [, #err = :err]; condition #s IN (:q, :r)
+        # SET #s = :status, finished_at = :now, started_at = if_not_exists(started_at, :now),
+        # progress = :hundred [, #err = :err]; condition #s IN (:q, :r)
         cur = self._stored(job)
         if cur.status not in (JobStatus.QUEUED, JobStatus.IN_PROGRESS):
             raise ConditionFailed("finish_multi")
@@ -342,9 +342,8 @@ class FakeJobStore(_Faults):
             status=status,
             finished_at=_ms(now),
             started_at=cur.started_at if cur.started_at is not None else _ms(now),
+            progress=100,
         )
-        if status is JobStatus.SUCCEEDED:
-            ended = replace(ended, progress=100)
         if error is not None:
             ended = replace(ended, error=error)
         return self._write("finish_multi", ended)

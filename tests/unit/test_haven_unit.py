@@ -255,6 +255,13 @@ def test_only_file_parameters_name_file_fields():
     assert extract.file_refs(files) == {"file": "file1"} and text.file_refs(files) == {}
 
 
+def test_a_file_parameter_naming_no_form_field_says_so():
+    (extract,) = read_job('{"actions": [{"name": "extracttext", "params": {"file": "file9"}}]}', 10)
+    with pytest.raises(HavenError) as exc:
+        extract.validated(extract.file_refs({"file1": ["uploaded"]}), {})
+    assert exc.value.code == 4006 and "'file' is 'file9': name a file field of this form" in exc.value.detail
+
+
 # -- the local stack's request log -------------------------------------------------------------
 
 

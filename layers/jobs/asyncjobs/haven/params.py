@@ -22,6 +22,7 @@ from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.haven.errors import HavenError
 from asyncjobs.http.gate import BodyRefused, parse_json_body
 from asyncjobs.http.routes import PATH_PARAM_PATTERN
+from asyncjobs.jobs.ids import is_file_id
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 VERSIONS = ("v1",)
@@ -156,6 +157,14 @@ class JobAction:
     def validated(self, refs: dict[str, str], file_ids: dict[str, str]) -> tuple[dict[str, str], ActionInput]:
         """Validated inputs, each file reference (`refs`, from `file_refs`) replaced by the id of
         the file stored from that field (`file_ids`: field -> file id)."""
+        for name, value in self.params.items():
+            named_no_file = isinstance(value, str) and name not in refs and not is_file_id(value)
+            if named_no_file and is_file_field(self.action.input_model, name):
+                raise HavenError(
+                    4006,
+                    f"'{name}' is {value!r}: name a file field of this form (e.g. 'file1') or the "
+                    "file_id of an uploaded file",
+                )
         values = {k: file_ids[refs[k]] if k in refs else v for k, v in self.params.items()}
         return _validated(self.action, values)
 

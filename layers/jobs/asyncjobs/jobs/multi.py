@@ -91,11 +91,14 @@ def action_ended(svc: Services, action: Job, *, insist: bool = False, publish: b
         return None
     if job.status.terminal:
         if publish:
+            logger.append_keys(job_id=job.job_id, action=job.action, action_job_id=action.job_id)
             announce(svc, job, insist=insist)
         return job
     if len(job.ended_actions) < job.actions_total:
         logger.info("action ended", extra={"index": index, "ended": len(job.ended_actions)})
         return job
+    # From here on the log lines are about the job, not the action that happened to end last.
+    logger.append_keys(job_id=job.job_id, action=job.action, action_job_id=action.job_id)
     status, error = job_outcome(job)
     current = job
     try:
@@ -105,7 +108,7 @@ def action_ended(svc: Services, action: Job, *, insist: bool = False, publish: b
         if job is None or not job.status.terminal:
             raise InfrastructureError("the job's end could not be written; it is retried") from None
     else:
-        logger.info("job finished", extra={"status": status.value, "job_id": job.job_id})
+        logger.info("job finished", extra={"status": status.value})
         record(job)
         metrics.add_metric(name="MultiActionJobsFinished", unit=MetricUnit.Count, value=1)
     if publish:

@@ -396,11 +396,18 @@ class JobStore(Table):
 
     def finish_multi(self, job: Job, status: JobStatus, now: float, error: JobError | None) -> Job:
         """Ends a multi-action job once every action has ended (ConditionFailed if it had ended)."""
-        sets = "#s = :status, finished_at = :now, started_at = if_not_exists(started_at, :now)"
-        values: dict[str, Any] = {":status": status.value, ":now": now, ":q": "queued", ":r": "in_progress"}
-        if status is JobStatus.SUCCEEDED:
-            sets += ", progress = :hundred"
-            values[":hundred"] = 100
+        # progress 100 whatever the outcome: every action has ended (listings show this value)
+        sets = (
+            "#s = :status, finished_at = :now, started_at = if_not_exists(started_at, :now), "
+            "progress = :hundred"
+        )
+        values: dict[str, Any] = {
+            ":status": status.value,
+            ":now": now,
+            ":q": "queued",
+            ":r": "in_progress",
+            ":hundred": 100,
+        }
         if error is not None:
             sets += ", #err = :err"
             values[":err"] = error.to_dict()
