@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 
@@ -410,13 +411,20 @@ class _ApiHandler(BaseHTTPRequestHandler):
         return
 
 
-_SECRET_PARAM = re.compile(r"(?i)((?:^|[?&;])apikey=)[^&;#]*")
+_PARAM = re.compile(r"(^|[&;])([^=&;#]*)=([^&;#]*)")
 
 
 def redact(raw_path: str) -> str:
     """The path and query string as logged: `apikey` values (Haven's API keys, secrets like any
-    other key) replaced by `***`."""
-    return _SECRET_PARAM.sub(r"\1***", raw_path)
+    other key) replaced by `***`. Names are compared decoded (`api%6Bey` is `apikey` to the
+    function that reads it) and without case."""
+
+    def hide(m: re.Match[str]) -> str:
+        secret = unquote_plus(m.group(2)).strip().lower() == "apikey"
+        return f"{m.group(1)}{m.group(2)}={'***' if secret else m.group(3)}"
+
+    path, sep, query = raw_path.partition("?")
+    return path + sep + _PARAM.sub(hide, query)
 
 
 def _gateway_error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:

@@ -328,6 +328,25 @@ class Harness:
             )
         )
 
+    @contextlib.contextmanager
+    def executor_running(self) -> Iterator[None]:
+        """The executor polling its queue, as Lambda's poller does, while the test makes a request
+        that waits for a job (`Prefer: wait`)."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.is_set():
+                if not self.execute(retry_now=False):
+                    time.sleep(0.02)
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=15)
+
     def execute_in_background(self) -> threading.Thread:
         thread = threading.Thread(target=self.execute, kwargs={"retry_now": False}, daemon=True)
         thread.start()

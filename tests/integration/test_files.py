@@ -288,3 +288,14 @@ def test_read_file_over_the_limit_fails_the_action(harness, monkeypatch):
         _context(harness).read_file(form["file_id"])
 
     assert caught.value.code == "file_too_large" and "11 bytes" in caught.value.message
+
+
+def test_an_action_may_read_less_than_the_upload_limit(harness):
+    # An action reads only what its memory can process (extracttext: 25 MB): a larger file fails
+    # the action at once with `file_too_large`, naming the action's limit.
+    form = harness.request("POST", FILES.format("acme"), body={}).body
+    assert _upload(form["upload"], b"y" * 100) == 204
+    assert _context(harness).read_file(form["file_id"], max_bytes=100) == b"y" * 100
+    with pytest.raises(ActionFailed) as caught:
+        _context(harness).read_file(form["file_id"], max_bytes=99)
+    assert caught.value.code == "file_too_large" and "the limit is 99 bytes" in caught.value.message

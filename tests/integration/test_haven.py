@@ -87,6 +87,16 @@ def test_sync_past_the_cap_answers_7010_with_the_job_id_and_the_job_goes_on(harn
     assert done["status"] == "finished"
 
 
+def test_sync_whose_wait_fails_answers_7010_with_the_job_id_not_a_retry(harness, key):
+    # Given a key verified (and cached) just before, then the job store failing every read
+    assert harness.haven("GET", "/1/api/async/highlight/v1", query={**HIGHLIGHT, "apikey": key}).status == 200
+    harness.fail_calls("dynamodb", "GetItem", times=1000, code="ServiceUnavailable")
+    # When a sync call's wait fails, then the caller gets the accepted job's id (not 5000: a retry
+    # would start the job again)
+    reply = harness.haven("GET", "/1/api/sync/highlight/v1", query={**HIGHLIGHT, "apikey": key})
+    assert reply.status == 202 and reply.body["error"] == 7010 and reply.body["jobID"], reply.body
+
+
 def test_a_result_call_that_times_out_answers_the_current_status(harness, key):
     job_id = harness.haven("GET", "/1/api/async/highlight/v1", query={**HIGHLIGHT, "apikey": key}).body[
         "jobID"

@@ -44,7 +44,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "sqs:SendMessage": {"JobsQueue"},
         # inputs too large for the job's item; upload forms (presigned POST) and form uploads
         "s3:PutObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*"},
-        "s3:GetObject": {"ResultsBucket/uploads/*"},  # HeadObject: does each file a job names exist
+        # HeadObject: does each file a job names exist; download URLs of a sync (Prefer: wait) answer
+        "s3:GetObject": {"ResultsBucket/uploads/*", "ResultsBucket/results/*"},
     },
     "StatusFunction": {
         "dynamodb:GetItem": {"JobsTable"},
@@ -371,6 +372,11 @@ def _every_flow(harness: Any) -> None:
             MessageBody=json.dumps({"tenant_id": "acme", "job_id": "01a20000-0000-7000-8000-00000000000f"}),
         )
         pdf = ok(harness.run("acme", "/designs/d-1/proposal_pdf", PROPOSAL), 202)
+        with harness.executor_running():  # sync mode answers with the result's download URLs
+            sync_pdf = harness.run(
+                "acme", "/designs/d-1/proposal_pdf", PROPOSAL, headers={"Prefer": "wait=10"}
+            )
+        assert ok(sync_pdf)["result"]["files"][0]["download_url"]
         cancelled = harness.submit()
         ok(harness.request("POST", f"/v2/tenants/acme/jobs/{cancelled}/cancel"))
         two = [

@@ -5,9 +5,7 @@ message never counts an action twice nor loses the job's end."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
 
 from asyncjobs.jobs.ids import action_job_id
@@ -28,25 +26,6 @@ def _job(harness, job_id, **kw):
     reply = harness.request("GET", f"{JOBS}/{job_id}", **kw)
     assert reply.status == 200, reply.body
     return reply.body
-
-
-@contextlib.contextmanager
-def _executor_running(harness):
-    """The executor polling its queue while the test makes a request that waits."""
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            if not harness.execute(retry_now=False):
-                time.sleep(0.02)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=15)
 
 
 def _events_for(harness, job_id):
@@ -244,13 +223,16 @@ def test_an_idempotency_key_replays_a_multi_action_job(harness):
     assert first.status == again.status == 202
     assert first.body["job_id"] == again.body["job_id"] and again.headers["Idempotent-Replayed"] == "true"
     assert harness.queue_depth() == 1
+    other = harness.request("POST", JOBS, body={"actions": [QUICK, QUICK]}, headers=headers)
+    assert other.status == 422 and "Idempotency-Key" in other.body["error"]["message"], other.body
+    assert harness.queue_depth() == 1
 
 
 # -- Prefer: wait=N --------------------------------------------------------------------------------
 
 
 def test_run_with_prefer_wait_answers_200_with_the_finished_job(harness):
-    with _executor_running(harness):
+    with harness.executor_running():
         reply = harness.run("acme", "/diagnostic", {"echo": {"x": 1}}, headers={"Prefer": "wait=10"})
     assert reply.status == 200, reply.body
     assert reply.headers["Preference-Applied"] == "wait=10"
@@ -277,11 +259,11 @@ def test_prefer_wait_is_capped_and_a_malformed_preference_is_ignored(harness):
     # the harness gives the function its template Timeout (29 s): at most 25 s are waited
     from asyncjobs.http.v2.jobs import wait_preference
 
-    assert wait_preference("wait=600", 29.0) == 25 and wait_preference("wait=600", 10.0) == 8
+    assert wait_preference("wait=600", 29.0) == 25 and wait_preference("wait=600", 10.0) == 7
 
 
 def test_multi_action_job_with_prefer_wait(harness):
-    with _executor_running(harness):
+    with harness.executor_running():
         reply = harness.request(
             "POST", JOBS, body={"actions": [QUICK, FAILING]}, headers={"Prefer": "wait=10"}
         )
@@ -310,3 +292,15 @@ def test_a_waiting_status_call_times_out_with_the_current_status(harness):
     assert reply.status == 200 and reply.body["status"] == "queued"
     assert reply.headers["Retry-After"] and 1 <= time.monotonic() - started < 4
     assert json.loads(json.dumps(reply.body))["job_id"] == job_id
+
+
+def test_a_run_whose_wait_fails_still_answers_202_with_its_job(harness):
+    # Given the job store failing its reads once the job is accepted (run itself never reads it;
+    # the caller's key was verified just before, and the authorizer's answer is cached)
+    assert harness.request("GET", JOBS).status == 200
+    harness.fail_calls("dynamodb", "GetItem", times=1000, code="ServiceUnavailable")
+    # When a sync run waits for its job
+    reply = harness.run("acme", "/diagnostic", {}, headers={"Prefer": "wait=2"})
+    # Then the caller is told the job was accepted (a 503 would invite a retry that runs it twice)
+    assert reply.status == 202, reply.body
+    assert harness.item("acme", reply.body["job_id"])["status"] == "queued"

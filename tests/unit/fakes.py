@@ -318,9 +318,9 @@ class FakeJobStore(_Faults):
             raise ConditionFailed("mark_started")
         self._write("mark_started", replace(cur, status=JobStatus.IN_PROGRESS, started_at=_ms(now)))
 
-    def record_action_end(self, job: Job, index: int, failed: bool) -> Job:
+    def record_action_end(self, job: Job, index: int, failed: bool, cancelled: bool = False) -> Job:
         self._enter("record_action_end")
-        # ADD ended_actions :i[, failed_actions :i]
+        # ADD ended_actions :i[, failed_actions :i][, cancelled_actions :i]
         # condition: attribute_exists(job_id) AND NOT contains(ended_actions, :n)
         cur = self._stored(job)
         if index in cur.ended_actions:
@@ -328,6 +328,8 @@ class FakeJobStore(_Faults):
         recorded = replace(cur, ended_actions=cur.ended_actions | {index})
         if failed:
             recorded = replace(recorded, failed_actions=cur.failed_actions | {index})
+        if cancelled:
+            recorded = replace(recorded, cancelled_actions=cur.cancelled_actions | {index})
         return self._write("record_action_end", recorded)
 
     def finish_multi(self, job: Job, status: JobStatus, now: float, error: JobError | None) -> Job:

@@ -271,6 +271,10 @@ def test_a_file_parameter_naming_no_form_field_says_so():
         ("/1/job/status/j?apikey=ajk_a_b&x=1", "/1/job/status/j?apikey=***&x=1"),
         ("/1/api/sync/highlight/v1?text=a&APIKEY=s%20e", "/1/api/sync/highlight/v1?text=a&APIKEY=***"),
         ("/1/job/status/j?myapikey=1", "/1/job/status/j?myapikey=1"),
+        # names are decoded before they are compared, as the function decodes them
+        ("/1/job/status/j?api%6Bey=s&x=1", "/1/job/status/j?api%6Bey=***&x=1"),
+        ("/1/job/status/j?%61pikey=s", "/1/job/status/j?%61pikey=***"),
+        ("/1/job/status/j?x=apikey=1", "/1/job/status/j?x=apikey=1"),
     ],
 )
 def test_the_local_stack_logs_no_apikey_value(raw, logged):
@@ -288,3 +292,13 @@ def test_a_corrupt_pdf_is_an_unsupported_file_whatever_pypdf_raises():
     with pytest.raises(ActionFailed) as exc:
         extract_text(broken)
     assert exc.value.code == "unsupported_file"
+
+
+def test_highlight_refuses_a_match_count_that_would_blow_up_its_result():
+    from asyncjobs.actions.base import ActionFailed
+    from asyncjobs.actions.highlight import MAX_MATCHES, highlight
+
+    assert highlight("a " * MAX_MATCHES, "a", "<b>", "</b>").count("<b>") == MAX_MATCHES
+    with pytest.raises(ActionFailed) as exc:
+        highlight("a " * (MAX_MATCHES + 1), "a", "<b>", "</b>")
+    assert exc.value.code == "too_many_matches"

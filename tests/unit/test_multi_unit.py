@@ -461,11 +461,11 @@ def _cancel_failing_to_record(svc: Services, job_id: str, index: int) -> None:
     real = svc.store.record_action_end
     failing = {index}
 
-    def record_action_end(job: Job, i: int, failed: bool) -> Job:
+    def record_action_end(job: Job, i: int, failed: bool, cancelled: bool = False) -> Job:
         if i in failing:
             failing.remove(i)
             raise InfrastructureError("throttled")
-        return real(job, i, failed)  # type: ignore[no-any-return]
+        return real(job, i, failed, cancelled)  # type: ignore[no-any-return]
 
     svc.store.record_action_end = record_action_end
     with pytest.raises(ServiceUnavailable):
@@ -670,3 +670,40 @@ def test_a_job_none_of_whose_actions_started_does_not_read_in_progress(svc, prob
     # When it is read, then it reads as not started: queued, without a start time
     doc = use_cases.tree_view(svc, use_cases.view(svc, TENANT, job_id))
     assert (doc["status"], doc["started_at"]) == ("queued", None)
+
+
+def test_a_failure_is_not_hidden_by_a_cancel_that_came_after_it(svc, probe):
+    # Given a job whose first action failed while the second still waits in the queue
+    job_id = _submit(svc, 2)
+    probe.behaviours[0] = _fails(0)
+    _deliver(svc, job_id, 0)
+
+    # When the caller cancels the job (the queued action ends cancelled, which ends the job)
+    use_cases.cancel(svc, TENANT, job_id)
+
+    # Then the job reads failed, naming the failure and the cancel, not just cancelled
+    job = _stored(svc, job_id)
+    assert job.status is JobStatus.FAILED and job.error is not None
+    assert (
+        job.error.code == "actions_failed"
+        and "1 of 2 actions failed and 1 were cancelled" in job.error.message
+    )
+    assert (job.failed_actions, job.cancelled_actions) == ({0}, {1})
+
+
+def test_an_action_that_starts_while_being_cancelled_is_asked_to_stop(svc, probe):
+    # Given a job whose action is claimed by the executor between the cancel's read and its write
+    job_id = _submit(svc, 1)
+    real_cancel_queued = svc.store.cancel_queued
+
+    def claimed_first(action: Job, now: float) -> Job:
+        svc.store.start(action, now, lease_until=now + 60)  # the executor's claim lands first
+        return real_cancel_queued(action, now)
+
+    svc.store.cancel_queued = claimed_first  # type: ignore[method-assign]
+
+    # When the caller cancels the job
+    use_cases.cancel(svc, TENANT, job_id)
+
+    # Then the running action is asked to stop (it ends cancelled at its next progress report)
+    assert _action(svc, job_id, 0).cancel_requested is True

@@ -71,9 +71,10 @@ class JobContext(Protocol):
     def save_file(self, name: str, data: bytes, content_type: str) -> dict[str, Any]:
         """Stores a result file and returns its reference, to be put in the result."""
 
-    def read_file(self, file_id: str) -> bytes:
+    def read_file(self, file_id: str, max_bytes: int | None = None) -> bytes:
         """The bytes of a file the tenant uploaded (a `FileId` input). Raises ActionFailed
-        `file_not_found` (unknown, expired, or another tenant's) or `file_too_large`."""
+        `file_not_found` (unknown, expired, or another tenant's) or `file_too_large` (over
+        `max_bytes`, which an action sets to what its memory can process; else the upload limit)."""
 
     def remaining_seconds(self) -> float:
         """Seconds left before the platform ends this attempt."""

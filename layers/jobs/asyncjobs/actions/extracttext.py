@@ -68,8 +68,14 @@ def extract_text(data: bytes) -> dict[str, Any]:
     return {"content": text.removeprefix("\ufeff"), "content_type": "text/plain", "pages": None}
 
 
+# The executor has 512 MB: the file, pypdf's parse and the text (kept, then serialised) each hold
+# a copy or more, so a file is read only up to this size (a larger one fails `file_too_large` at
+# once instead of being retried after an out-of-memory kill).
+MAX_EXTRACT_BYTES = 25 * 1024 * 1024
+
+
 def run(inputs: ExtractTextInput, ctx: JobContext) -> dict[str, Any]:
-    data = ctx.read_file(inputs.file)
+    data = ctx.read_file(inputs.file, max_bytes=MAX_EXTRACT_BYTES)
     ctx.check_cancelled()
     return {"document": [extract_text(data)]}
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from asyncjobs.actions.base import Action, ActionInput, JobContext
+from asyncjobs.actions.base import Action, ActionFailed, ActionInput, JobContext
 
 MAX_TERMS = 100
 
@@ -56,11 +56,20 @@ def _term_pattern(term: str) -> str:
     return f"{start}{body}{end}"
 
 
+# A text full of short matches with long tags would grow the result (and memory) ~100-fold; past
+# this many matches the job fails at once instead of being killed for memory and retried.
+MAX_MATCHES = 20_000
+
+
 def highlight(text: str, expression: str, start_tag: str, end_tag: str) -> str:
     terms = sorted(set(split_terms(expression)), key=len, reverse=True)  # longest first wins
     pattern = re.compile("|".join(_term_pattern(t) for t in terms), re.IGNORECASE)
     out, last = [], 0
-    for match in pattern.finditer(text):
+    for n, match in enumerate(pattern.finditer(text)):
+        if n == MAX_MATCHES:
+            raise ActionFailed(
+                "too_many_matches", f"The terms match more than {MAX_MATCHES} times; narrow them down."
+            )
         if match.end() == match.start():
             continue
         out += [html.escape(text[last : match.start()], quote=False), start_tag]

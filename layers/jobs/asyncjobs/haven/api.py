@@ -44,7 +44,7 @@ _JOB = re.compile(r"^/1/job/?$")
 _READ = re.compile(r"^/1/job/(?P<kind>status|result)/(?P<job_id>[^/]+)/?$")
 # Seconds kept back from the function's remaining time when waiting: the answer must be written
 # (and, for a sync result, download URLs signed) before Lambda's Timeout and API Gateway's 30 s.
-_ANSWER_MARGIN_S = 2.0
+_ANSWER_MARGIN_S = 3.0
 _JOB_ACTION = "haven_job"  # the `action` of a /1/job request in its Idempotency-Key record
 
 
@@ -137,7 +137,13 @@ class HavenApi:
         if not sync:
             return 200, {"jobID": job_id}, {}
         svc = self._services()
-        tree = use_cases.wait(svc, tenant_id, job_id, self._wait_s(remaining_s))
+        try:
+            tree = use_cases.wait(svc, tenant_id, job_id, self._wait_s(remaining_s))
+        except (ServiceUnavailable, InfrastructureError) as exc:
+            # The job is accepted: answer with its jobID (as when the wait runs out), never a 5000
+            # that invites a retry starting it again.
+            logger.warning("waiting for the job failed", extra={"reason": str(exc)})
+            raise self._timed_out(job_id) from exc
         done = tree.actions[0]
         if done.status is JobStatus.SUCCEEDED:
             return 200, bodies.result_of(use_cases.public_view(svc, done)), {}
@@ -145,7 +151,11 @@ class HavenApi:
             error = action_error(done.error, cancelled=done.status is JobStatus.CANCELLED)
             error.job_id = job_id
             raise error
-        raise HavenError(
+        raise self._timed_out(job_id)
+
+    @staticmethod
+    def _timed_out(job_id: str) -> HavenError:
+        return HavenError(
             7010,
             f"The job did not end within {int(use_cases.MAX_WAIT_S)} s (Haven allowed 2 minutes; API "
             f"Gateway allows 30 s). It goes on: poll /1/job/status/{job_id} or wait on "

@@ -13,8 +13,10 @@ from asyncjobs.errors import InfrastructureError
 from asyncjobs.jobs.ids import new_file_id
 
 # HeadObject answers a missing key with a bare 404 (no body, so no NoSuchKey code); GetObject
-# with NoSuchKey.
-_MISSING = {"404", "NoSuchKey", "NotFound"}
+# with NoSuchKey. On AWS, without s3:ListBucket (no function has it: it would let a function list
+# every tenant's files), S3 answers a missing key with 403 instead; the roles can read every key
+# under uploads/, so a 403 there means the file is not there.
+_MISSING = {"404", "NoSuchKey", "NotFound", "403", "AccessDenied", "Forbidden"}
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,9 @@ class Job:
     ended_actions: frozenset[int] = frozenset()
     """On a multi-action job: the indexes of its actions that have ended, each recorded once."""
     failed_actions: frozenset[int] = frozenset()
-    """On a multi-action job: the indexes of its actions that ended `failed` or `cancelled`."""
+    """On a multi-action job: the indexes of its actions that ended `failed`."""
+    cancelled_actions: frozenset[int] = frozenset()
+    """On a multi-action job: the indexes of its actions that ended `cancelled`."""
 
     @property
     def is_multi(self) -> bool:

@@ -13,9 +13,9 @@ it does for each action, unchanged. What this module adds is the end of the job:
   any job's), so subscribers get one webhook delivery per job, never one per action.
 - A failed condition is never taken as "someone else did it" on its own (the SDK retries writes
   whose response was lost): the job is read again and what is stored decides.
-- The job's status: `succeeded` when every action succeeded; `cancelled` when it was cancelled
-  before every action succeeded; otherwise `failed` with `actions_failed` (the siblings' results
-  are kept: one failing action never fails another).
+- The job's status: `failed` with `actions_failed` when an action failed (the siblings' results
+  are kept: one failing action never fails another); else `cancelled` when an action was cancelled
+  (the job's cancel reached it before it ended); else `succeeded`.
 """
 
 from __future__ import annotations
@@ -52,15 +52,16 @@ def action_started(svc: Services, action: Job) -> None:
 
 def job_outcome(job: Job) -> tuple[JobStatus, JobError | None]:
     """The status a multi-action job ends with, once all its actions have ended."""
-    failed = len(job.failed_actions)
-    if failed == 0:
-        return JobStatus.SUCCEEDED, None
-    if job.cancel_requested:
+    failed, cancelled = len(job.failed_actions), len(job.cancelled_actions)
+    if failed:  # a real failure is never hidden behind a cancel that came after it
+        also = f" and {cancelled} were cancelled" if cancelled else ""
+        return JobStatus.FAILED, JobError(
+            "actions_failed",
+            f"{failed} of {job.actions_total} actions failed{also}; each action's outcome is in `actions`.",
+        )
+    if cancelled:
         return JobStatus.CANCELLED, None
-    return JobStatus.FAILED, JobError(
-        "actions_failed",
-        f"{failed} of {job.actions_total} actions did not succeed; each action's outcome is in `actions`.",
-    )
+    return JobStatus.SUCCEEDED, None
 
 
 def action_ended(svc: Services, action: Job, *, insist: bool = False, publish: bool = True) -> Job | None:
@@ -72,7 +73,7 @@ def action_ended(svc: Services, action: Job, *, insist: bool = False, publish: b
     assert action.parent_id is not None and action.status.terminal
     tries = INSIST_TRIES if insist else 1
     index = action_index(action.job_id)
-    failed = action.status is not JobStatus.SUCCEEDED
+    failed, cancelled = action.status is JobStatus.FAILED, action.status is JobStatus.CANCELLED
     key = Job(
         tenant_id=action.tenant_id,
         job_id=action.parent_id,
@@ -82,7 +83,8 @@ def action_ended(svc: Services, action: Job, *, insist: bool = False, publish: b
         expires_at=0,
     )
     try:
-        job: Job | None = retry_transient(lambda: svc.store.record_action_end(key, index, failed), tries)
+        write = lambda: svc.store.record_action_end(key, index, failed, cancelled)  # noqa: E731
+        job: Job | None = retry_transient(write, tries)
     except ConditionFailed:
         # recorded before (a redelivery, or this very write whose response was lost), or no job
         job = retry_transient(lambda: svc.store.get(key.tenant_id, key.job_id), tries)

@@ -100,23 +100,22 @@ class AttemptContext:
     def save_file(self, name: str, data: bytes, content_type: str) -> dict[str, Any]:
         return self._svc.files.put(self._job.tenant_id, self._job.job_id, name, data, content_type)
 
-    def read_file(self, file_id: str) -> bytes:
+    def read_file(self, file_id: str, max_bytes: int | None = None) -> bytes:
         # Imported here, not at the top: only an action that reads a file loads the uploads module.
         from asyncjobs.jobs.files import UploadTooLarge
         from asyncjobs.jobs.ids import is_file_id
         from asyncjobs.jobs.uploads import MAX_UPLOAD_BYTES
 
+        limit = MAX_UPLOAD_BYTES if max_bytes is None else min(max_bytes, MAX_UPLOAD_BYTES)
         # The key is under this job's tenant: another tenant's file id is simply not found.
         try:
             data = (
-                self._svc.files.read_upload(self.tenant_id, file_id, MAX_UPLOAD_BYTES)
-                if is_file_id(file_id)
-                else None
+                self._svc.files.read_upload(self.tenant_id, file_id, limit) if is_file_id(file_id) else None
             )
         except UploadTooLarge as exc:
             raise ActionFailed(
                 "file_too_large",
-                f"File {file_id} is {exc.size_bytes} bytes; the limit is {MAX_UPLOAD_BYTES} bytes.",
+                f"File {file_id} is {exc.size_bytes} bytes; the limit is {limit} bytes.",
             ) from None
         if data is None:
             raise ActionFailed(

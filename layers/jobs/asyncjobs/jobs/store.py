@@ -57,6 +57,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
         actions_total=int(item.get("actions_total", 0)),
         ended_actions=_indexes(item.get("ended_actions")),
         failed_actions=_indexes(item.get("failed_actions")),
+        cancelled_actions=_indexes(item.get("cancelled_actions")),
     )
 
 
@@ -380,10 +381,11 @@ class JobStore(Table):
             values={":running": "in_progress", ":queued": "queued", ":now": now},
         )
 
-    def record_action_end(self, job: Job, index: int, failed: bool) -> Job:
-        """Adds action `index` to the job's ended (and, if `failed`, failed) actions, once: raises
+    def record_action_end(self, job: Job, index: int, failed: bool, cancelled: bool = False) -> Job:
+        """Adds action `index` to the job's ended (and failed, or cancelled) actions, once: raises
         ConditionFailed if it was recorded before. Returns the job as stored."""
         adds = "ended_actions :i" + (", failed_actions :i" if failed else "")
+        adds += ", cancelled_actions :i" if cancelled else ""
         resp = self._call(
             "update_item",
             Key=self._key(job.tenant_id, job.job_id),

@@ -348,7 +348,7 @@ def _cancel_multi(svc: Services, job: Job) -> Job:
     every action had already succeeded. Idempotent, like a one-action cancel: each call goes over
     the actions again, so a cancel cut short by a failure is completed by its retry."""
     if job.status.terminal:
-        if job.status is JobStatus.CANCELLED:
+        if job.cancelled_actions:  # ended by a cancel (`failed` if an action had failed first)
             return job
         raise Conflict(f"Job {job.job_id} has already ended: it is {job.status.value}.")
     try:
@@ -365,21 +365,31 @@ def _cancel_multi(svc: Services, job: Job) -> Job:
                 multi.action_ended(svc, action, publish=False)
             if action.status.terminal or action.cancel_requested:
                 continue
-            try:
-                if action.status is JobStatus.QUEUED:
-                    ended = svc.store.cancel_queued(action, svc.clock())
-                    # recorded here so the job can end now; the executor announces it when the
-                    # action's message arrives (this function publishes no events)
-                    multi.action_ended(svc, ended, publish=False)
-                else:
-                    svc.store.request_cancel(action)
-            except ConditionFailed:
-                continue  # it started or ended meanwhile: its own end is recorded by the executor
+            _cancel_action(svc, action)
     except InfrastructureError as exc:
         raise _unavailable(exc) from exc
     logger.append_keys(job_id=job.job_id)
     logger.info("job cancellation", extra={"actions": len(tree.actions)})
     job = find(svc, job.tenant_id, job.job_id)
-    if job.status.terminal and job.status is not JobStatus.CANCELLED:
-        raise Conflict(f"Job {job.job_id} has already ended: it is {job.status.value}.")  # every action won
+    if job.status.terminal and not job.cancelled_actions:  # every action ended before the cancel
+        raise Conflict(f"Job {job.job_id} has already ended: it is {job.status.value}.")
     return job
+
+
+def _cancel_action(svc: Services, action: Job) -> None:
+    """Cancels one action of a multi-action job: a queued one at once (recorded in its job, so the
+    job can end now; the executor announces it when the action's message arrives, as this function
+    publishes no events), a running one at its next progress report. An action that started
+    between the read and the write is asked to stop all the same."""
+    for _ in range(3):
+        try:
+            if action.status is JobStatus.QUEUED:
+                multi.action_ended(svc, svc.store.cancel_queued(action, svc.clock()), publish=False)
+            elif action.status is JobStatus.IN_PROGRESS and not action.cancel_requested:
+                svc.store.request_cancel(action)
+            return
+        except ConditionFailed:
+            current = svc.store.get(action.tenant_id, action.job_id)
+            if current is None or current.status.terminal:
+                return  # it ended meanwhile: its own end is recorded by the executor
+            action = current  # it started meanwhile (or our own write committed): go again

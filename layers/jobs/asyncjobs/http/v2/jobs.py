@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncjobs.actions.base import Action
 from asyncjobs.actions.registry import ACTIONS
+from asyncjobs.errors import ServiceUnavailable
 from asyncjobs.http.app import json_response, new_app
 from asyncjobs.http.routes import BODY, PATH_PARAM_PATTERN, TENANT_ID_PATTERN, action_route, resolver_path
 from asyncjobs.jobs import use_cases
 from asyncjobs.jobs.ids import JOB_ID_PARAM_PATTERN
-from asyncjobs.jobs.models import JobStatus
+from asyncjobs.jobs.models import MULTI_ACTION, JobStatus
 from asyncjobs.jobs.store import MAX_PAGE_SIZE
 from asyncjobs.observability import logger, metrics
 from asyncjobs.services import get_services
@@ -50,7 +51,7 @@ PREFER = Annotated[
 _WAIT = re.compile(r"^\s*wait\s*=\s*\"?(\d{1,6})\"?\s*$", re.IGNORECASE)
 # The function must answer before API Gateway's 30 s: a wait ends this long before the function's
 # own deadline (run and status have a 29 s Timeout).
-_ANSWER_MARGIN_S = 2.0
+_ANSWER_MARGIN_S = 3.0
 
 
 def wait_preference(prefer: str | None, remaining_s: float | None) -> int | None:
@@ -119,7 +120,7 @@ def run_app() -> APIGatewayHttpResolver:
             "body": body.model_dump(mode="json"),
             "base_path": app.current_event.path.removesuffix("/run"),
         }
-        return _run(request, idempotency_key, _accept, wait_preference(prefer, _remaining_s(app)))
+        return _run(request, idempotency_key, _accept, wait_preference(prefer, _remaining_s(app)), app)
 
     for action in ACTIONS.values():
         app.post(
@@ -164,12 +165,15 @@ def run_app() -> APIGatewayHttpResolver:
         idempotency_key: IDEMPOTENCY_KEY = None,
         prefer: PREFER = None,
     ) -> Response[str]:
-        request = {
+        request = {  # shaped as a run's: an Idempotency-Key compares action, path_params and body
             "tenant": tenant_id,
-            "actions": [a.model_dump(mode="json") for a in body.actions],
+            "action": MULTI_ACTION,
+            "path_params": {},
+            "body": [a.model_dump(mode="json") for a in body.actions],
             "base_path": app.current_event.path,
         }
-        return _run(request, idempotency_key, _accept_multi, wait_preference(prefer, _remaining_s(app)))
+        wait_s = wait_preference(prefer, _remaining_s(app))
+        return _run(request, idempotency_key, _accept_multi, wait_s, app)
 
     app.post(
         "/v2/tenants/<tenant_id>/jobs/<job_id>/cancel",
@@ -188,7 +192,11 @@ def run_app() -> APIGatewayHttpResolver:
 
 
 def _run(
-    request: dict[str, Any], idempotency_key: str | None, accept: Any, wait_s: int | None
+    request: dict[str, Any],
+    idempotency_key: str | None,
+    accept: Any,
+    wait_s: int | None,
+    app: APIGatewayHttpResolver,
 ) -> Response[str]:
     # Imported here, not at the top: StatusFunction loads this module too and never needs it.
     from asyncjobs.http import idempotency
@@ -206,10 +214,18 @@ def _run(
         # Sync mode: the job was accepted like any other (its answer above is what a key replays);
         # this request then waits for it, and answers with the finished job if it ends in time.
         headers["Preference-Applied"] = f"wait={wait_s}"
-        tree = use_cases.wait(svc, request["tenant"], doc["job_id"], wait_s)
-        if tree.status.terminal:
-            headers.pop("Retry-After")
-            return json_response(200, use_cases.tree_view(svc, tree), headers=headers)
+        remaining = _remaining_s(app)  # submitting took some of it
+        if remaining is not None:
+            wait_s = min(wait_s, max(0, int(remaining - _ANSWER_MARGIN_S)))
+        try:
+            tree = use_cases.wait(svc, request["tenant"], doc["job_id"], wait_s)
+            if tree.status.terminal:
+                headers.pop("Retry-After")
+                return json_response(200, use_cases.tree_view(svc, tree), headers=headers)
+        except ServiceUnavailable as exc:
+            # The job is accepted: a 503 now would invite a retry that starts it again. The
+            # caller gets its 202 and polls, as if the wait had run out.
+            logger.warning("waiting for the job failed; answering 202", extra={"reason": exc.message})
     return json_response(202, doc, headers=headers)
 
 
@@ -230,7 +246,7 @@ def _accept_multi(request: dict[str, Any]) -> dict[str, Any]:
     """Validates each action of a multi-action job and submits it (what an Idempotency-Key
     replays; its name is part of every key's record id, like `_accept`'s)."""
     calls, errors = [], []
-    for i, spec in enumerate(request["actions"]):
+    for i, spec in enumerate(request["body"]):
         where = ("body", "actions", i)
         action = ACTIONS.get(spec["name"])
         if action is None:
