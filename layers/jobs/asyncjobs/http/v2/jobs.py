@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asyncjobs.actions.base import Action
 from asyncjobs.actions.registry import ACTIONS
+from asyncjobs.errors import ServiceUnavailable
 from asyncjobs.http.app import json_response, new_app
 from asyncjobs.http.routes import BODY, PATH_PARAM_PATTERN, TENANT_ID_PATTERN, action_route, resolver_path
 from asyncjobs.jobs import use_cases
@@ -206,7 +207,13 @@ def _run(
         # Sync mode: the job was accepted like any other (its answer above is what a key replays);
         # this request then waits for it, and answers with the finished job if it ends in time.
         headers["Preference-Applied"] = f"wait={wait_s}"
-        tree = use_cases.wait(svc, request["tenant"], doc["job_id"], wait_s)
+        try:
+            tree = use_cases.wait(svc, request["tenant"], doc["job_id"], wait_s)
+        except ServiceUnavailable:
+            # The job is stored and queued: it runs. A 503 would tell the caller nothing started,
+            # and its retry would run the job twice; the 202 lets it poll instead.
+            logger.warning("the wait could not read the job; answering 202", extra={"job_id": doc["job_id"]})
+            return json_response(202, doc, headers=headers)
         if tree.status.terminal:
             headers.pop("Retry-After")
             return json_response(200, use_cases.tree_view(svc, tree), headers=headers)
