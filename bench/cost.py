@@ -1,6 +1,9 @@
 """Cost per job: every AWS request of one job's lifecycle (one run, one status poll, the execution,
 one webhook delivery), counted on the functions' own clients against moto, priced at us-east-1
-list prices; beside it, the same lifecycle orchestrated by Step Functions Standard.
+list prices; beside it, the same lifecycle orchestrated by Step Functions Standard. The same count
+for a 3-action job (one run, one status, three executions, one webhook) and for a sync call (one
+run with `Prefer: wait`, answered with the finished job, no status call), and the cost of a
+status call that waits on a job that does not end, per second waited.
 
 DynamoDB units come from item sizes (on demand: a write unit per started KB, a read unit per 4 KB
 strongly consistent, half that eventually consistent). Lambda GB-s use each invocation's measured
@@ -11,10 +14,13 @@ the API Gateway requests are counted from the lifecycle's shape.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -69,6 +75,10 @@ class Meter:
         self.rru = 0.0
         self.invocations: Counter[str] = Counter()
         self.gb_s = 0.0
+        self.batched_messages = 0  # messages sent inside SendMessageBatch requests
+        self.durations_ms: dict[str, list[int]] = {}  # billed duration of each invocation, by function
+        # the sync lifecycle runs the executor on another thread while the run function waits
+        self._lock = threading.Lock()
 
     def attach(self, session: Any) -> None:
         session.events.register("before-parameter-build", self._before)
@@ -79,12 +89,18 @@ class Meter:
         context["meter_params"] = dict(params)
 
     def _after(self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        with self._lock:
+            self._count(model, parsed, context)
+
+    def _count(self, model: Any, parsed: dict[str, Any], context: dict[str, Any]) -> None:
         service = model.service_model.service_name
         op = model.name
         self.calls[(service, op)] += 1
+        req = context.get("meter_params") or {}
+        if op == "SendMessageBatch":
+            self.batched_messages += len(req.get("Entries", []))
         if service != "dynamodb":
             return
-        req = context.get("meter_params") or {}
         if op == "PutItem":
             self.wru += math.ceil(item_size(req["Item"]) / 1024)
         elif op == "UpdateItem":
@@ -92,7 +108,10 @@ class Meter:
         elif op == "DeleteItem":
             self.wru += 1
         elif op == "TransactWriteItems":
-            self.wru += 2 * len(req.get("TransactItems", []))
+            # a transactional write costs two write units per started KB of each item
+            for entry in req.get("TransactItems", []):
+                ((_, spec),) = entry.items()
+                self.wru += 2 * math.ceil(max(1, item_size(spec.get("Item") or {})) / 1024)
         elif op == "GetItem":
             units = math.ceil(max(1, item_size(parsed.get("Item") or {})) / 4096)
             self.rru += units if req.get("ConsistentRead") else units / 2
@@ -108,23 +127,77 @@ class Meter:
                 return fn(event, context)
             finally:
                 billed_ms = math.ceil((time.perf_counter() - started) * 1000)
-                self.invocations[name] += 1
-                self.gb_s += billed_ms / 1000 * memory_mb / 1024
+                with self._lock:
+                    self.invocations[name] += 1
+                    self.gb_s += billed_ms / 1000 * memory_mb / 1024
+                    self.durations_ms.setdefault(name, []).append(billed_ms)
 
         return call
 
 
-def lifecycle(harness: Any, receiver_url: str) -> None:
+def lifecycle(harness: Any) -> None:
     """One job: run, one status poll, execution, webhook delivery."""
     job_id = harness.submit(body={})
     assert harness.status("acme", "/diagnostic", job_id).status == 200
     harness.execute()
     harness.pump()
     assert harness.item("acme", job_id)["status"] == "succeeded"
-    del receiver_url
 
 
-def measure(prefill: int = 100) -> dict[str, Any]:
+def lifecycle_three_actions(harness: Any) -> None:
+    """One 3-action job: one run (`POST …/jobs`), one status poll, three executions, one webhook."""
+    actions = [{"name": "diagnostic", "params": {}}] * 3
+    reply = harness.request("POST", "/v2/tenants/acme/jobs", body={"actions": actions})
+    assert reply.status == 202, reply.body
+    job_id = reply.body["job_id"]
+    assert harness.request("GET", f"/v2/tenants/acme/jobs/{job_id}").status == 200
+    harness.execute()
+    harness.pump()
+    assert harness.item("acme", job_id)["status"] == "succeeded"
+
+
+def lifecycle_sync(harness: Any) -> None:
+    """One sync call: run with `Prefer: wait=10`, answered 200 with the finished job (so no status
+    poll), while the executor runs it; then its webhook."""
+    reply = harness.run("acme", "/diagnostic", {}, headers={"prefer": "wait=10"})
+    assert reply.status == 200 and reply.body["status"] == "succeeded", reply.body
+    harness.pump()
+
+
+class ExecutorLoop:
+    """The executor polling its queue on another thread, as Lambda's poller does, while a request
+    waits (stopped on exit)."""
+
+    def __init__(self, harness: Any) -> None:
+        self._harness = harness
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if not self._harness.execute(retry_now=False):
+                time.sleep(0.01)
+
+    def __enter__(self) -> ExecutorLoop:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+
+LIFECYCLES = {
+    "one": (lifecycle, 2),  # (what one job does, API Gateway requests it makes)
+    "three_actions": (lifecycle_three_actions, 2),
+    "sync": (lifecycle_sync, 1),
+}
+
+
+@contextlib.contextmanager
+def _metered(prefill: int) -> Iterator[tuple[Any, Any, Meter]]:
+    """A harness (template resources in moto, functions in-process) with a webhook subscription,
+    `prefill` other jobs, and every function's AWS calls and durations metered."""
     from devstack import template
     from tests.receiver import Receiver
     from tests.support import ROOT, Harness
@@ -151,13 +224,69 @@ def measure(prefill: int = 100) -> dict[str, Any]:
             meter.attach(boto3.DEFAULT_SESSION)
             for name, fn in list(h.handlers.items()):
                 h.handlers[name] = meter.timed(name, h.stack.functions[name].memory, fn)
-            jobs = 20
-            for _ in range(jobs):
-                lifecycle(h, rx.url)
-            assert len(rx.received) == jobs
-            return price(meter, jobs, prefill)
+            yield h, rx, meter
     finally:
         monkeypatch.undo()
+
+
+def measure(prefill: int = 100, kind: str = "one") -> dict[str, Any]:
+    run_one, api_requests = LIFECYCLES[kind]
+    with _metered(prefill) as (h, rx, meter):
+        jobs = 20
+        with ExecutorLoop(h) if kind == "sync" else contextlib.nullcontext():
+            for _ in range(jobs):
+                run_one(h)
+        assert len(rx.received) == jobs  # one webhook per job, never one per action
+        result = price(meter, jobs, prefill, api_requests)
+        result["kind"] = kind
+        run_ms = meter.durations_ms.get("RunFunction", [0])
+        result["run_function_ms_p50"] = sorted(run_ms)[len(run_ms) // 2]
+        return result
+
+
+# A job for the waiting calls that never ends: queued, its message never delivered.
+def waiting_cost(waits: tuple[int, ...] = (1, 5, 20)) -> dict[str, Any]:
+    """What a status call waiting `Prefer: wait=N` on a job that does not end costs: its AWS
+    requests (counted) and its billed duration (measured), for each N; then per second waited."""
+    with _metered(0) as (h, _, meter):
+        job_id = h.submit(body={})
+        path = "/v2/tenants/acme/diagnostic/status"
+        # once without a wait: the authorizer's first call (then cached) is not the wait's
+        assert h.request("GET", path, query={"job_id": job_id}).status == 200
+        memory_mb = h.stack.functions["StatusFunction"].memory
+        rows = []
+        for wait_s in (None, *waits):  # None: a plain status poll, for comparison
+            before = Counter(meter.calls)
+            prefer = {} if wait_s is None else {"prefer": f"wait={wait_s}"}
+            reply = h.request("GET", path, query={"job_id": job_id}, headers=prefer)
+            assert reply.status == 200 and reply.body["status"] == "queued", reply.body
+            if wait_s is not None:
+                assert reply.headers.get("Preference-Applied") == f"wait={wait_s}", reply.headers
+            calls = {f"{s}:{op}": n for (s, op), n in (Counter(meter.calls) - before).items()}
+            billed_ms = meter.durations_ms["StatusFunction"][-1]
+            gets = calls.get("dynamodb:GetItem", 0)
+            usd = (
+                PRICE["apigw_http_request"]
+                + PRICE["lambda_request"]
+                + billed_ms / 1000 * memory_mb / 1024 * PRICE["lambda_gb_s_arm"]
+                + gets * PRICE["ddb_rru"]  # strongly consistent reads of a job item under 4 KB
+            )
+            rows.append(
+                {"wait_s": wait_s, "billed_ms": billed_ms, "calls": calls, "get_items": gets, "usd": usd}
+            )
+        poll, rows = rows[0], rows[1:]
+        # the steady state, between the two longest waits: the first second reads more often
+        first, last = rows[-2], rows[-1]
+        seconds = (last["billed_ms"] - first["billed_ms"]) / 1000
+        return {
+            "memory_mb": memory_mb,
+            "poll": poll,
+            "rows": rows,
+            # the steady state: what one more second of waiting adds
+            "get_items_per_s": (last["get_items"] - first["get_items"]) / seconds,
+            "usd_per_million_per_s": (last["usd"] - first["usd"]) / seconds * 1e6,
+            "lambda_usd_per_million_per_s": memory_mb / 1024 * PRICE["lambda_gb_s_arm"] * 1e6,
+        }
 
 
 def _prefill(h: Any, count: int) -> None:
@@ -190,13 +319,15 @@ def _prefill(h: Any, count: int) -> None:
         h.ddb.batch_write_item(RequestItems={table: batch})
 
 
-def price(meter: Meter, jobs: int, prefill: int) -> dict[str, Any]:
+def price(meter: Meter, jobs: int, prefill: int, api_requests: int = 2) -> dict[str, Any]:
     per = {k: v / jobs for k, v in meter.calls.items()}
     sqs_requests = sum(v for (s, _), v in per.items() if s == "sqs")
-    # Lambda's poller receives and deletes each message (batch size 1): two more SQS requests per send.
+    # Lambda's poller receives and deletes each message (batch size 1): two more SQS requests per
+    # message, whether it was sent alone or in a SendMessageBatch (one request for up to 10 small
+    # messages, billed per 64 KB chunk).
     sqs_sends = sum(v for (s, op), v in per.items() if s == "sqs" and op == "SendMessage")
+    sqs_sends += meter.batched_messages / jobs
     sqs_total = sqs_requests + 2 * sqs_sends
-    api_requests = 2  # one run, one status poll
     lambda_requests = sum(meter.invocations.values()) / jobs
     events = per.get(("events", "PutEvents"), 0)
     lines = {
