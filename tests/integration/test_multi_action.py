@@ -303,4 +303,3 @@ def test_a_waiting_status_call_times_out_with_the_current_status(harness):
     assert reply.status == 200 and reply.body["status"] == "queued"
     assert reply.headers["Retry-After"] and 1 <= time.monotonic() - started < 4
     assert json.loads(json.dumps(reply.body))["job_id"] == job_id
-

@@ -51,6 +51,7 @@ T = TypeVar("T")
 # timeout: a run function whose put the SDK is retrying may still store it and answer 202).
 STORE_GRACE_S = 0.5
 STORE_RECHECK_S = 10
+_GRACE_SHARES = (0.04, 0.1, 0.2, 0.3, 0.36)  # of STORE_GRACE_S: 20, 50, 100, 150, 180 ms
 # Lambda ends an invocation at its deadline; the margin only absorbs clock differences between hosts.
 LEASE_MARGIN_S = 1.0
 
@@ -73,11 +74,15 @@ def _insist(call: Callable[[], T], insist: bool) -> T:
 def _find(svc: Services, tenant_id: str, job_id: str, receive_count: int, insist: bool) -> Job | None:
     job = _insist(lambda: svc.store.get(tenant_id, job_id), insist)
     if job is None and receive_count <= 1:
-        # The run function sends before it stores: the put may land a moment after the message.
-        time.sleep(STORE_GRACE_S)
-        job = svc.store.get(tenant_id, job_id)
-        if job is None:
-            raise MessageRetry("no job for this message yet; looking again soon", STORE_RECHECK_S)
+        # The run function sends before it stores: the put usually lands within milliseconds of
+        # the message, so look again soon and a few times (a sync call waits on this), up to
+        # STORE_GRACE_S in all, before giving the message back.
+        for share in _GRACE_SHARES:
+            time.sleep(STORE_GRACE_S * share)
+            job = svc.store.get(tenant_id, job_id)
+            if job is not None:
+                return job
+        raise MessageRetry("no job for this message yet; looking again soon", STORE_RECHECK_S)
     return job
 
 

@@ -282,10 +282,10 @@ def _accept_multi(request: dict[str, Any]) -> dict[str, Any]:
 def cancel(tenant_id: TENANT_ID, job_id: JOB_ID_PATH) -> Response[str]:
     svc = get_services()
     job = use_cases.cancel(svc, tenant_id, job_id)
-    doc = (
-        use_cases.tree_view(svc, use_cases.view(svc, tenant_id, job_id)) if job.is_multi else job.to_public()
-    )
-    return json_response(200 if job.status.terminal else 202, doc)
+    if not job.is_multi:
+        return json_response(200 if job.status.terminal else 202, job.to_public())
+    tree = use_cases.view(svc, tenant_id, job_id)  # the answer's code and body from this one read
+    return json_response(200 if tree.job.status.terminal else 202, use_cases.tree_view(svc, tree))
 
 
 def status_app() -> APIGatewayHttpResolver:
