@@ -76,6 +76,45 @@ def on_failure_record(payload: Any, out: Invocation, spec: Any, attempts: int, r
     }
 
 
+def _moto_server(host: str, port: int) -> Any:
+    """moto's threaded server, with its DynamoDB requests served one at a time.
+
+    moto serves each request on its own thread, and its DynamoDB checks a write's condition and
+    applies the write without a lock: two concurrent conditional writes to one item can both pass
+    (a cancel and the executor's claim of the same queued job both "win"). DynamoDB makes every
+    single-item write, and every transaction, atomic; the job state machines rely on it. DynamoDB
+    requests are fast in moto, so serialising them costs little; the other services run as before.
+    (This overrides `_server_entry` of moto 5.2's ThreadedMotoServer, the version
+    requirements-dev.txt pins.)"""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    lock = threading.Lock()
+
+    class Server(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+
+            def atomic_dynamodb(environ: dict[str, Any], start_response: Any) -> Any:
+                if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+                    return app(environ, start_response)
+                with lock:
+                    return list(app(environ, start_response))  # the whole answer, inside the lock
+
+            self._server = make_server(
+                self._ip_address, self._port, atomic_dynamodb, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return Server(ip_address=host, port=port, verbose=False)
+
+
 def free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -98,12 +137,10 @@ class LocalStack:
         began = time.monotonic()
         opts = self.options
         self._http = self._bind_http()  # first, so a busy port fails before anything starts
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
 
         moto_port = opts.moto_port or free_port(opts.host)
-        self._moto = ThreadedMotoServer(ip_address=opts.host, port=moto_port, verbose=False)
+        self._moto = _moto_server(opts.host, moto_port)
         self._moto.start()
         self.moto_url = f"http://{opts.host}:{moto_port}"
         self.session = boto3.Session(

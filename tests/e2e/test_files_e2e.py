@@ -48,3 +48,26 @@ def test_an_unknown_file_is_a_404_and_the_form_is_refused_without_a_key(api):
     assert unknown.status == 404 and unknown.body["error"]["code"] == "not_found"
     anonymous = requests.post(f"{api.base_url}/v2/tenants/{api.tenant}/files", timeout=10)
     assert anonymous.status_code == 401
+
+
+def test_a_file_over_10_mb_is_processed_by_an_action_and_its_large_result_downloaded(api):
+    # Given an 11 MB text file uploaded with its form
+    text = ("The quick brown fox jumps over the lazy dog. " * 40 + "\n") * (SIZE // 1841 + 1)
+    data = text.encode()
+    slot = api.request("POST", f"/v2/tenants/{api.tenant}/files", json={"name": "big.txt"})
+    form = slot.body["upload"]
+    sent = requests.post(form["url"], data=form["fields"], files={"file": ("big.txt", data)}, timeout=120)
+    assert sent.status_code in (200, 201, 204) and len(data) > 10 * 1024 * 1024
+
+    # When extracttext runs on it (sync mode)
+    run = api.run("/extracttext", {"file": slot.body["file_id"]}, headers={"Prefer": "wait=25"})
+    if run.status == 202:  # a slow machine: wait on the job instead
+        run = api.request("GET", run.headers["Location"], headers={"Prefer": "wait=25"})
+    assert run.status == 200 and run.body["status"] == "succeeded", run.text
+
+    # Then its result, too large for the job's item, comes back as a file with a download URL
+    file = run.body["result_file"]
+    download = requests.get(file["download_url"], timeout=120)
+    assert download.status_code == 200 and hashlib.sha256(download.content).hexdigest() == file["sha256"]
+    (document,) = download.json()["document"]
+    assert document["content"] == text and document["content_type"] == "text/plain"
