@@ -455,7 +455,11 @@ def test_no_job_lost_duplicated_or_left_running_under_faults(fault_stack):
         a["status"] for j in multi for a in _get(session, f"{base}/jobs/{j}").json()["actions"]
     )
     webhook_ids = [len({wid for wid, _ in received[j]}) for j in every]
-    multi_cancels = Counter((cancels[j][0], cancels[j][1]["status"]) for j in multi if j in cancels)
+    multi_cancels = Counter(
+        (cancels[j][0], cancels[j][1].get("status") or cancels[j][1]["error"]["code"])
+        for j in multi
+        if j in cancels
+    )
     print(
         f"\n{len(ids)} jobs and {len(multi)} multi-action jobs ({len(actions)} actions) terminal "
         f"{ended_in:.0f} s after the last submission; lost 0 (jobs stored: {len(final)}, accepted: "
