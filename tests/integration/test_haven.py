@@ -3,10 +3,7 @@ reads and waits go through the job core, so a Haven job is an ordinary job of th
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-import time
 
 import pytest
 
@@ -21,25 +18,6 @@ SPAN = '<span class="highlight">'
 @pytest.fixture
 def key(harness):
     return harness.keys["acme"]
-
-
-@contextlib.contextmanager
-def executor_running(harness):
-    """The executor polling its queue, as Lambda's poller does, while a request waits."""
-    stop = threading.Event()
-
-    def poll():
-        while not stop.is_set():
-            if not harness.execute(retry_now=False):
-                time.sleep(0.02)
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=15)
 
 
 def test_async_then_status_the_job_is_an_ordinary_job_of_the_tenant(harness, key):
@@ -68,7 +46,7 @@ def test_async_then_status_the_job_is_an_ordinary_job_of_the_tenant(harness, key
 
 
 def test_sync_returns_the_result_when_the_job_ends_in_time(harness, key):
-    with executor_running(harness):
+    with harness.executor_running():
         reply = harness.haven("POST", "/1/api/sync/highlight/v1", form={**HIGHLIGHT, "apikey": key})
     assert reply.status == 200, reply.body
     assert reply.body == {"text": f"{SPAN}highlighted</span> text"}
@@ -106,7 +84,7 @@ def test_a_result_call_that_times_out_answers_the_current_status(harness, key):
 
 
 def test_sync_failure_is_the_actions_haven_error_with_the_job(harness, key):
-    with executor_running(harness):
+    with harness.executor_running():
         reply = harness.haven(
             "GET", "/1/api/sync/diagnostic/v1", query={"fail_with": "action_error", "apikey": key}
         )

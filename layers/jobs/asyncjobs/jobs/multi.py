@@ -32,19 +32,19 @@ from asyncjobs.observability import logger, metrics
 from asyncjobs.services import Services
 
 
+def _key(tenant_id: str, job_id: str) -> Job:
+    """The job an action belongs to, as far as the store's keyed writes need it (its key)."""
+    return Job(
+        tenant_id=tenant_id, job_id=job_id, action="", status=JobStatus.QUEUED, created_at=0, expires_at=0
+    )
+
+
 def action_started(svc: Services, action: Job) -> None:
     """Marks the job `in_progress` when its first action starts (best effort: the status route
     derives the same from the actions; only listings read this)."""
     if action.attempts != 1 or action.parent_id is None:
         return
-    parent = Job(
-        tenant_id=action.tenant_id,
-        job_id=action.parent_id,
-        action="",
-        status=JobStatus.QUEUED,
-        created_at=0,
-        expires_at=0,
-    )
+    parent = _key(action.tenant_id, action.parent_id)
     # ConditionFailed: another action started it first; a failed write: the job still ends right
     with contextlib.suppress(ConditionFailed, InfrastructureError):
         svc.store.mark_started(parent, svc.clock())
@@ -74,14 +74,7 @@ def action_ended(svc: Services, action: Job, *, insist: bool = False, publish: b
     tries = INSIST_TRIES if insist else 1
     index = action_index(action.job_id)
     failed, cancelled = action.status is JobStatus.FAILED, action.status is JobStatus.CANCELLED
-    key = Job(
-        tenant_id=action.tenant_id,
-        job_id=action.parent_id,
-        action="",
-        status=JobStatus.QUEUED,
-        created_at=0,
-        expires_at=0,
-    )
+    key = _key(action.tenant_id, action.parent_id)
     try:
         write = lambda: svc.store.record_action_end(key, index, failed, cancelled)  # noqa: E731
         job: Job | None = retry_transient(write, tries)
