@@ -164,19 +164,25 @@ def _unavailable(exc: InfrastructureError) -> ServiceUnavailable:
     return ServiceUnavailable(f"The job store is unavailable. {_RETRY}")
 
 
-def find(svc: Services, tenant_id: str, job_id: str) -> Job:
-    """The tenant's job if it exists and has not expired. Expiry is enforced here because DynamoDB
-    deletes expired items only eventually (typically within two days)."""
+def _read(svc: Services, job_id: str, read: Callable[[], list[Job]]) -> list[Job]:
+    """What `read` returns (the job first) if the job exists and has not expired. Expiry is
+    enforced here because DynamoDB deletes expired items only eventually (typically within two
+    days)."""
     not_found = NotFound(f"No job {job_id} for this tenant (unknown, or expired after its 7 days).")
     if not is_job_id(job_id):
         raise not_found
     try:
-        job = svc.store.get(tenant_id, job_id)
+        jobs = read()
     except InfrastructureError as exc:
         raise _unavailable(exc) from exc
-    if job is None or job.expired(svc.clock()):
+    if not jobs or jobs[0].job_id != job_id or jobs[0].expired(svc.clock()):
         raise not_found
-    return job
+    return jobs
+
+
+def find(svc: Services, tenant_id: str, job_id: str) -> Job:
+    """The tenant's job (one GetItem), unless unknown or expired."""
+    return _read(svc, job_id, lambda: [j for j in [svc.store.get(tenant_id, job_id)] if j is not None])[0]
 
 
 def status(svc: Services, tenant_id: str, action: Action, path_params: dict[str, str], job_id: str) -> Job:
@@ -226,15 +232,7 @@ class JobTree:
 
 def view(svc: Services, tenant_id: str, job_id: str) -> JobTree:
     """Any job of the tenant with its actions (one Query), unless unknown or expired."""
-    not_found = NotFound(f"No job {job_id} for this tenant (unknown, or expired after its 7 days).")
-    if not is_job_id(job_id):
-        raise not_found
-    try:
-        jobs = svc.store.get_tree(tenant_id, job_id)
-    except InfrastructureError as exc:
-        raise _unavailable(exc) from exc
-    if not jobs or jobs[0].job_id != job_id or jobs[0].expired(svc.clock()):
-        raise not_found
+    jobs = _read(svc, job_id, lambda: svc.store.get_tree(tenant_id, job_id))
     return JobTree(jobs[0], jobs[1:] if jobs[0].is_multi else [jobs[0]])
 
 
@@ -270,10 +268,11 @@ MAX_WAIT_S = 25
 POLL_INTERVALS_S = (0.05, 0.1, 0.2, 0.3, 0.5)
 
 
-def wait(svc: Services, tenant_id: str, job_id: str, timeout_s: float) -> JobTree:
-    """The job as soon as it has ended, or after `timeout_s` (at most MAX_WAIT_S) as it is then."""
+def wait(svc: Services, tenant_id: str, job_id: str, timeout_s: float, job: Job | None = None) -> JobTree:
+    """The job as soon as it has ended, or after `timeout_s` (at most MAX_WAIT_S) as it is then.
+    `job`: the job as the caller has just read it, which saves the first read."""
     deadline = time.monotonic() + max(0.0, min(timeout_s, MAX_WAIT_S))
-    job = find(svc, tenant_id, job_id)
+    job = job or find(svc, tenant_id, job_id)
     polls = 0
     while not job.status.terminal:
         left = deadline - time.monotonic()

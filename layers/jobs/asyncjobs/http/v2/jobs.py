@@ -343,7 +343,7 @@ def _status(app: APIGatewayHttpResolver) -> Any:
         wait_s = wait_preference(prefer, _remaining_s(app))
         tree = use_cases.JobTree(job, [job])
         if wait_s is not None and not job.status.terminal:
-            tree = use_cases.wait(svc, tenant_id, job_id, wait_s)
+            tree = use_cases.wait(svc, tenant_id, job_id, wait_s, job=job)
         return _status_response(svc, tree, wait_s)
 
     return status
