@@ -77,20 +77,42 @@ class Meter:
         self.gb_s = 0.0
         self.batched_messages = 0  # messages sent inside SendMessageBatch requests
         self.durations_ms: dict[str, list[int]] = {}  # billed duration of each invocation, by function
+        self.index_wru = 0.0  # write units the tables' secondary indexes consume (counted in wru too)
         # the sync lifecycle runs the executor on another thread while the run function waits
         self._lock = threading.Lock()
+        self._indexes = IndexWrites()
+        self._local = threading.local()  # seconds the meter itself spent inside the current invocation
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: Any, raw_ddb: Any | None = None) -> None:
+        """Meters every client of `session`. With `raw_ddb` (a DynamoDB client of another session),
+        also counts the write units secondary indexes consume, from each written item's images
+        before and after the write (the meter's own reads are not counted, nor billed as duration)."""
+        if raw_ddb is not None:
+            self._indexes.load(raw_ddb)
         session.events.register("before-parameter-build", self._before)
+        session.events.register("before-call", self._before_call)
         session.events.register("after-call", self._after)
 
     @staticmethod
     def _before(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["meter_params"] = dict(params)
 
+    def _before_call(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        if model.service_model.service_name == "dynamodb" and self._indexes.tables:
+            started = time.perf_counter()
+            context["meter_images"] = self._indexes.before(model.name, context.get("meter_params") or {})
+            self._local.overhead = getattr(self._local, "overhead", 0.0) + time.perf_counter() - started
+
     def _after(self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        started = time.perf_counter()
+        index_units = 0.0
+        if context.get("meter_images") and "Error" not in parsed:
+            index_units = self._indexes.after(context["meter_images"])
         with self._lock:
             self._count(model, parsed, context)
+            self.wru += index_units
+            self.index_wru += index_units
+        self._local.overhead = getattr(self._local, "overhead", 0.0) + time.perf_counter() - started
 
     def _count(self, model: Any, parsed: dict[str, Any], context: dict[str, Any]) -> None:
         service = model.service_model.service_name
@@ -123,16 +145,111 @@ class Meter:
     def timed(self, name: str, memory_mb: int, fn: Any) -> Any:
         def call(event: Any, context: Any) -> Any:
             started = time.perf_counter()
+            self._local.overhead = 0.0
             try:
                 return fn(event, context)
             finally:
-                billed_ms = math.ceil((time.perf_counter() - started) * 1000)
+                spent = time.perf_counter() - started - self._local.overhead
+                billed_ms = math.ceil(max(0.0, spent) * 1000)
                 with self._lock:
                     self.invocations[name] += 1
                     self.gb_s += billed_ms / 1000 * memory_mb / 1024
                     self.durations_ms.setdefault(name, []).append(billed_ms)
 
         return call
+
+
+class IndexWrites:
+    """Write units a table's global secondary indexes consume, which no response reports: DynamoDB
+    writes an index when a written item enters it, leaves it, changes one of its keys (a delete and
+    a put) or changes an attribute the index projects, each at a write unit per started KB of the
+    projected item. Computed from the item before and after each write, read with a client the
+    meter does not count."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, Any]] = {}
+        self._ddb: Any = None
+
+    def load(self, ddb: Any) -> None:
+        self._ddb = ddb
+        for name in ddb.list_tables()["TableNames"]:
+            table = ddb.describe_table(TableName=name)["Table"]
+            indexes = table.get("GlobalSecondaryIndexes") or []
+            if indexes:
+                self.tables[name] = {
+                    "key": [k["AttributeName"] for k in table["KeySchema"]],
+                    "indexes": [
+                        (
+                            [k["AttributeName"] for k in ix["KeySchema"]],
+                            ix["Projection"]["ProjectionType"],
+                            ix["Projection"].get("NonKeyAttributes", []),
+                        )
+                        for ix in indexes
+                    ],
+                }
+
+    def _targets(self, op: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """(table, key) of each item the request writes, for tables with indexes."""
+        if op == "TransactWriteItems":
+            entries = [next(iter(e.items())) for e in params.get("TransactItems", [])]
+            writes = [(k, spec) for k, spec in entries if k in ("Put", "Update", "Delete")]
+        elif op in ("PutItem", "UpdateItem", "DeleteItem"):
+            writes = [(op[:-4], params)]
+        else:
+            return []
+        targets = []
+        for kind, spec in writes:
+            table = self.tables.get(spec.get("TableName", ""))
+            if table is None:
+                continue
+            source = spec["Item"] if kind == "Put" else spec["Key"]
+            targets.append((spec["TableName"], {a: source[a] for a in table["key"]}))
+        return targets
+
+    def _image(self, table: str, key: dict[str, Any]) -> dict[str, Any]:
+        return self._ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item") or {}
+
+    def before(self, op: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+        return [(table, key, self._image(table, key)) for table, key in self._targets(op, params)]
+
+    def after(self, images: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> float:
+        units = 0.0
+        for table, key, old in images:
+            new = self._image(table, key)
+            spec = self.tables[table]
+            for index_key, projection, non_key in spec["indexes"]:
+                units += self._index_units(old, new, spec["key"] + index_key, index_key, projection, non_key)
+        return units
+
+    @staticmethod
+    def _index_units(
+        old: dict[str, Any],
+        new: dict[str, Any],
+        keys: list[str],
+        index_key: list[str],
+        projection: str,
+        non_key: list[str],
+    ) -> float:
+        def projected(item: dict[str, Any]) -> dict[str, Any]:
+            if projection == "ALL":
+                return item
+            names = set(keys) | (set(non_key) if projection == "INCLUDE" else set())
+            return {k: v for k, v in item.items() if k in names}
+
+        def units(item: dict[str, Any]) -> int:
+            return math.ceil(max(1, item_size(projected(item))) / 1024)
+
+        was = bool(old) and all(a in old for a in index_key)
+        now = bool(new) and all(a in new for a in index_key)
+        if was and now:
+            if any(old[a] != new[a] for a in index_key):
+                return units(old) + units(new)  # a key changed: a delete and a put
+            return units(new) if projected(old) != projected(new) else 0
+        if now:
+            return units(new)
+        if was:
+            return units(old)
+        return 0
 
 
 def lifecycle(harness: Any) -> None:
@@ -221,7 +338,7 @@ def _metered(prefill: int) -> Iterator[tuple[Any, Any, Meter]]:
 
             reset_services()
             aws.reset_clients()
-            meter.attach(boto3.DEFAULT_SESSION)
+            meter.attach(boto3.DEFAULT_SESSION, raw_ddb=h.ddb)
             for name, fn in list(h.handlers.items()):
                 h.handlers[name] = meter.timed(name, h.stack.functions[name].memory, fn)
             yield h, rx, meter
@@ -355,6 +472,7 @@ def price(meter: Meter, jobs: int, prefill: int, api_requests: int = 2) -> dict[
         "sqs_requests_per_job": sqs_total,
         "lambda_invocations_per_job": {k: v / jobs for k, v in meter.invocations.items()},
         "ddb_wru_per_job": meter.wru / jobs,
+        "ddb_index_wru_per_job": meter.index_wru / jobs,
         "ddb_rru_per_job": meter.rru / jobs,
         "usd_per_million": {k: round(v * 1e6, 3) for k, v in lines.items()},
         "total_usd_per_million": round(total * 1e6, 2),
