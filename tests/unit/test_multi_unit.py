@@ -560,6 +560,26 @@ def test_a_job_of_the_most_actions_allowed_is_accepted_with_one_message_each(svc
     assert _stored(svc, job_id).actions_total == use_cases.MAX_ACTIONS
 
 
+def test_only_the_first_action_marks_the_job_started_so_a_job_pays_one_write_for_it(svc, probe):
+    # Given a job of three actions whose last two actions run first, then its first
+    job_id = _submit(svc)
+    store = svc.store
+
+    # When actions 1 and 2 run, the job's own item is not written for their start
+    _deliver(svc, job_id, 2)
+    _deliver(svc, job_id, 1)
+    assert store.calls.count("mark_started") == 0  # type: ignore[attr-defined]
+    assert _stored(svc, job_id).status is JobStatus.QUEUED
+    # (its reads derive in_progress from the actions meanwhile)
+    assert use_cases.view(svc, TENANT, job_id).status is JobStatus.IN_PROGRESS
+
+    # And when action 0 starts, one write marks it, and the job still ends once
+    _deliver(svc, job_id, 0)
+    assert store.calls.count("mark_started") == 1  # type: ignore[attr-defined]
+    job = _stored(svc, job_id)
+    assert job.status is JobStatus.SUCCEEDED and job.started_at is not None
+
+
 # -- reads -----------------------------------------------------------------------------------------
 def test_a_queued_job_with_a_started_action_reads_in_progress_with_the_mean_progress(svc, probe):
     # Given a job of three actions: the first running at 50 %, the second ended, the third queued,

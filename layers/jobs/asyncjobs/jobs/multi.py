@@ -40,9 +40,13 @@ def _key(tenant_id: str, job_id: str) -> Job:
 
 
 def action_started(svc: Services, action: Job) -> None:
-    """Marks the job `in_progress` when its first action starts (best effort: the status route
-    derives the same from the actions; only listings read this)."""
-    if action.attempts != 1 or action.parent_id is None:
+    """Marks the job `in_progress` when its first action (index 0) starts: best effort, since
+    `GET …/jobs/{id}` derives the same from the actions as soon as any one started; only a listing
+    reads this. One action writes it, not every action: the others' writes would find it done and
+    fail their condition, and a failed conditional write is billed like one that succeeds (a
+    10-action job would pay 10 writes for one status change). The actions' messages go out in one
+    batch, so the first one usually starts first."""
+    if action.attempts != 1 or action.parent_id is None or action_index(action.job_id) != 0:
         return
     parent = _key(action.tenant_id, action.parent_id)
     # ConditionFailed: another action started it first; a failed write: the job still ends right
