@@ -5,8 +5,10 @@ The first attempt is made by the fan-out itself (the invocation the job event st
 delivery is written once, with that attempt's result: `succeeded`, `failed` (410), or `pending`
 with its next attempt's time, whose message then goes on `WebhookQueue`. A delivered webhook thus
 costs the fan-out's reads (the subscriptions, whether the delivery exists) and one PutItem: no SQS
-message, no second invocation, no claim. Only subscriptions the invocation has no time left for
-(see `attempt_budget`) are written `pending` and queued, as are all retries.
+message, no second invocation, no claim. Subscriptions are attempted one after the other, each
+within what the invocation has left (`attempt_budget`: 15 s at most, time kept to write and queue,
+and QUEUE_S for each subscription still to come); those it has no time left for are written
+`pending` and their first attempt queued, as all retries are.
 
 Order: read (does the delivery exist?), attempt, then one conditional PutItem ("if absent") of the
 delivery with its result, then, for a failed attempt, the retry's message. Writing first ("attempt
@@ -18,8 +20,8 @@ Failure cases:
   (a duplicate message is harmless: the attempt it names is claimed, and made once);
 - a duplicate event arriving while the first fan-out is still attempting (between its read and its
   write) attempts too: the receiver gets the same `webhook-id` twice, as at-least-once webhooks
-  allow. Its write then loses and it queues nothing: the winner's result is the delivery's, and
-  the loser's attempt is logged (not recorded);
+  allow. Its write then loses and it queues nothing: the winner's result is the delivery's (and
+  the winner queues its retry); the loser's attempt is in the function's log, not the delivery's;
 - a crash (or a write failing for good) between the POST and the write leaves no delivery: the
   event is retried (Lambda's asynchronous tries, then WebhookDLQ) and attempts again, with the same
   `webhook-id`; the unrecorded attempt is only in the function's log;
@@ -65,7 +67,7 @@ from asyncjobs.webhooks.store import WebhookStore
 # Standard Webhooks / Svix schedule: 8 attempts over ~27.6 hours (delay before each attempt).
 RETRY_SCHEDULE_S = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 RECORD_MARGIN_S = 5.0  # kept for recording the result (a quarter of what is left, when less)
-MIN_ATTEMPT_S = 0.5  # with less time left, the message comes back to a fresh invocation
+MIN_ATTEMPT_S = 0.5  # with less time left, a message comes back later; a fan-out queues instead
 CLAIM_S = 60.0  # the longest claim: one attempt never takes longer (the function's timeout is 30 s)
 MAX_SQS_DELAY_S = 900
 QUEUE_S = 0.2  # kept per subscription still to open, to write and queue it when time runs out
@@ -244,17 +246,17 @@ class Deliverer:
             return "queued"
         attempt, status, next_at, delay = self._judge(sub, d, self._post(sub, d, ends_at))
         first = replace(d, status=status, attempt_count=1, attempts=(attempt,), next_attempt_at=next_at)
+        self._log_attempt(first, attempt, status, 1)  # before the write: it may fail, or lose
         if not retry_transient(lambda: self.store.create_delivery(first), tries=4):
             # A duplicate of the event wrote the delivery first: its result is the delivery's, and
             # it queues the retry if one is due. This attempt reached the receiver all the same.
             logger.warning(
                 "webhook attempt not recorded: a duplicate of its event wrote the delivery first",
-                extra={"delivery_id": d.delivery_id, "sub_id": d.sub_id, "attempt": attempt},
+                extra={"delivery_id": d.delivery_id, "sub_id": d.sub_id},
             )
             return "existing"
         if delay is not None:
             retry_transient(lambda: self.enqueue(first, delay), tries=4)
-        self._log_attempt(first, attempt, status, 1)
         return "retried" if delay is not None else status
 
     def restart(self, d: Delivery) -> Delivery | None:
