@@ -284,25 +284,32 @@ def test_with_too_little_time_left_the_delivery_is_queued_without_an_attempt(wor
 
 
 def test_subscriptions_are_attempted_while_the_invocation_has_time_then_queued(world):
-    # Given three subscriptions and a receiver taking 0.6 s, in an invocation with 1.2 s left
-    for n in (1, 2, 3):
-        world.subscribe(f"sub_{n}")
-    script = FakeSend([AttemptResult(200, 600.0)])
+    # Given two subscriptions, the first one's receiver hanging until the attempt is cut off, in
+    # an invocation with 2 s left
+    world.subscribe("sub_1")
+    world.subscribe("sub_2")
+    timeouts: list[float] = []
 
-    def slow(*args: Any) -> AttemptResult:
-        time.sleep(0.6)
-        return script(*args)
+    def hanging(target: Any, body: bytes, headers: dict[str, str], timeout: float) -> AttemptResult:
+        timeouts.append(timeout)
+        time.sleep(timeout)
+        return AttemptResult(None, timeout * 1000, "timeout: no complete answer")
 
-    world.deliverer._send = slow
+    world.deliverer._send = hanging
 
     # When the event is fanned out
-    outcomes = world.fan_out(remaining_s=1.2)
+    outcomes = world.fan_out(remaining_s=2.0)
 
-    # Then the first is attempted inline; the others, no time being left, are queued
-    assert outcomes == {"succeeded": 1, "queued": 2}
-    assert world.delivery("sub_1").status == "succeeded"
-    assert [m["body"]["sub_id"] for m in world.sqs.messages] == ["sub_2", "sub_3"]
-    assert all(c["timeout"] <= 1.2 for c in script.calls)
+    # Then the first is attempted inline, cut off early enough to leave time to write and queue
+    # (and to queue the second), and the second, no time being left for an attempt, is queued
+    assert outcomes == {"retried": 1, "queued": 1}
+    assert len(timeouts) == 1 and timeouts[0] < 2.0 - 0.2
+    assert world.delivery("sub_1").attempts[0]["error"].startswith("timeout")
+    assert (world.delivery("sub_2").status, world.delivery("sub_2").attempt_count) == ("pending", 0)
+    assert sorted((m["body"]["sub_id"], m["body"]["attempt_count"]) for m in world.sqs.messages) == [
+        ("sub_1", 1),
+        ("sub_2", 0),
+    ]
 
 
 def test_fan_out_opens_one_delivery_per_subscription_that_wants_the_event(world):
