@@ -344,6 +344,33 @@ def test_crash_mid_retry_is_retried_not_dropped(harness):
     assert delivery["status"] == "succeeded" and delivery["attempts"] == 2
 
 
+def test_a_copy_of_the_event_during_the_first_attempt_makes_one_delivery_and_one_retry(harness):
+    # Given a job event, and a copy of it fanned out while the receiver is answering the first
+    # fan-out's POST (both found no delivery): both POST, the copy's write lands first
+    from asyncjobs.webhooks.delivery import deliverer_from_env
+
+    event, copies = [], []
+
+    def copy_arrives():
+        copies.append(deliverer_from_env().fan_out(event[0]))
+
+    with Receiver([Answer(500, before=copy_arrives), Answer(500), Answer(200)]) as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+        event.append(_take_event(harness))
+        with _counting("sqs", "SendMessage") as sent:
+            first = deliverer_from_env().fan_out(event[0])
+            harness.pump()
+
+    # Then the first fan-out's write lost and queued nothing: one delivery, one retry, delivered
+    assert first == {"existing": 1} and copies == [{"retried": 1}]
+    assert sent[0] == 1 and len(rx.received) == 3
+    assert len({r.headers["webhook-id"] for r in rx.received}) == 1
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 2
+
+
 def test_fan_out_write_whose_response_is_lost_queues_the_retry_once(harness):
     # The fan-out's write of a failed first attempt commits while its response is lost (the SDK's
     # retry fails attribute_not_exists): the write is recognised as its own, the retry queued once.
