@@ -266,11 +266,13 @@ def write_report(
         "",
         "Changed to get here: a job writes progress (and reads its cancellation flag) only once it has run"
         " a whole progress interval, so short jobs cost three job writes (create, start, finish); the executor"
-        " runs at 512 MB. Missed by"
-        f" ${cost['total_usd_per_million'] - COST_TARGET:.2f}: the webhook delivery costs a second Lambda"
-        " invocation, three SQS requests and three DynamoDB writes (delivery, claim, result). Making the first"
-        " attempt inside the fan-out (only retries through SQS) and writing the delivery once with its result"
-        " would save about $2.5 per million.",
+        " runs at 512 MB; the webhook fan-out makes each delivery's first attempt itself and writes the"
+        " delivery once, with its result (only retries go through SQS: a webhook delivered at once costs no"
+        " SQS message, no second invocation and one DynamoDB write). Missed by"
+        f" ${cost['total_usd_per_million'] - COST_TARGET:.2f}: the two API requests"
+        f" (${cost['usd_per_million']['API Gateway (HTTP API)']:.2f}) and the job's event"
+        f" (${cost['usd_per_million']['EventBridge']:.2f}) are list prices per request; DynamoDB is the job's three"
+        " writes and the delivery's one.",
         "",
         *sync_section(sync_cost, multi_cost, cost, waiting, sync_latency),
         "## The local stack under load",

@@ -1,5 +1,6 @@
-"""WebhookDeliveryFunction: fans job events out to subscriptions (EventBridge rule) and makes one
-signed delivery attempt per message (WebhookQueue), retrying on the Standard Webhooks schedule.
+"""WebhookDeliveryFunction: fans job events out to subscriptions (EventBridge rule), making each
+delivery's first attempt there and then, and makes one signed retry per message (WebhookQueue), on
+the Standard Webhooks schedule.
 It also drains WebhookDLQ: fan-outs that failed their asynchronous tries and attempts whose
 processing failed five times are done again from there, until they succeed."""
 
@@ -27,8 +28,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | N
     deliverer = _deliverer()
     if "detail-type" in event:
         # From the EventBridge rule (an asynchronous invocation): an error makes Lambda retry
-        # the event; deliveries already opened are not opened twice.
-        deliverer.fan_out(event)
+        # the event; deliveries already written are neither written nor attempted twice.
+        deliverer.fan_out(event, remaining_s=context.get_remaining_time_in_millis() / 1000)
         return None
 
     def record_handler(record: SQSRecord) -> None:
@@ -38,9 +39,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | N
             if isinstance(message, dict) and "requestPayload" in message:
                 # From WebhookDLQ: a job event whose fan-out failed all its asynchronous tries
                 # (Lambda's OnFailure record). Fanned out again: nothing is lost to an outage.
-                deliverer.fan_out(message["requestPayload"])
+                deliverer.fan_out(
+                    message["requestPayload"], remaining_s=context.get_remaining_time_in_millis() / 1000
+                )
                 return
-            # An attempt, from WebhookQueue or, after five failed processings, from WebhookDLQ.
+            # A retry (or a queued first attempt), from WebhookQueue or, after five failed
+            # processings, from WebhookDLQ.
             deliverer.attempt(message, remaining_s=context.get_remaining_time_in_millis() / 1000)
         except Exception:
             logger.exception("delivery message not processed; it will come back")

@@ -297,20 +297,93 @@ def _step(harness):
         harness.pump(timeout=0.5)
 
 
-def test_crash_mid_delivery_is_retried_not_dropped(harness):
-    # The receiver gets the request, then recording its result fails (DynamoDB): the message comes
-    # back and the attempt is made again, with the same webhook-id.
+def _take_event(harness):
+    """The job event the template's rule matched, taken off it (to invoke the fan-out by hand)."""
+    from devstack.lambda_runtime import aws_event, target_input
+
+    (rule,) = harness.stack.rule_triggers
+    (msg,) = harness.sqs.receive_message(QueueUrl=rule.queue_url, MaxNumberOfMessages=10)["Messages"]
+    harness.sqs.delete_message(QueueUrl=rule.queue_url, ReceiptHandle=msg["ReceiptHandle"])
+    return target_input(aws_event(json.loads(msg["Body"]), "us-east-1"), rule)
+
+
+def test_crash_after_the_first_attempt_is_retried_not_dropped(harness):
+    # The receiver gets the fan-out's POST, then writing the delivery fails for good (DynamoDB):
+    # the fan-out fails, Lambda retries the event, and the attempt is made again, same webhook-id.
     with Receiver() as rx:
         sub = _subscribe(harness, rx.url)
         harness.submit()
         harness.execute()
-        # UpdateItem calls of an attempt: 1 claim, 2 record. Fail the first record.
-        harness.fail_calls("dynamodb", "UpdateItem", times=1, code="InternalServerError", skip=1)
+        event = _take_event(harness)
+        harness.fail_calls("dynamodb", "PutItem", times=4, code="InternalServerError")  # 4 tries
+        assert harness._invoke("WebhookDeliveryFunction", event) == (False, None)
+        assert len(rx.received) == 1 and _deliveries(harness, sub["id"]) == []
+
+        ok, _ = harness._invoke("WebhookDeliveryFunction", event)  # Lambda's next try
         harness.pump()
-    assert len(rx.received) == 2
+    assert ok and len(rx.received) == 2
     assert rx.received[0].headers["webhook-id"] == rx.received[1].headers["webhook-id"]
     (delivery,) = _deliveries(harness, sub["id"])
     assert delivery["status"] == "succeeded" and delivery["attempts"] == 1
+
+
+def test_crash_mid_retry_is_retried_not_dropped(harness):
+    # The first attempt fails; the receiver gets the retry, then recording its result fails
+    # (DynamoDB): the message comes back and the retry is made again, with the same webhook-id.
+    with Receiver([Answer(500), Answer(200)]) as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+        harness.pump_rules()  # the fan-out: the first attempt, its result, the retry's message
+        # UpdateItem calls of a retry: 1 claim, 2 record. Fail the first record.
+        harness.fail_calls("dynamodb", "UpdateItem", times=1, code="InternalServerError", skip=1)
+        harness.pump()
+    assert len(rx.received) == 3
+    assert len({r.headers["webhook-id"] for r in rx.received}) == 1
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 2
+
+
+def test_a_copy_of_the_event_during_the_first_attempt_makes_one_delivery_and_one_retry(harness):
+    # Given a job event, and a copy of it fanned out while the receiver is answering the first
+    # fan-out's POST (both found no delivery): both POST, the copy's write lands first
+    from asyncjobs.webhooks.delivery import deliverer_from_env
+
+    event, copies = [], []
+
+    def copy_arrives():
+        copies.append(deliverer_from_env().fan_out(event[0]))
+
+    with Receiver([Answer(500, before=copy_arrives), Answer(500), Answer(200)]) as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+        event.append(_take_event(harness))
+        with _counting("sqs", "SendMessage") as sent:
+            first = deliverer_from_env().fan_out(event[0])
+            harness.pump()
+
+    # Then the first fan-out's write lost and queued nothing: one delivery, one retry, delivered
+    assert first == {"existing": 1} and copies == [{"retried": 1}]
+    assert sent[0] == 1 and len(rx.received) == 3
+    assert len({r.headers["webhook-id"] for r in rx.received}) == 1
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 2
+
+
+def test_fan_out_write_whose_response_is_lost_queues_the_retry_once(harness):
+    # The fan-out's write of a failed first attempt commits while its response is lost (the SDK's
+    # retry fails attribute_not_exists): the write is recognised as its own, the retry queued once.
+    with Receiver([Answer(500), Answer(200)]) as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+        lost = harness.lose_responses("dynamodb", "PutItem")
+        with _counting("sqs", "SendMessage") as sent:
+            harness.pump()
+    assert lost[0] >= 1 and sent[0] == 1 and len(rx.received) == 2
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 2
 
 
 def test_event_announced_twice_is_delivered_once(harness):
@@ -324,6 +397,79 @@ def test_event_announced_twice_is_delivered_once(harness):
         harness.execute()  # the executor announces the finished job again
         harness.pump()
     assert len(rx.received) == 1
+
+
+@contextlib.contextmanager
+def _calls_of(harness, function):
+    """Every AWS call the named function's handler makes meanwhile, as `service:Operation` counts,
+    and its invocations."""
+    from collections import Counter
+
+    from asyncjobs.aws import clients as aws
+
+    calls, invocations = Counter(), [0]
+
+    def count(model, **_):
+        if harness.running() == function:
+            calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    handler = harness.handlers[function]
+
+    def invoke(event, context):
+        invocations[0] += 1
+        return handler(event, context)
+
+    clients = [aws.client("dynamodb"), aws.client("sqs")]
+    for client in clients:
+        client.meta.events.register("before-call", count)
+    harness.handlers[function] = invoke
+    try:
+        yield calls, invocations
+    finally:
+        harness.handlers[function] = handler
+        for client in clients:
+            client.meta.events.unregister("before-call", count)
+
+
+@pytest.mark.parametrize(
+    "answers, expected",
+    [
+        # delivered at the first attempt: read the subscriptions, look for the delivery, write it
+        ([Answer(200)], {"dynamodb:Query": 1, "dynamodb:GetItem": 1, "dynamodb:PutItem": 1}),
+        # failed first attempt: the same, and the retry's message; the retry reads the delivery and
+        # the subscription, claims and records (the fan-out saves that path's invocation for the
+        # first attempt only)
+        (
+            [Answer(500), Answer(200)],
+            {
+                "dynamodb:Query": 1,
+                "dynamodb:GetItem": 3,
+                "dynamodb:PutItem": 1,
+                "sqs:SendMessage": 1,
+                "dynamodb:UpdateItem": 2,
+            },
+        ),
+    ],
+    ids=["delivered", "retried-once"],
+)
+def test_aws_requests_of_a_jobs_webhook(harness, answers, expected):
+    # Given a subscription and a job that ended
+    with Receiver(answers) as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+
+        # When its event is fanned out and delivered
+        with _calls_of(harness, "WebhookDeliveryFunction") as (calls, invocations):
+            harness.pump()
+
+    # Then the delivery function made exactly these AWS calls: a webhook delivered at once costs
+    # one invocation, one write and no SQS message
+    assert len(rx.received) == len(answers)
+    assert dict(calls) == expected
+    assert invocations[0] == len(answers)
+    (delivery,) = _deliveries(harness, sub["id"])
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == len(answers)
 
 
 def test_other_tenants_subscription_is_404(harness):
@@ -690,7 +836,7 @@ def test_a_retried_fan_out_does_not_restart_deliveries_already_made(harness):
     from asyncjobs.errors import InfrastructureError
     from asyncjobs.webhooks.delivery import deliverer_from_env
 
-    with Receiver() as first, Receiver() as second:
+    with Receiver() as first, Receiver([Answer(500), Answer(200)]) as second:
         _subscribe(harness, first.url)
         _subscribe(harness, second.url)
         job_id = harness.submit()
@@ -708,17 +854,19 @@ def test_a_retried_fan_out_does_not_restart_deliveries_already_made(harness):
                 "result": item.get("result"),
             },
         }
-        # The first delivery is opened and queued, then SQS fails for good on the second.
-        harness.fail_calls("sqs", "SendMessage", times=4, skip=1, code="InternalError")
+        # The first delivery is made; the second's first attempt fails, is written, and its
+        # retry's message cannot be sent (SQS fails for good): the fan-out fails.
+        harness.fail_calls("sqs", "SendMessage", times=4, code="InternalError")
         with pytest.raises(InfrastructureError):
             deliverer.fan_out(event)
-        harness.pump()  # (also delivers the event's own fan-out from the bus)
+        assert (len(first.received), len(second.received)) == (1, 1)
+        harness.pump()  # the event's own fan-out from the bus queues the lost retry
         made = len(first.received) + len(second.received)
         deliverer.fan_out(event)  # Lambda retries the event
         deliverer.fan_out(event)
         harness.pump()
-    assert len(first.received) == 1 and len(second.received) == 1
-    assert made == 2
+    assert len(first.received) == 1 and len(second.received) == 2  # 500, then the retry's 200
+    assert made == 3
 
 
 def test_deliveries_expire_with_the_job_and_are_hidden_once_expired(harness):
@@ -864,15 +1012,15 @@ def test_fan_out_that_failed_its_asynchronous_tries_is_redone_from_the_dead_lett
 
 
 def test_attempt_whose_processing_failed_five_times_is_made_from_the_dead_letter_queue(harness):
-    # Given an attempt message that could not be processed five times (DynamoDB failing), so SQS
+    # Given a retry's message that could not be processed five times (DynamoDB failing), so SQS
     # moved it to WebhookDLQ
     from devstack.lambda_runtime import deliver_batch
 
-    with Receiver() as rx:
+    with Receiver([Answer(500), Answer(200)]) as rx:
         sub = _subscribe(harness, rx.url)
         job_id = harness.submit()
         harness.execute()
-        harness.pump_rules()  # the fan-out: the delivery and its first attempt's message
+        harness.pump_rules()  # the fan-out: the failed first attempt and its retry's message
         reads = harness.fail_calls("dynamodb", "GetItem", times=5, code="InternalServerError")
         (attempts,) = [t for t in harness.stack.queue_triggers if t.queue_arn.endswith("-WebhookQueue")]
         for _ in range(6):  # five failed processings; on the sixth receive SQS dead-letters it
@@ -885,33 +1033,33 @@ def test_attempt_whose_processing_failed_five_times_is_made_from_the_dead_letter
                 report_batch_item_failures=True,
                 failed_visibility_timeout=0,
             )
-        assert reads[0] == 5 and rx.received == []
+        assert reads[0] == 5 and len(rx.received) == 1
         assert harness.queue_depth(harness.stack.ref("WebhookDLQ")) == 1
 
         harness.pump()
 
-    # Then the attempt was made from the dead-letter queue and recorded
-    (got,) = rx.received
-    assert _verify(sub["secret"], got)["data"]["job_id"] == job_id
+    # Then the retry was made from the dead-letter queue and recorded
+    assert _verify(sub["secret"], rx.received[1])["data"]["job_id"] == job_id
     (delivery,) = _deliveries(harness, sub["id"])
     assert delivery["status"] == "succeeded"
     assert harness.queue_depth(harness.stack.ref("WebhookDLQ")) == 0
 
 
 def test_claim_whose_response_is_lost_still_makes_the_attempt(harness):
-    # Given the delivery's claim commits while its response is lost (the SDK's retry then fails)
-    with Receiver() as rx:
+    # Given a retry whose claim commits while its response is lost (the SDK's retry then fails)
+    with Receiver([Answer(500), Answer(200)]) as rx:
         sub = _subscribe(harness, rx.url)
         harness.submit()
         harness.execute()
-        harness.lose_responses("dynamodb", "UpdateItem")  # the first UpdateItem now: the claim
+        harness.pump_rules()  # the fan-out: the failed first attempt and its retry's message
+        lost = harness.lose_responses("dynamodb", "UpdateItem")  # the next UpdateItem: the claim
 
         harness.pump()
 
-    # Then the attempt is made at once, not after the claim runs out
-    assert len(rx.received) == 1
+    # Then the retry is made at once, not after the claim runs out
+    assert lost[0] >= 1 and len(rx.received) == 2
     (delivery,) = _deliveries(harness, sub["id"])
-    assert delivery["status"] == "succeeded" and delivery["attempts"] == 1
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == 2
 
 
 def test_redeliver_while_an_attempt_is_being_made_is_409(harness):
@@ -1032,7 +1180,7 @@ def test_sample_events_drive_the_handlers(harness):
         assert [r.headers["webhook-id"] for r in rx.received] == [message["delivery_id"]]
 
         # When it gets the sample job event from the EventBridge rule, then it fans it out to
-        # acme's subscriptions, whose attempts follow on WebhookQueue
+        # acme's subscriptions, making their first attempts there and then
         event = load_event("webhook_delivery_event.json")
         assert harness.handlers["WebhookDeliveryFunction"](event, context) is None
         harness.pump()

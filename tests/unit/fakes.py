@@ -480,11 +480,15 @@ class FakeWebhookStore(_Faults):
 
     def create_delivery(self, d: Delivery) -> bool:
         self._enter("create_delivery")
-        if (d.sub_id, d.delivery_id) in self.deliveries:
-            return False
-        self.deliveries[(d.sub_id, d.delivery_id)] = replace(
-            d, attempt_count=0, schedule_base=0, attempts=(), claimed_until=None
-        )
+        # attribute_not_exists(pk); a lost response's retry fails it, and the store, reading the
+        # item back, finds exactly what it wrote: its own write
+        new = replace(d, schedule_base=0, claimed_until=None)
+        current = self.deliveries.get((d.sub_id, d.delivery_id))
+        if current is not None:
+            return current == new
+        self.deliveries[(d.sub_id, d.delivery_id)] = new
+        with contextlib.suppress(ConditionFailed):
+            self._leave("create_delivery", None)
         return True
 
     def get_delivery(self, sub_id: str, delivery_id: str, now: float | None = None) -> Delivery | None:

@@ -1,14 +1,18 @@
 """The webhook Deliverer's state machine on in-memory fakes (store, SQS, send, clock): one rule of
-webhooks/delivery.py at a time, without moto or a receiver."""
+webhooks/delivery.py at a time, without moto or a receiver. The fan-out makes each delivery's first
+attempt and writes the delivery once, with its result; retries go through messages."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from asyncjobs.errors import InfrastructureError
 from asyncjobs.webhooks.delivery import RETRY_SCHEDULE_S, AttemptRetry, Deliverer
 from asyncjobs.webhooks.http_client import AttemptResult
 from asyncjobs.webhooks.models import Delivery, Secret, Subscription, new_secret
@@ -23,7 +27,7 @@ LOCAL = Policy(require_https=False, allowed_networks=(ipaddress.ip_network("127.
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, policy: Policy = LOCAL) -> None:
         self.clock = FakeClock()
         self.store = FakeWebhookStore()
         self.sqs = FakeSQS()
@@ -32,16 +36,18 @@ class World:
             self.store,  # type: ignore[arg-type]
             self.sqs,
             QUEUE_URL,
-            LOCAL,
+            policy,
             clock=self.clock,
             send=self.send,
         )
 
-    def subscribe(self, sub_id: str = "sub_1", **fields: Any) -> Subscription:
+    def subscribe(
+        self, sub_id: str = "sub_1", url: str = "http://127.0.0.1:9/hook", **fields: Any
+    ) -> Subscription:
         sub = Subscription(
             TENANT,
             sub_id,
-            "http://127.0.0.1:9/hook",
+            url,
             ("job.succeeded", "job.failed"),
             secrets=(Secret(new_secret(), self.clock()),),
             **fields,
@@ -73,132 +79,237 @@ class World:
     def attempt_last_message(self) -> None:
         self.deliverer.attempt(self.last_message())
 
+    def fan_out(self, remaining_s: float = 30.0, **event: Any) -> dict[str, int]:
+        return self.deliverer.fan_out(self.event(**event), remaining_s=remaining_s)
+
+    def writes(self) -> list[str]:
+        """The delivery writes made so far (subscription writes left out)."""
+        reads = {"get_delivery", "get_subscription", "subscriptions", "put_subscription"}
+        return [op for op in self.store.calls if op not in reads]
+
 
 @pytest.fixture
 def world() -> World:
     return World()
 
 
-def test_a_2xx_answer_records_a_succeeded_delivery(world):
-    # Given a subscription and a job event fanned out to it
-    world.subscribe()
-    world.deliverer.fan_out(world.event())
+# -- the fan-out: the first attempt, inline, and one write ---------------------------------
 
-    # When the attempt its message asks for is made and the receiver answers 204
+
+def test_a_first_attempt_answered_2xx_is_one_write_and_no_message(world):
+    # Given a subscription
+    world.subscribe()
+
+    # When a job event is fanned out and the receiver answers 204
     world.send.script = [AttemptResult(204, 12.0)]
-    world.attempt_last_message()
+    outcomes = world.fan_out()
 
-    # Then the delivery succeeded after one attempt, signed with its id, and nothing more is queued
+    # Then the delivery is written once, succeeded, its attempt in the log, signed with its id
     d = world.delivery()
-    assert (d.status, d.attempt_count, d.claimed_until) == ("succeeded", 1, None)
-    assert d.attempts[0]["status_code"] == 204
+    assert outcomes == {"succeeded": 1}
+    assert (d.status, d.attempt_count, d.claimed_until, d.next_attempt_at) == ("succeeded", 1, None, None)
+    assert d.attempts[0]["status_code"] == 204 and d.attempts[0]["latency_ms"] == 12.0
     assert world.send.calls[0]["headers"]["webhook-id"] == EVENT_ID
-    assert len(world.sqs.messages) == 1
+    assert d.expires_at == datetime(2027, 1, 22, 8, tzinfo=UTC).timestamp()  # the job's expiry
+    assert world.writes() == ["create_delivery"]
+    assert world.sqs.messages == []
 
 
-def test_a_5xx_answer_schedules_the_next_attempt_with_the_schedules_delay(world):
-    # Given a delivery whose first attempt gets a 500
+def test_a_failed_first_attempt_is_written_with_its_result_and_its_retry_queued(world):
+    # Given a subscription whose receiver answers 500
     world.subscribe()
-    world.deliverer.fan_out(world.event())
     world.send.script = [AttemptResult(500, 5.0)]
 
-    # When the attempt is made
-    world.attempt_last_message()
+    # When the job event is fanned out
+    outcomes = world.fan_out()
 
-    # Then the delivery stays pending, and its next attempt is queued after the schedule's delay
+    # Then the delivery is written once, pending after one attempt, and the retry is queued with
+    # the schedule's delay, naming the attempt it is
     d = world.delivery()
-    assert (d.status, d.attempt_count) == ("pending", 1)
+    assert outcomes == {"retried": 1}
+    assert (d.status, d.attempt_count, d.attempts[0]["status_code"]) == ("pending", 1, 500)
     assert d.next_attempt_at == pytest.approx(world.clock() + RETRY_SCHEDULE_S[1])
-    nxt = world.sqs.messages[-1]
-    assert nxt["delay"] == RETRY_SCHEDULE_S[1] and nxt["body"]["attempt_count"] == 1
+    assert world.writes() == ["create_delivery"]
+    (msg,) = world.sqs.messages
+    assert msg["delay"] == RETRY_SCHEDULE_S[1] and msg["body"]["attempt_count"] == 1
 
-
-def test_a_used_up_schedule_exhausts_the_delivery(world):
-    # Given a receiver that always answers 503, and a delivery at its last scheduled attempt
-    world.subscribe()
-    world.deliverer.fan_out(world.event())
-    world.send.script = [AttemptResult(503, 5.0)]
-
-    # When every attempt of the schedule is made, each when it is due
-    for _ in RETRY_SCHEDULE_S:
-        world.clock.now = max(world.clock(), world.delivery().next_attempt_at or 0)
-        world.attempt_last_message()
-
-    # Then the delivery is exhausted after len(schedule) attempts, with no further message queued
+    # When the retry's message comes when due and the receiver answers 200, then it succeeded at
+    # attempt 2
+    world.send.script = [AttemptResult(200, 5.0)]
+    world.clock.advance(RETRY_SCHEDULE_S[1])
+    world.attempt_last_message()
     d = world.delivery()
-    assert (d.status, d.attempt_count) == ("exhausted", len(RETRY_SCHEDULE_S))
-    assert len(world.sqs.messages) == len(RETRY_SCHEDULE_S)  # the first + one per retry
+    assert (d.status, d.attempt_count, [a["status_code"] for a in d.attempts]) == ("succeeded", 2, [500, 200])
+    assert {c["headers"]["webhook-id"] for c in world.send.calls} == {EVENT_ID}
 
 
-def test_410_gone_disables_the_subscription(world):
-    # Given a receiver that answers 410 Gone
+def test_a_duplicate_event_after_the_delivery_is_written_makes_no_attempt(world):
+    # Given a job event fanned out and delivered
     world.subscribe()
-    world.deliverer.fan_out(world.event())
-    world.send.script = [AttemptResult(410, 5.0)]
+    world.fan_out()
+    before, writes = world.delivery(), world.writes()
 
-    # When the attempt is made
-    world.attempt_last_message()
+    # When the same event comes again (EventBridge is at least once; an executor announces again)
+    outcomes = world.fan_out()
 
-    # Then the delivery failed without a retry, and the subscription is disabled saying why
-    assert world.delivery().status == "failed"
-    sub = world.store.get_subscription(TENANT, "sub_1")
-    assert not sub.enabled and "410" in (sub.disabled_reason or "")
-    assert len(world.sqs.messages) == 1
+    # Then nothing is sent, written or queued
+    assert outcomes == {"existing": 1}
+    assert len(world.send.calls) == 1 and world.delivery() == before
+    assert world.writes() == writes and world.sqs.messages == []
 
 
-def test_retry_after_lengthens_the_wait(world):
-    # Given a receiver answering 429 with Retry-After: 120 (longer than the schedule's 5 s)
+def test_a_duplicate_event_for_a_pending_delivery_queues_its_next_attempt_again(world):
+    # Given a delivery whose first attempt failed, its retry's message lost with its invocation
     world.subscribe()
-    world.deliverer.fan_out(world.event())
-    world.send.script = [AttemptResult(429, 5.0, retry_after_s=120)]
-
-    # When the attempt is made
-    world.attempt_last_message()
-
-    # Then the next attempt waits the receiver's 120 s
-    assert world.sqs.messages[-1]["delay"] == 120
-    assert world.delivery().next_attempt_at == pytest.approx(world.clock() + 120)
-
-
-def test_a_duplicate_message_for_an_attempt_already_made_is_dropped(world):
-    # Given a delivery whose first attempt failed (a retry is queued)
-    world.subscribe()
-    world.deliverer.fan_out(world.event())
-    first = world.last_message()
     world.send.script = [AttemptResult(500, 5.0)]
-    world.deliverer.attempt(first)
+    world.fan_out()
+    world.sqs.messages.clear()
+    before = world.delivery()
 
-    # When a duplicate of the first message arrives (its attempt_count is stale)
-    world.deliverer.attempt(first)
+    # When the event is retried, then the retry is queued again, for the attempt it is, and the
+    # delivery is left as it is (no second first attempt)
+    world.fan_out()
+    assert [(m["body"]["attempt_count"], m["delay"]) for m in world.sqs.messages] == [(1, 5)]
+    assert world.delivery() == before and len(world.send.calls) == 1
 
-    # Then nothing is sent and nothing changes
-    assert len(world.send.calls) == 1 and world.delivery().attempt_count == 1
 
-
-def test_a_claimed_delivery_makes_the_message_come_back(world):
-    # Given a delivery whose attempt another worker has claimed
+def test_a_duplicate_event_racing_the_first_attempt_writes_nothing_and_queues_nothing(world):
+    # Given a receiver failing, and a duplicate of the event fanned out while the first fan-out's
+    # POST is under way (after it found no delivery, before it writes one)
     world.subscribe()
-    world.deliverer.fan_out(world.event())
-    world.store.claim(world.delivery(), world.clock(), world.clock() + 60)
+    script = FakeSend([AttemptResult(500, 5.0)])
+    raced: list[dict[str, int]] = []
 
-    # When another copy of its message arrives, then it must come back later; nothing is sent
-    with pytest.raises(AttemptRetry):
-        world.attempt_last_message()
-    assert world.send.calls == []
+    def send(*args: Any) -> AttemptResult:
+        if not raced:
+            raced.append({})
+            world.clock.advance(0.01)  # a moment later
+            raced[0] = world.fan_out()  # the duplicate: it finds no delivery either
+        return script(*args)
+
+    world.deliverer._send = send
+
+    # When the first fan-out ends
+    outcomes = world.fan_out()
+
+    # Then both attempts reached the receiver under one webhook-id, the duplicate's result is the
+    # delivery's (one write), and the first fan-out, losing the write, queued nothing
+    assert raced == [{"retried": 1}] and outcomes == {"existing": 1}
+    assert [c["headers"]["webhook-id"] for c in script.calls] == [EVENT_ID, EVENT_ID]
+    assert world.writes() == ["create_delivery", "create_delivery"]
+    assert world.delivery().attempt_count == 1
+    assert [m["body"]["attempt_count"] for m in world.sqs.messages] == [1]
 
 
-def test_a_lost_claim_response_is_recognised_as_our_own_claim(world):
-    # Given the claim commits while its response is lost (the SDK's retry then fails the condition)
+def test_a_write_whose_response_was_lost_is_recognised_as_its_own(world):
+    # Given a failing receiver, and the delivery's write committing while its response is lost
     world.subscribe()
-    world.deliverer.fan_out(world.event())
-    world.store.lose_response("claim")
+    world.send.script = [AttemptResult(500, 5.0)]
+    world.store.lose_response("create_delivery")
 
-    # When the attempt is made
-    world.attempt_last_message()
+    # When the event is fanned out
+    outcomes = world.fan_out()
 
-    # Then the stored claim is recognised as ours: the attempt is made and recorded
+    # Then the write counts as made: the retry is queued once, nothing is sent twice
+    assert outcomes == {"retried": 1}
+    assert (world.delivery().status, world.delivery().attempt_count) == ("pending", 1)
+    assert [m["body"]["attempt_count"] for m in world.sqs.messages] == [1]
     assert len(world.send.calls) == 1
+
+
+def test_a_crash_after_the_post_repeats_the_attempt_under_the_same_id(world):
+    # Given a fan-out whose write fails for good after the receiver got the POST (the fan-out
+    # raises, so Lambda retries the event)
+    world.subscribe()
+    world.store.fail("create_delivery", times=4)
+    with pytest.raises(InfrastructureError):
+        world.fan_out()
+    assert world.store.deliveries == {} and len(world.send.calls) == 1
+
+    # When the event is retried
+    world.fan_out()
+
+    # Then the attempt is made again, with the same webhook-id, and the delivery written once
+    assert [c["headers"]["webhook-id"] for c in world.send.calls] == [EVENT_ID, EVENT_ID]
     assert (world.delivery().status, world.delivery().attempt_count) == ("succeeded", 1)
+
+
+def test_a_failed_queueing_after_the_write_is_repaired_by_the_retried_event(world):
+    # Given a failed first attempt written, and its retry's message failing for good
+    world.subscribe()
+    world.send.script = [AttemptResult(500, 5.0), AttemptResult(200, 5.0)]
+    world.sqs.send_message = _failing(world.sqs.send_message, times=4)  # type: ignore[method-assign]
+    with pytest.raises(InfrastructureError):
+        world.fan_out()
+    assert world.delivery().attempt_count == 1 and world.sqs.messages == []
+
+    # When the event is retried, then the retry is queued, and made when due
+    world.fan_out()
+    world.clock.advance(RETRY_SCHEDULE_S[1])
+    world.attempt_last_message()
+    assert (world.delivery().status, world.delivery().attempt_count) == ("succeeded", 2)
+    assert len(world.send.calls) == 2
+
+
+def _failing(send_message: Any, times: int) -> Any:
+    left = [times]
+
+    def send(**kw: Any) -> Any:
+        if left[0]:
+            left[0] -= 1
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"}}, "SendMessage")
+        return send_message(**kw)
+
+    return send
+
+
+def test_with_too_little_time_left_the_delivery_is_queued_without_an_attempt(world):
+    # Given a subscription, and an invocation with less time left than an attempt needs
+    world.subscribe()
+
+    # When the event is fanned out
+    outcomes = world.fan_out(remaining_s=0.5)
+
+    # Then the delivery is written pending, never attempted, and its first attempt queued
+    assert outcomes == {"queued": 1} and world.send.calls == []
+    d = world.delivery()
+    assert (d.status, d.attempt_count) == ("pending", 0)
+    assert [m["body"]["attempt_count"] for m in world.sqs.messages] == [0]
+
+    # When its message comes, then the attempt is made from the queue
+    world.attempt_last_message()
+    assert (world.delivery().status, world.delivery().attempt_count) == ("succeeded", 1)
+
+
+def test_subscriptions_are_attempted_while_the_invocation_has_time_then_queued(world):
+    # Given two subscriptions, the first one's receiver hanging until the attempt is cut off, in
+    # an invocation with 2 s left
+    world.subscribe("sub_1")
+    world.subscribe("sub_2")
+    timeouts: list[float] = []
+
+    def hanging(target: Any, body: bytes, headers: dict[str, str], timeout: float) -> AttemptResult:
+        timeouts.append(timeout)
+        time.sleep(timeout)
+        return AttemptResult(None, timeout * 1000, "timeout: no complete answer")
+
+    world.deliverer._send = hanging
+
+    # When the event is fanned out
+    outcomes = world.fan_out(remaining_s=2.0)
+
+    # Then the first is attempted inline, cut off early enough to leave time to write and queue
+    # (and to queue the second), and the second, no time being left for an attempt, is queued
+    assert outcomes == {"retried": 1, "queued": 1}
+    assert len(timeouts) == 1 and timeouts[0] < 2.0 - 0.2
+    assert world.delivery("sub_1").attempts[0]["error"].startswith("timeout")
+    assert (world.delivery("sub_2").status, world.delivery("sub_2").attempt_count) == ("pending", 0)
+    assert sorted((m["body"]["sub_id"], m["body"]["attempt_count"]) for m in world.sqs.messages) == [
+        ("sub_1", 1),
+        ("sub_2", 0),
+    ]
 
 
 def test_fan_out_opens_one_delivery_per_subscription_that_wants_the_event(world):
@@ -208,52 +319,165 @@ def test_fan_out_opens_one_delivery_per_subscription_that_wants_the_event(world)
     world.subscribe("sub_3", enabled=False)
 
     # When a diagnostic job's success is fanned out
-    count = world.deliverer.fan_out(world.event(action="diagnostic"))
+    outcomes = world.fan_out(action="diagnostic")
 
-    # Then one delivery is opened and queued, for the one subscription that wants it
-    assert count == 1
+    # Then one delivery is made, to the one subscription that wants it
+    assert outcomes == {"succeeded": 1}
     assert [key for key in world.store.deliveries] == [("sub_1", EVENT_ID)]
-    assert [m["body"]["sub_id"] for m in world.sqs.messages] == ["sub_1"]
+    assert [c["target"].path for c in world.send.calls] == ["/hook"]
 
 
-def test_a_repeated_fan_out_does_not_restart_a_delivery_already_attempted(world):
-    # Given a delivery whose first attempt was made (and failed, a retry is queued)
+def test_410_gone_on_the_first_attempt_disables_the_subscription(world):
+    # Given a receiver that answers 410 Gone
     world.subscribe()
-    world.deliverer.fan_out(world.event())
-    world.send.script = [AttemptResult(500, 5.0)]
-    world.attempt_last_message()
-    before, queued = world.delivery(), len(world.sqs.messages)
+    world.send.script = [AttemptResult(410, 5.0)]
 
-    # When the same event is announced and fanned out again (events are at least once)
-    world.deliverer.fan_out(world.event())
+    # When the event is fanned out
+    world.fan_out()
 
-    # Then the delivery is left as it is, and no message is added
-    assert world.delivery() == before and len(world.sqs.messages) == queued
+    # Then the delivery failed without a retry, and the subscription is disabled saying why
+    assert world.delivery().status == "failed"
+    sub = world.store.get_subscription(TENANT, "sub_1")
+    assert not sub.enabled and "410" in (sub.disabled_reason or "")
+    assert world.sqs.messages == []
 
 
-def test_a_repeated_fan_out_requeues_a_delivery_that_never_got_an_attempt(world):
-    # Given a delivery stored while its first message was lost (a crashed fan-out)
+def test_retry_after_on_the_first_attempt_lengthens_the_wait(world):
+    # Given a receiver answering 429 with Retry-After: 120 (longer than the schedule's 5 s)
     world.subscribe()
-    world.deliverer.fan_out(world.event())
-    world.sqs.messages.clear()
+    world.send.script = [AttemptResult(429, 5.0, retry_after_s=120)]
 
-    # When the event is fanned out again, then its first attempt is queued again
-    world.deliverer.fan_out(world.event())
-    assert [m["body"]["attempt_count"] for m in world.sqs.messages] == [0]
+    # When the event is fanned out, then the retry waits the receiver's 120 s
+    world.fan_out()
+    assert world.sqs.messages[-1]["delay"] == 120
+    assert world.delivery().next_attempt_at == pytest.approx(world.clock() + 120)
+
+
+def test_the_first_attempt_checks_the_address_at_delivery_time():
+    # Given a subscription whose host is (now) a private address, under the deployed policy
+    world = World(policy=Policy())
+    world.subscribe(url="https://10.0.0.7/hook")
+
+    # When the event is fanned out, then nothing is sent; the refusal is a recorded failed attempt
+    world.fan_out()
+    d = world.delivery()
+    assert world.send.calls == []
+    assert (d.status, d.attempt_count) == ("pending", 1)
+    assert d.attempts[0]["error"].startswith("refused:")
 
 
 @pytest.mark.parametrize("raised", [TimeoutError("read timed out"), RuntimeError("bug in send")])
 def test_any_exception_in_send_is_a_recorded_failed_attempt(world, raised):
     # Given a send that raises
     world.subscribe()
-    world.deliverer.fan_out(world.event())
     world.send.script = [raised]
 
-    # When the attempt is made, it does not raise
-    world.attempt_last_message()
+    # When the event is fanned out, it does not raise
+    world.fan_out()
 
     # Then the attempt is recorded as failed, with the error, and retried on schedule
     d = world.delivery()
     assert (d.status, d.attempt_count) == ("pending", 1)
     assert d.attempts[0]["status_code"] is None and type(raised).__name__ in d.attempts[0]["error"]
     assert json.loads(json.dumps(world.sqs.messages[-1]))["delay"] == RETRY_SCHEDULE_S[1]
+
+
+# -- retries: one attempt per message --------------------------------------------------------
+
+
+def _failed_first(world: World, then: list[AttemptResult | Exception]) -> None:
+    """A delivery whose first attempt (in the fan-out) got a 500; `then` answers the retries."""
+    world.subscribe()
+    world.send.script = [AttemptResult(500, 5.0)]
+    world.fan_out()
+    world.send.script = then
+    world.clock.advance(RETRY_SCHEDULE_S[1])  # the retry is due
+
+
+def test_a_used_up_schedule_exhausts_the_delivery(world):
+    # Given a receiver that always answers 503
+    _failed_first(world, [AttemptResult(503, 5.0)])
+
+    # When every retry of the schedule is made, each when it is due
+    for _ in RETRY_SCHEDULE_S[1:]:
+        world.clock.now = max(world.clock(), world.delivery().next_attempt_at or 0)
+        world.attempt_last_message()
+
+    # Then the delivery is exhausted after len(schedule) attempts, with no further message queued
+    d = world.delivery()
+    assert (d.status, d.attempt_count) == ("exhausted", len(RETRY_SCHEDULE_S))
+    assert len(world.sqs.messages) == len(RETRY_SCHEDULE_S) - 1  # one per retry
+
+
+def test_410_gone_on_a_retry_disables_the_subscription(world):
+    # Given a delivery being retried, and the receiver now answering 410 Gone
+    _failed_first(world, [AttemptResult(410, 5.0)])
+
+    # When the retry is made, then the delivery failed, the subscription is disabled, no retry
+    world.attempt_last_message()
+    assert world.delivery().status == "failed"
+    assert not world.store.get_subscription(TENANT, "sub_1").enabled
+    assert len(world.sqs.messages) == 1
+
+
+def test_a_retry_of_a_subscription_disabled_meanwhile_is_skipped(world):
+    # Given a delivery being retried, its subscription disabled since
+    _failed_first(world, [AttemptResult(200, 5.0)])
+    sub = world.store.get_subscription(TENANT, "sub_1")
+    world.store.subs[(TENANT, "sub_1")] = Subscription(**{**sub.__dict__, "enabled": False})
+
+    # When the retry's message comes, then nothing is sent and the delivery is skipped
+    world.attempt_last_message()
+    assert world.delivery().status == "skipped" and len(world.send.calls) == 1
+
+
+def test_a_duplicate_message_for_an_attempt_already_made_is_dropped(world):
+    # Given a delivery whose first retry failed (the next is queued)
+    _failed_first(world, [AttemptResult(500, 5.0)])
+    first_retry = world.last_message()
+    world.deliverer.attempt(first_retry)
+    world.clock.advance(RETRY_SCHEDULE_S[2])
+
+    # When a duplicate of the first retry's message arrives (its attempt_count is stale)
+    world.deliverer.attempt(first_retry)
+
+    # Then nothing is sent and nothing changes
+    assert len(world.send.calls) == 2 and world.delivery().attempt_count == 2
+
+
+def test_a_claimed_delivery_makes_the_message_come_back(world):
+    # Given a delivery whose retry another worker has claimed
+    _failed_first(world, [AttemptResult(200, 5.0)])
+    world.store.claim(world.delivery(), world.clock(), world.clock() + 60)
+
+    # When another copy of its message arrives, then it must come back later; nothing is sent
+    with pytest.raises(AttemptRetry):
+        world.attempt_last_message()
+    assert len(world.send.calls) == 1
+
+
+def test_a_lost_claim_response_is_recognised_as_our_own_claim(world):
+    # Given the retry's claim commits while its response is lost (the SDK's retry then fails)
+    _failed_first(world, [AttemptResult(200, 5.0)])
+    world.store.lose_response("claim")
+
+    # When the retry is made
+    world.attempt_last_message()
+
+    # Then the stored claim is recognised as ours: the attempt is made and recorded
+    assert len(world.send.calls) == 2
+    assert (world.delivery().status, world.delivery().attempt_count) == ("succeeded", 2)
+
+
+def test_a_queued_first_attempt_requeued_by_a_duplicate_event_is_made_once(world):
+    # Given a delivery queued without an attempt (no time was left), its event then fanned out
+    # again (so two messages name its first attempt)
+    world.subscribe()
+    world.fan_out(remaining_s=0.5)
+    world.fan_out(remaining_s=0.5)
+    assert [m["body"]["attempt_count"] for m in world.sqs.messages] == [0, 0]
+
+    # When both messages are processed, then one attempt is made
+    for message in list(world.sqs.messages):
+        world.deliverer.attempt(message["body"])
+    assert len(world.send.calls) == 1 and world.delivery().attempt_count == 1

@@ -1,17 +1,46 @@
-"""Webhook delivery: fan-out of a job event to its subscriptions, and one signed attempt at a time.
+"""Webhook delivery: fan-out of a job event to its subscriptions, each delivery's first attempt
+made there and then, and the retries one signed attempt per message.
 
-Retries are cloud-managed by SQS: each attempt is one message on `WebhookQueue`, and a failed
-attempt schedules the next as a new message delayed by the Standard Webhooks schedule (0, 5 s,
-5 min, 30 min, 2 h, 5 h, 10 h, 10 h: 8 attempts over ~27.6 h). SQS delays a message 15 minutes at
-most, so a longer wait is a chain of 15-minute hops (a ~24 h wait costs ~100 messages and
-invocations of a few ms, paid only by failing endpoints). Chosen over EventBridge Scheduler: no
-other service, no per-schedule clean-up, the same code path runs locally on moto, and SQS's
-own redelivery covers crashes.
+The first attempt is made by the fan-out itself (the invocation the job event started), and the
+delivery is written once, with that attempt's result: `succeeded`, `failed` (410), or `pending`
+with its next attempt's time, whose message then goes on `WebhookQueue`. A delivered webhook thus
+costs the fan-out's reads (the subscriptions, whether the delivery exists) and one PutItem: no SQS
+message, no second invocation, no claim. Subscriptions are attempted one after the other, each
+within what the invocation has left (`attempt_budget`: 15 s at most, time kept to write and queue,
+and QUEUE_S for each subscription still to come); those it has no time left for are written
+`pending` and their first attempt queued, as all retries are.
 
-Never a drop: the message of an attempt is deleted only after the next attempt is queued and the
-result recorded; a crash anywhere before that brings the same message back after the visibility
-timeout. Duplicate messages (a crash after queueing, or SQS's at-least-once) cannot double an
-attempt: each attempt is claimed with a conditional write first, and losers let go.
+Order: read (does the delivery exist?), attempt, then one conditional PutItem ("if absent") of the
+delivery with its result, then, for a failed attempt, the retry's message. Writing first ("attempt
+in progress") and then the result would be two writes per delivery, the cost this order saves.
+Failure cases:
+- a duplicate event (EventBridge is at least once; an executor announces an ended job again)
+  after the delivery is written finds it and makes no attempt; if it is still `pending`, the
+  duplicate queues its next attempt again, in case the first invocation died before queueing it
+  (a duplicate message is harmless: the attempt it names is claimed, and made once);
+- a duplicate event arriving while the first fan-out is still attempting (between its read and its
+  write) attempts too: the receiver gets the same `webhook-id` twice, as at-least-once webhooks
+  allow. Its write then loses and it queues nothing: the winner's result is the delivery's (and
+  the winner queues its retry); the loser's attempt is in the function's log, not the delivery's;
+- a crash (or a write failing for good) between the POST and the write leaves no delivery: the
+  event is retried (Lambda's asynchronous tries, then WebhookDLQ) and attempts again, with the same
+  `webhook-id`; the unrecorded attempt is only in the function's log;
+- a write whose response was lost fails its own condition on the SDK's retry: the store reads the
+  delivery back and recognises its own write (see `WebhookStore.create_delivery`);
+- a crash between the write of a failed attempt and its retry's message leaves the delivery
+  `pending` with no message: the retried event queues it (above); `recover` picks up any left
+  over an hour (`Deliverer.stale`).
+
+Retries are cloud-managed by SQS: each one is a message on `WebhookQueue`, a failed attempt
+scheduling the next as a new message delayed by the Standard Webhooks schedule (0, 5 s, 5 min,
+30 min, 2 h, 5 h, 10 h, 10 h: 8 attempts over ~27.6 h). SQS delays a message 15 minutes at most,
+so a longer wait is a chain of 15-minute hops (a ~24 h wait costs ~100 messages and invocations
+of a few ms, paid only by failing endpoints). Chosen over EventBridge Scheduler: no other service,
+no per-schedule clean-up, the same code path runs locally on moto, and SQS's own redelivery covers
+crashes. The message of a retry is deleted only after the next one is queued and the result
+recorded; a crash anywhere before that brings the same message back after the visibility timeout.
+Duplicate messages (a crash after queueing, SQS's at-least-once) cannot double an attempt: each
+retry is claimed with a conditional write first, and losers let go.
 """
 
 from __future__ import annotations
@@ -19,7 +48,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +67,10 @@ from asyncjobs.webhooks.store import WebhookStore
 # Standard Webhooks / Svix schedule: 8 attempts over ~27.6 hours (delay before each attempt).
 RETRY_SCHEDULE_S = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 RECORD_MARGIN_S = 5.0  # kept for recording the result (a quarter of what is left, when less)
-MIN_ATTEMPT_S = 0.5  # with less time left, the message comes back to a fresh invocation
+MIN_ATTEMPT_S = 0.5  # with less time left, a message comes back later; a fan-out queues instead
 CLAIM_S = 60.0  # the longest claim: one attempt never takes longer (the function's timeout is 30 s)
 MAX_SQS_DELAY_S = 900
+QUEUE_S = 0.2  # kept per subscription still to open, to write and queue it when time runs out
 STALE_PENDING_S = 3600  # a pending delivery this overdue lost its message (see Deliverer.stale)
 MAX_RETRY_AFTER_S = 86400
 
@@ -130,11 +162,30 @@ class Deliverer:
         job_id: str | None = None,
         expires_at: float | None = None,
     ) -> Delivery:
-        """Stores a delivery and queues its first attempt. An existing delivery (the same event
-        announced again) is queued again only if it never got an attempt: its first message may
-        have been lost with a crashed fan-out; a duplicate is harmless (attempts are claimed)."""
+        """Stores a pending delivery and queues its first attempt (a ping; a fan-out short of time).
+        An existing delivery (the same event announced again) is queued again if still pending."""
+        return self._open_queued(
+            self._new_delivery(sub, delivery_id, event_type, payload, job_id, expires_at)
+        )
+
+    def _open_queued(self, d: Delivery) -> Delivery:
+        if not self.store.create_delivery(d):
+            existing = self.store.get_delivery(d.sub_id, d.delivery_id)
+            return d if existing is None else self._requeue_if_pending(existing)
+        self.enqueue(d)
+        return d
+
+    def _new_delivery(
+        self,
+        sub: Subscription,
+        delivery_id: str,
+        event_type: str,
+        payload: str,
+        job_id: str | None,
+        expires_at: float | None,
+    ) -> Delivery:
         now = self.clock()
-        d = Delivery(
+        return Delivery(
             sub.sub_id,
             delivery_id,
             sub.tenant_id,
@@ -146,33 +197,67 @@ class Deliverer:
             job_id=job_id,
             expires_at=expires_at,
         )
-        if not self.store.create_delivery(d):
-            existing = self.store.get_delivery(sub.sub_id, delivery_id)
-            if existing is None or existing.terminal or existing.attempt_count > 0:
-                return existing or d
-            d = existing
-        self.enqueue(d)
-        return d
 
-    def fan_out(self, event: dict[str, Any]) -> int:
-        """One delivery per subscription of the job's tenant that wants this event."""
+    def _requeue_if_pending(self, existing: Delivery) -> Delivery:
+        """A delivery found existing when its event came again. If it is still pending, its next
+        attempt's message may have been lost with an invocation that died between writing it and
+        queueing the message: queued again (a duplicate message is harmless: attempts are claimed,
+        and made once)."""
+        if not existing.terminal:
+            due = existing.next_attempt_at if existing.next_attempt_at is not None else existing.created_at
+            self.enqueue(existing, max(0.0, due - self.clock()))
+        return existing
+
+    def fan_out(self, event: dict[str, Any], remaining_s: float = CLAIM_S) -> dict[str, int]:
+        """One delivery per subscription of the job's tenant that wants this event, its first
+        attempt made here while the invocation (`remaining_s` left) has time for one; the others
+        are queued. Returns how many deliveries were delivered, are retried, were queued without
+        an attempt, and already existed."""
+        ends_at = time.monotonic() + remaining_s
         detail = event["detail"]
         event_type, payload = event_payload(event)
-        count = 0
         expires_at = _epoch(detail.get("expires_at"))  # the delivery log keeps it as long as the job
-        for sub in self.store.subscriptions(detail["tenant_id"]):
-            if sub.wants(event_type, detail.get("action")):
-                # In place: Lambda gives the fan-out only three asynchronous tries before its event
-                # goes to the dead-letter queue.
-                retry_transient(
-                    lambda sub=sub: self.open_delivery(
-                        sub, detail["event_id"], event_type, payload, detail["job_id"], expires_at
-                    ),
-                    tries=4,
-                )
-                count += 1
-        logger.info("job event fanned out", extra={"job_id": detail["job_id"], "deliveries": count})
-        return count
+        subs = [
+            s
+            for s in self.store.subscriptions(detail["tenant_id"])
+            if s.wants(event_type, detail.get("action"))
+        ]
+        outcomes: Counter[str] = Counter()
+        for n, sub in enumerate(subs):
+            d = self._new_delivery(sub, detail["event_id"], event_type, payload, detail["job_id"], expires_at)
+            # Time kept for queueing the subscriptions after this one, should their turn find none.
+            reserve_s = QUEUE_S * (len(subs) - n - 1)
+            # AWS calls are retried in place: Lambda gives the fan-out only three asynchronous
+            # tries before its event goes to the dead-letter queue.
+            outcomes[self._open_and_attempt(sub, d, ends_at - reserve_s)] += 1
+        logger.info(
+            "job event fanned out",
+            extra={"job_id": detail["job_id"], "deliveries": len(subs), "outcomes": dict(outcomes)},
+        )
+        return dict(outcomes)
+
+    def _open_and_attempt(self, sub: Subscription, d: Delivery, ends_at: float) -> str:
+        existing = retry_transient(lambda: self.store.get_delivery(d.sub_id, d.delivery_id), tries=4)
+        if existing is not None:  # the same event again: no second delivery, no second first attempt
+            retry_transient(lambda: self._requeue_if_pending(existing), tries=4)
+            return "existing"
+        if attempt_budget(ends_at - time.monotonic()) < MIN_ATTEMPT_S:
+            retry_transient(lambda: self._open_queued(d), tries=4)
+            return "queued"
+        attempt, status, next_at, delay = self._judge(sub, d, self._post(sub, d, ends_at))
+        first = replace(d, status=status, attempt_count=1, attempts=(attempt,), next_attempt_at=next_at)
+        self._log_attempt(first, attempt, status, 1)  # before the write: it may fail, or lose
+        if not retry_transient(lambda: self.store.create_delivery(first), tries=4):
+            # A duplicate of the event wrote the delivery first: its result is the delivery's, and
+            # it queues the retry if one is due. This attempt reached the receiver all the same.
+            logger.warning(
+                "webhook attempt not recorded: a duplicate of its event wrote the delivery first",
+                extra={"delivery_id": d.delivery_id, "sub_id": d.sub_id},
+            )
+            return "existing"
+        if delay is not None:
+            retry_transient(lambda: self.enqueue(first, delay), tries=4)
+        return "retried" if delay is not None else status
 
     def restart(self, d: Delivery) -> Delivery | None:
         """Puts a delivery back on its schedule from the start and queues its attempt (redeliver,
@@ -267,7 +352,11 @@ class Deliverer:
             logger.warning("webhook attempt failed before an answer", exc_info=True)
             return AttemptResult(None, elapsed_ms(started), f"{type(exc).__name__}: {exc}"[:300])
 
-    def _conclude(self, sub: Subscription, d: Delivery, result: AttemptResult) -> None:
+    def _judge(
+        self, sub: Subscription, d: Delivery, result: AttemptResult
+    ) -> tuple[dict[str, Any], str, float | None, float | None]:
+        """What an attempt's result makes of the delivery: (the attempt as logged, the delivery's
+        status, its next attempt's time, the delay before it). A 410 disables the subscription."""
         now = self.clock()
         attempt = {
             "at": round(now, 3),
@@ -276,29 +365,35 @@ class Deliverer:
             "error": result.error,
         }
         code = result.status_code
-        next_at: float | None = None
         if code is not None and 200 <= code < 300:
-            status = "succeeded"
-        elif code == 410:
-            status = "failed"
+            return attempt, "succeeded", None, None
+        if code == 410:
             self.store.disable(sub, "The endpoint answered 410 Gone; delivery stopped.", now)
-        else:
-            delay = retry_delay(d.attempt_count + 1 - d.schedule_base, result.retry_after_s, self.time_scale)
-            if delay is None:
-                status = "exhausted"
-            else:
-                status = "pending"
-                next_at = now + delay
-                # queued before recording: a crash in between repeats this attempt, never drops it
-                self.enqueue(d, delay, attempt_count=d.attempt_count + 1)
+            return attempt, "failed", None, None
+        delay = retry_delay(d.attempt_count + 1 - d.schedule_base, result.retry_after_s, self.time_scale)
+        if delay is None:
+            return attempt, "exhausted", None, None
+        return attempt, "pending", now + delay, delay
+
+    def _conclude(self, sub: Subscription, d: Delivery, result: AttemptResult) -> None:
+        attempt, status, next_at, delay = self._judge(sub, d, result)
+        if delay is not None:
+            # queued before recording: a crash in between repeats this attempt, never drops it
+            self.enqueue(d, delay, attempt_count=d.attempt_count + 1)
         self.store.record_attempt(d, attempt, status, next_at)
+        self._log_attempt(d, attempt, status, d.attempt_count + 1)
+
+    @staticmethod
+    def _log_attempt(d: Delivery, attempt: dict[str, Any], status: str, number: int) -> None:
         logger.info(
             "webhook attempt",
             extra={
-                "status_code": code,
+                "delivery_id": d.delivery_id,
+                "sub_id": d.sub_id,
+                "status_code": attempt["status_code"],
                 "outcome": status,
-                "attempt": d.attempt_count + 1,
-                "error": result.error,
+                "attempt": number,
+                "error": attempt["error"],
             },
         )
 

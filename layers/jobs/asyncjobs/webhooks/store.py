@@ -175,7 +175,12 @@ class WebhookStore(Table):
 
     # -- deliveries ------------------------------------------------------------------------
     def create_delivery(self, d: Delivery) -> bool:
-        """Stores a new delivery; False if it already exists (the same event announced again)."""
+        """Stores a new delivery as `d` has it: pending and never attempted, or already with its
+        first attempt's result (the fan-out attempts before it writes). False if one exists (the
+        same event announced again, or fanned out by another invocation at the same time).
+
+        A put whose response was lost fails its own condition on the SDK's retry: the stored item
+        is then read back, and when it is exactly what this put wrote, the put is ours (True)."""
         values = {
             "pk": f"SUB#{d.sub_id}",
             "sk": f"DLV#{d.delivery_id}",
@@ -187,16 +192,20 @@ class WebhookStore(Table):
             "payload": d.payload,
             "status": d.status,
             "created_at": d.created_at,
-            "attempt_count": 0,
+            "attempt_count": d.attempt_count,
             "schedule_base": 0,
-            "attempts": [],
+            "attempts": list(d.attempts),
             "next_attempt_at": d.next_attempt_at,
             "expires_at": int(d.expires_at or d.created_at + DELIVERY_RETENTION_S),
         }
+        item = to_item(values)
         try:
-            self._call("put_item", Item=to_item(values), ConditionExpression="attribute_not_exists(pk)")
+            self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ConditionFailed:
-            return False
+            stored = self._call(
+                "get_item", Key=to_item({"pk": values["pk"], "sk": values["sk"]}), ConsistentRead=True
+            )
+            return from_item(stored.get("Item") or {}) == from_item(item)
         return True
 
     def get_delivery(self, sub_id: str, delivery_id: str, now: float | None = None) -> Delivery | None:
