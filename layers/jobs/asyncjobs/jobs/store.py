@@ -23,10 +23,12 @@ import contextlib
 import contextvars
 import json
 import math
+import time
 import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from asyncjobs.aws.dynamo import ConditionFailed, Table, from_item, to_item
@@ -40,9 +42,11 @@ MAX_PAGE_SIZE = 100
 # finish) or more, so 16 lift a tenant's ceiling to about 5,000 jobs/s. Every listing page reads
 # each shard once at least, so more shards cost every listing more. Changing it re-keys every item.
 SHARDS = 16
-# Rounds of shard Queries one listing page may make: a filter that matches few jobs would read on
-# through a tenant's whole history; the page ends early with a cursor instead.
-_MAX_ROUNDS = 8
+# Shard Queries one listing page may make (the first round reads every shard once): a filter that
+# matches few jobs would read on through a tenant's whole history; the page ends early with a
+# cursor instead. Batches of items one page by action may read, likewise.
+_MAX_QUERIES = 8 * SHARDS
+_MAX_BATCHES = 8
 # Items one shard Query may read (Limit): a shard whose pages the filter thins out reads twice as
 # many each time it is read again, up to this.
 _MAX_SHARD_READ = 128
@@ -123,7 +127,7 @@ def encode_cursor(job_id: str) -> str:
 
 
 def _is_cursor_id(value: str) -> bool:
-    """A job id, or an action's id: a page that ends early (`_MAX_ROUNDS`) ends where a shard's
+    """A job id, or an action's id: a page that ends early (`_MAX_QUERIES`) ends where a shard's
     read stopped, which may be among a multi-action job's actions, before the job itself."""
     root, dot, index = value.partition(".")
     return is_job_id(root) and (not dot or (index.isascii() and index.isdigit() and len(index) <= 3))
@@ -141,7 +145,7 @@ def decode_cursor(cursor: str) -> str:
 
 
 class _Paused(Exception):
-    """A listing page used its rounds of Queries: it ends here, and the next continues below `after`."""
+    """A listing page used its Queries: it ends here, and the next continues below `after`."""
 
     def __init__(self, after: str) -> None:
         super().__init__(after)
@@ -188,12 +192,12 @@ class _Merge:
     def __init__(self, shards: list[_Shard], fetch: Callable[[list[_Shard]], None]) -> None:
         self._shards = shards
         self._fetch = fetch
-        self.rounds = 0
+        self.queries = 0
 
     def pop(self) -> dict[str, Any] | None:
         """The newest item not yet taken, or None once every shard is read to its end. Raises
-        _Paused instead of reading past `_MAX_ROUNDS` rounds: everything taken so far sorts above
-        its `after`, and everything not taken below it."""
+        _Paused instead of making more than `_MAX_QUERIES` Queries: everything taken so far sorts
+        above its `after`, and everything not taken below it."""
         while True:
             held = [s for s in self._shards if s.items]
             best = max(held, key=_Shard.head) if held else None
@@ -205,10 +209,10 @@ class _Merge:
             ]
             if not need:
                 return best.items.popleft() if best else None
-            if self.rounds == _MAX_ROUNDS:
+            if self.queries and self.queries + len(need) > _MAX_QUERIES:
                 # every shard was read once (the first round reads them all), so each has a bound
                 raise _Paused(max(str(s.bound) for s in need))
-            self.rounds += 1
+            self.queries += len(need)
             self._fetch(need)
 
     def more(self) -> bool:
@@ -304,7 +308,7 @@ class JobStore(Table):
 
     def _merge(self, queries: list[dict[str, Any]], before: str | None, read: int) -> _Merge:
         def fetch(shards: list[_Shard]) -> None:
-            _run_all([lambda s=s: s.fetch(self._call) for s in shards])  # type: ignore[misc]
+            _run_all([partial(s.fetch, self._call) for s in shards])
 
         return _Merge([_Shard(q, before, read) for q in queries], fetch)
 
@@ -388,7 +392,7 @@ class JobStore(Table):
         ]
         merge = self._merge(queries, before, read)
         jobs: list[Job] = []
-        for _ in range(_MAX_ROUNDS):
+        for _ in range(_MAX_BATCHES):
             # with a status filter, read a batch of 25 at least: most may not match
             want = min(_BATCH_GET_MAX, limit - len(jobs) if status is None else max(limit - len(jobs), 25))
             ids: list[str] = []
@@ -418,20 +422,24 @@ class JobStore(Table):
         index trails the table), so no job on the page is skipped for being too new."""
         found: dict[str, Job] = {}
         keys = [job_key(tenant_id, j) for j in job_ids]
-        for _ in range(_MAX_ROUNDS):
-            if not keys:
-                return found
+        stalled = 0
+        while keys:
             resp = self._client_call(
                 "batch_get_item",
                 RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}},
             )
-            for raw in resp.get("Responses", {}).get(self._table, []):
+            got = resp.get("Responses", {}).get(self._table, [])
+            for raw in got:
                 job = job_from_item(from_item(raw))
                 found[job.job_id] = job
-            # keys DynamoDB left unread (throttling, or 16 MB): read them again
+            # keys DynamoDB left unread (over 16 MB, or throttled): read them again, backing off
+            # while nothing at all is read
             keys = resp.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
-        if keys:
-            raise InfrastructureError(f"DynamoDB batch_get_item left {len(keys)} keys unread")
+            stalled = 0 if got else stalled + 1
+            if keys and stalled:
+                if stalled == 3:
+                    raise InfrastructureError(f"DynamoDB batch_get_item left {len(keys)} keys unread")
+                time.sleep(0.05 * 2**stalled)
         return found
 
     # -- writes ----------------------------------------------------------------------------
