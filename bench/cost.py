@@ -65,6 +65,13 @@ def item_size(value: Any) -> int:
     return sum(len(k.encode()) + item_size(v) for k, v in value.items())
 
 
+def _index_writes(item: dict[str, Any]) -> int:
+    """Write units a new item adds on the jobs table's `ByAction` index: keys only (under 1 KB),
+    written when an item with its key is created; no later write changes the key, so updates
+    add none."""
+    return 1 if "tenant_action" in item else 0
+
+
 class Meter:
     """Counts requests by service and operation, and DynamoDB units, on every client created
     from the default boto3 session (the functions' clients)."""
@@ -124,7 +131,7 @@ class Meter:
         if service != "dynamodb":
             return
         if op == "PutItem":
-            self.wru += math.ceil(item_size(req["Item"]) / 1024)
+            self.wru += math.ceil(item_size(req["Item"]) / 1024) + _index_writes(req["Item"])
         elif op == "UpdateItem":
             self.wru += math.ceil(max(1, item_size(parsed.get("Attributes") or {})) / 1024)
         elif op == "DeleteItem":
@@ -134,9 +141,16 @@ class Meter:
             for entry in req.get("TransactItems", []):
                 ((_, spec),) = entry.items()
                 self.wru += 2 * math.ceil(max(1, item_size(spec.get("Item") or {})) / 1024)
+                self.wru += _index_writes(spec.get("Item") or {})
         elif op == "GetItem":
             units = math.ceil(max(1, item_size(parsed.get("Item") or {})) / 4096)
             self.rru += units if req.get("ConsistentRead") else units / 2
+        elif op == "BatchGetItem":
+            # each item read is rounded up to 4 KB on its own
+            for table, spec in req.get("RequestItems", {}).items():
+                for item in parsed.get("Responses", {}).get(table, []):
+                    units = math.ceil(max(1, item_size(item)) / 4096)
+                    self.rru += units if spec.get("ConsistentRead") else units / 2
         elif op == "Query":
             size = sum(item_size(i) for i in parsed.get("Items", []))
             units = max(1, math.ceil(size / 4096))
