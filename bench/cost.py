@@ -65,13 +65,6 @@ def item_size(value: Any) -> int:
     return sum(len(k.encode()) + item_size(v) for k, v in value.items())
 
 
-def _index_writes(item: dict[str, Any]) -> int:
-    """Write units a new item adds on the jobs table's `ByAction` index: keys only (under 1 KB),
-    written when an item with its key is created; no later write changes the key, so updates
-    add none."""
-    return 1 if "tenant_action" in item else 0
-
-
 class Meter:
     """Counts requests by service and operation, and DynamoDB units, on every client created
     from the default boto3 session (the functions' clients)."""
@@ -131,7 +124,7 @@ class Meter:
         if service != "dynamodb":
             return
         if op == "PutItem":
-            self.wru += math.ceil(item_size(req["Item"]) / 1024) + _index_writes(req["Item"])
+            self.wru += math.ceil(item_size(req["Item"]) / 1024)
         elif op == "UpdateItem":
             self.wru += math.ceil(max(1, item_size(parsed.get("Attributes") or {})) / 1024)
         elif op == "DeleteItem":
@@ -141,7 +134,6 @@ class Meter:
             for entry in req.get("TransactItems", []):
                 ((_, spec),) = entry.items()
                 self.wru += 2 * math.ceil(max(1, item_size(spec.get("Item") or {})) / 1024)
-                self.wru += _index_writes(spec.get("Item") or {})
         elif op == "GetItem":
             units = math.ceil(max(1, item_size(parsed.get("Item") or {})) / 4096)
             self.rru += units if req.get("ConsistentRead") else units / 2
