@@ -137,6 +137,12 @@ class Meter:
         elif op == "GetItem":
             units = math.ceil(max(1, item_size(parsed.get("Item") or {})) / 4096)
             self.rru += units if req.get("ConsistentRead") else units / 2
+        elif op == "BatchGetItem":
+            # each item read is rounded up to 4 KB on its own
+            for table, spec in req.get("RequestItems", {}).items():
+                for item in parsed.get("Responses", {}).get(table, []):
+                    units = math.ceil(max(1, item_size(item)) / 4096)
+                    self.rru += units if spec.get("ConsistentRead") else units / 2
         elif op == "Query":
             size = sum(item_size(i) for i in parsed.get("Items", []))
             units = max(1, math.ceil(size / 4096))
@@ -409,17 +415,19 @@ def waiting_cost(waits: tuple[int, ...] = (1, 5, 20)) -> dict[str, Any]:
 def _prefill(h: Any, count: int) -> None:
     """Other jobs of the same tenant already in the table."""
     from asyncjobs.jobs.ids import new_job_id
+    from asyncjobs.jobs.store import action_index_key, job_key
 
     table = h.env["JOBS_TABLE"]
     now = int(time.time())
     for start in range(0, count, 25):
+        ids = [new_job_id() for _ in range(min(25, count - start))]
         batch = [
             {
                 "PutRequest": {
                     "Item": {
+                        **job_key("acme", job_id),
                         "tenant_id": {"S": "acme"},
-                        "job_id": {"S": new_job_id()},
-                        "tenant_action": {"S": "acme#diagnostic"},
+                        "tenant_action": {"S": action_index_key("acme", "diagnostic", job_id)},
                         "action": {"S": "diagnostic"},
                         "status": {"S": "succeeded"},
                         "created_at": {"N": str(now)},
@@ -431,7 +439,7 @@ def _prefill(h: Any, count: int) -> None:
                     }
                 }
             }
-            for _ in range(min(25, count - start))
+            for job_id in ids
         ]
         h.ddb.batch_write_item(RequestItems={table: batch})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import threading
 import time
@@ -40,6 +41,9 @@ PARAMETERS = {
     "WebhookTimeScale": "0",
 }
 EVENTS = ROOT / "events"
+
+# The function whose handler runs in this context (Harness.running).
+_RUNNING: contextvars.ContextVar[str | None] = contextvars.ContextVar("running_function", default=None)
 
 
 @dataclass
@@ -85,7 +89,7 @@ class Harness:
             "WebhookDeliveryFunction": webhook_delivery_app.handler,
             "HavenFunction": haven_app.handler,
         }
-        self._running = threading.local()
+        self._running = _RUNNING
         self.handlers = {name: self._attributed(name, h) for name, h in handlers.items()}
         assert set(self.handlers) == set(stack.functions), "a function of the template has no handler here"
         self.authorizers = Authorizers(self._invoke)
@@ -114,21 +118,21 @@ class Harness:
 
     def _attributed(self, function: str, handler: Any) -> Any:
         """Every invocation goes through here, so `running()` names the function whose handler
-        runs on this thread (tests/integration/test_iam.py attributes AWS calls with it)."""
+        runs on this thread, or on a thread it handed work to with its context (the shard Queries
+        of a listing): tests/integration/test_iam.py attributes AWS calls with it."""
 
         def invoke(event: dict[str, Any], context: Any) -> Any:
-            previous = getattr(self._running, "function", None)
-            self._running.function = function
+            token = self._running.set(function)
             try:
                 return handler(event, context)
             finally:
-                self._running.function = previous
+                self._running.reset(token)
 
         return invoke
 
     def running(self) -> str | None:
-        """The function whose handler is running on this thread, if any."""
-        return getattr(self._running, "function", None)
+        """The function whose handler is running on this thread (or in this context), if any."""
+        return self._running.get()
 
     # -- HTTP ------------------------------------------------------------------------------
     def _invoke(self, function: str, event: dict[str, Any]) -> tuple[bool, Any]:
@@ -360,12 +364,17 @@ class Harness:
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
     # -- data ------------------------------------------------------------------------------
+    @staticmethod
+    def job_key(tenant: str, job_id: str) -> dict[str, Any]:
+        """The key of a job's item (its partition key is sharded: jobs/store.py)."""
+        from asyncjobs.jobs.store import job_key
+
+        return job_key(tenant, job_id)
+
     def item(self, tenant: str, job_id: str) -> dict[str, Any] | None:
         from boto3.dynamodb.types import TypeDeserializer
 
-        resp = self.ddb.get_item(
-            TableName=self.env["JOBS_TABLE"], Key={"tenant_id": {"S": tenant}, "job_id": {"S": job_id}}
-        )
+        resp = self.ddb.get_item(TableName=self.env["JOBS_TABLE"], Key=self.job_key(tenant, job_id))
         if "Item" not in resp:
             return None
         d = TypeDeserializer()

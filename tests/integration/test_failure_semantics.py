@@ -95,7 +95,7 @@ def test_job_store_that_failed_leaves_a_tombstone_no_late_write_can_pass(harness
     with pytest.raises(harness.ddb.exceptions.ConditionalCheckFailedException):
         harness.ddb.put_item(
             TableName=harness.env["JOBS_TABLE"],
-            Item={"tenant_id": {"S": "acme"}, "job_id": {"S": job_id}, "status": {"S": "queued"}},
+            Item={**harness.job_key("acme", job_id), "tenant_id": {"S": "acme"}, "status": {"S": "queued"}},
             ConditionExpression="attribute_not_exists(job_id)",
         )
     assert harness.status("acme", "/diagnostic", job_id).status == 404
@@ -302,7 +302,7 @@ def test_cancelled_job_whose_attempt_crashed_is_not_run_again(harness):
     assert harness.request("POST", f"/v2/tenants/acme/jobs/{job_id}/cancel").status == 202
     harness.ddb.update_item(  # the crashed attempt's lease runs out
         TableName=harness.env["JOBS_TABLE"],
-        Key={"tenant_id": {"S": "acme"}, "job_id": {"S": job_id}},
+        Key=harness.job_key("acme", job_id),
         UpdateExpression="SET lease_until = :past",
         ExpressionAttributeValues={":past": {"N": str(svc.clock() - 1)}},
     )
@@ -341,7 +341,7 @@ def test_cancel_accepted_just_before_the_closing_write_ends_the_job_cancelled(ha
     svc = harness.services()
     job = svc.store.get("acme", job_id)
     svc.store.start(job, svc.clock() - 100, lease_until=svc.clock() - 50)
-    table, key = harness.env["JOBS_TABLE"], {"tenant_id": {"S": "acme"}, "job_id": {"S": job_id}}
+    table, key = harness.env["JOBS_TABLE"], harness.job_key("acme", job_id)
     raced = []
 
     def cancel_first(**_):

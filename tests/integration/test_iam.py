@@ -50,6 +50,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "StatusFunction": {
         "dynamodb:GetItem": {"JobsTable"},
         "dynamodb:Query": {"JobsTable", "JobsTable/index/ByAction"},
+        "dynamodb:BatchGetItem": {"JobsTable"},  # a page listed by action: the index has keys only
         # what its presigned download URLs do; HeadObject of an uploaded file (GET .../files/{id})
         "s3:GetObject": {"ResultsBucket/results/*", "ResultsBucket/uploads/*"},
     },
@@ -268,6 +269,8 @@ _IAM_ACTION = {  # boto3 operation -> IAM action, where the names differ
 def _resource(harness: Any, service: str, params: dict[str, Any]) -> list[str]:
     region = harness.stack.region
     if service == "dynamodb":
+        if "RequestItems" in params:  # BatchGetItem: the tables are the keys of RequestItems
+            return [f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{t}" for t in params["RequestItems"]]
         arn = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{params['TableName']}"
         return [f"{arn}/index/{params['IndexName']}" if "IndexName" in params else arn]
     if service == "sqs":

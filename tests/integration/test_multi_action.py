@@ -89,7 +89,7 @@ def test_a_crash_between_an_actions_end_and_its_record_is_repaired_by_the_redeli
     # As if the executor had crashed after the last action's terminal write, before recording it
     harness.ddb.update_item(
         TableName=harness.stack.ref("JobsTable"),
-        Key={"tenant_id": {"S": "acme"}, "job_id": {"S": job_id}},
+        Key=harness.job_key("acme", job_id),
         UpdateExpression="SET #s = :q DELETE ended_actions :one REMOVE finished_at",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":q": {"S": "in_progress"}, ":one": {"NS": ["1"]}},
@@ -207,7 +207,7 @@ def test_an_expired_multi_action_job_is_gone(harness):
     job_id = _submit(harness, [QUICK])
     harness.ddb.update_item(
         TableName=harness.stack.ref("JobsTable"),
-        Key={"tenant_id": {"S": "acme"}, "job_id": {"S": job_id}},
+        Key=harness.job_key("acme", job_id),
         UpdateExpression="SET expires_at = :past",
         ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
     )

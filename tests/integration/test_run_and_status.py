@@ -218,7 +218,7 @@ def test_job_past_seven_days_is_404_while_its_item_still_exists(harness):
     # DynamoDB deletes expired items only eventually; moto never does. Age the item past its TTL.
     harness.ddb.update_item(
         TableName=harness.env["JOBS_TABLE"],
-        Key={"tenant_id": {"S": "acme"}, "job_id": {"S": job_id}},
+        Key=harness.job_key("acme", job_id),
         UpdateExpression="SET expires_at = :t",
         ExpressionAttributeValues={":t": {"N": str(int(time.time()) - 1)}},
     )

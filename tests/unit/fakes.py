@@ -25,7 +25,7 @@ from asyncjobs.aws.dynamo import ConditionFailed
 from asyncjobs.errors import InfrastructureError, NotFound
 from asyncjobs.jobs.events import event_detail
 from asyncjobs.jobs.models import Job, JobError, JobStatus
-from asyncjobs.jobs.store import _MAX_QUERY_PAGES, Page, decode_cursor, encode_cursor
+from asyncjobs.jobs.store import Page, decode_cursor, encode_cursor
 from asyncjobs.webhooks.http_client import AttemptResult
 from asyncjobs.webhooks.models import Delivery, Subscription
 from asyncjobs.webhooks.ssrf import Target
@@ -139,8 +139,8 @@ class FakeJobStore(_Faults):
     ) -> Page:
         self._enter("list")
         start = decode_cursor(cursor) if cursor else None
-        # KeyCondition #p = :p on the table (tenant_id) or the sparse ByAction index (tenant_action:
-        # items without it are not in the index), newest first, from after the cursor
+        # The tenant's jobs on the table or on the sparse ByAction index (tenant_action: items
+        # without it are not in the index), newest first, below the cursor
         keys = sorted(
             (
                 i
@@ -160,24 +160,11 @@ class FakeJobStore(_Faults):
                 and (status is None or job.status is status)
             )
 
-        # Pages of Limit = max(limit, 25) items read, filtered after the read; a LastEvaluatedKey
-        # whenever a page read its Limit. The store reads on within _MAX_QUERY_PAGES pages.
-        size = max(limit, 25)
-        jobs: list[Job] = []
-        lek: str | None = None
-        for p in range(_MAX_QUERY_PAGES):
-            read = keys[p * size : (p + 1) * size]
-            lek = read[-1] if len(read) == size else None
-            items = [job for i in read if matches(job := self.jobs[(tenant_id, i)])]
-            for job in items:
-                jobs.append(job)
-                if len(jobs) == limit:
-                    more = lek is not None or job is not items[-1]
-                    return Page(jobs, encode_cursor(job.job_id) if more else None)
-            if lek is None:
-                return Page(jobs, None)
-        assert lek is not None
-        return Page(jobs, encode_cursor(lek))
+        # The store merges the tenant's shards newest first; the page ends with a cursor when
+        # more jobs may follow (here: exactly when they do).
+        found = [job for i in keys if matches(job := self.jobs[(tenant_id, i)])]
+        jobs = found[:limit]
+        return Page(jobs, encode_cursor(jobs[-1].job_id) if len(found) > limit else None)
 
     def create(self, job: Job) -> None:
         self._enter("create")

@@ -16,10 +16,13 @@ AWS_ERRORS = (ClientError, BotoCoreError)
 
 # Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck call
 # from eating the function's whole timeout. What still fails after that surfaces to the caller.
+# A listing queries a tenant's 16 shards at once (jobs/store.py): with botocore's default pool of
+# 10 connections, 6 of them would open a new connection (TLS handshake included) every time.
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
     connect_timeout=3,
     read_timeout=10,
+    max_pool_connections=16,
 )
 
 # Presigned URLs and upload forms signed with SigV4, whatever botocore would pick for the region:

@@ -1,5 +1,15 @@
 """DynamoDB access for jobs: the only module that knows the table's keys and expressions.
 
+Keys. A job's item is keyed `pk` = `<tenant>#<shard>` and `job_id` (UUIDv7, time-ordered): one
+partition key value takes at most 1,000 write units/s, and job ids always land at the end of their
+partition, so split-for-heat cannot spread a hot tenant; SHARDS key values per tenant can. The shard
+is a stable hash of the job's root id (an action `<job id>.NN` shares its job's shard), so a status
+read is still one GetItem and a job with its actions still one `begins_with` Query. A listing reads
+every shard newest first and merges them (`_Merge`). The `ByAction` index is keyed the same way
+(`tenant_action` = `<tenant>#<action>#<shard>`) and projects keys only: its entry is written once,
+when the job is created (no later write changes a key), and a listing by action reads the page's
+items from the table (BatchGetItem).
+
 Every state change is a conditional write, so concurrent or redelivered work can never move a job
 backwards or overwrite a terminal state. Writes by an executor attempt are fenced by the job's
 `attempts` counter: a worker whose lease was taken over can no longer write.
@@ -10,18 +20,64 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import contextvars
 import json
+import math
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from asyncjobs.aws.dynamo import ConditionFailed, Table, from_item, to_item
-from asyncjobs.errors import InvalidRequest
+from asyncjobs.errors import InfrastructureError, InvalidRequest
 from asyncjobs.jobs.ids import is_job_id
 from asyncjobs.jobs.models import Job, JobError, JobStatus
 
 BY_ACTION_INDEX = "ByAction"
 MAX_PAGE_SIZE = 100
-_MAX_QUERY_PAGES = 10
+# Partition key values per tenant: each takes 1,000 write units/s, a job costs 3 (create, claim,
+# finish) or more, so 16 lift a tenant's ceiling to about 5,000 jobs/s. Every listing page reads
+# each shard once at least, so more shards cost every listing more. Changing it re-keys every item.
+SHARDS = 16
+# Shard Queries one listing page may make (the first round reads every shard once): a filter that
+# matches few jobs would read on through a tenant's whole history; the page ends early with a
+# cursor instead. Batches of items one page by action may read, likewise.
+_MAX_QUERIES = 8 * SHARDS
+_MAX_BATCHES = 8
+# Items one shard Query may read (Limit): a shard whose pages the filter thins out reads twice as
+# many each time it is read again, up to this.
+_MAX_SHARD_READ = 128
+_BATCH_GET_MAX = 100  # keys per BatchGetItem
+
+
+def shard_of(job_id: str) -> int:
+    """The shard of a job's items: CRC-32 (stable across processes and versions, unlike `hash`) of
+    its root id, so a multi-action job's actions (`<job id>.NN`) share its partition. Every bit of
+    the id, its 74 random ones included, moves the checksum's low bits, so the shards fill evenly
+    whatever the time (tests/unit/test_job_keys.py counts them)."""
+    root = job_id.split(".", 1)[0]
+    return zlib.crc32(root.encode()) % SHARDS
+
+
+def _pk(tenant_id: str, shard: int) -> str:
+    return f"{tenant_id}#{shard:02d}"
+
+
+def _action_pk(tenant_id: str, action: str, shard: int) -> str:
+    return f"{tenant_id}#{action}#{shard:02d}"
+
+
+def job_key(tenant_id: str, job_id: str) -> dict[str, Any]:
+    """The key of a job's item, in DynamoDB's form (tools and tests that read items directly)."""
+    return {"pk": {"S": _pk(tenant_id, shard_of(job_id))}, "job_id": {"S": job_id}}
+
+
+def action_index_key(tenant_id: str, action: str, job_id: str) -> str:
+    """The `ByAction` partition key of a job (not of an action of a multi-action job: unlisted)."""
+    return _action_pk(tenant_id, action, shard_of(job_id))
 
 
 def _num(value: Any) -> float | None:
@@ -71,22 +127,126 @@ def encode_cursor(job_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"j": job_id}).encode()).decode().rstrip("=")
 
 
+def _is_cursor_id(value: str) -> bool:
+    """A job id, or an action's id: a page that ends early (`_MAX_QUERIES`) ends where a shard's
+    read stopped, which may be among a multi-action job's actions, before the job itself."""
+    root, dot, index = value.partition(".")
+    return is_job_id(root) and (not dot or (index.isascii() and index.isdigit() and len(index) <= 3))
+
+
 def decode_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         job_id = json.loads(base64.urlsafe_b64decode(padded.encode()))["j"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise InvalidRequest("cursor is not valid: pass the `next_cursor` of a previous page") from exc
-    if not isinstance(job_id, str) or not is_job_id(job_id):
+    if not isinstance(job_id, str) or not _is_cursor_id(job_id):
         raise InvalidRequest("cursor is not valid: pass the `next_cursor` of a previous page")
     return job_id
+
+
+class _Paused(Exception):
+    """A listing page used its Queries: it ends here, and the next continues below `after`."""
+
+    def __init__(self, after: str) -> None:
+        super().__init__(after)
+        self.after = after
+
+
+class _Shard:
+    """One shard's part of a listing: the items read from it and not yet merged, newest first, and
+    where its next read starts (`bound`: everything it has not read sorts below this job id)."""
+
+    def __init__(self, query: dict[str, Any], bound: str | None, read: int) -> None:
+        self.query = query
+        self.bound = bound
+        self.read = read
+        self.items: deque[dict[str, Any]] = deque()
+        self.done = False
+        self._start: dict[str, Any] | None = None
+
+    def head(self) -> str:
+        return str(self.items[0]["job_id"]["S"])
+
+    def fetch(self, call: Callable[..., Any]) -> None:
+        """Reads one Query page on (a shard that is done has nothing left)."""
+        kwargs = {**self.query, "Limit": self.read}
+        if self._start is not None:
+            kwargs["ExclusiveStartKey"] = self._start
+        resp = call("query", **kwargs)
+        got = resp.get("Items", [])
+        self.items.extend(got)
+        self._start = resp.get("LastEvaluatedKey")
+        if self._start is None:
+            self.done = True
+        else:
+            self.bound = self._start["job_id"]["S"]
+        if len(got) < self.read:  # the filter thinned this page: read further next time
+            self.read = min(2 * self.read, _MAX_SHARD_READ)
+
+
+class _Merge:
+    """The shards' items merged newest first (job ids are time-ordered), reading a shard only when
+    the next item could be in it: when it holds no item read and its unread part may hold items
+    newer than the newest item read elsewhere. The shards that need a read are read together."""
+
+    def __init__(self, shards: list[_Shard], fetch: Callable[[list[_Shard]], None]) -> None:
+        self._shards = shards
+        self._fetch = fetch
+        self.queries = 0
+
+    def pop(self) -> dict[str, Any] | None:
+        """The newest item not yet taken, or None once every shard is read to its end. Raises
+        _Paused instead of making more than `_MAX_QUERIES` Queries: everything taken so far sorts
+        above its `after`, and everything not taken below it."""
+        while True:
+            held = [s for s in self._shards if s.items]
+            best = max(held, key=_Shard.head) if held else None
+            top = best.head() if best else None
+            need = [
+                s
+                for s in self._shards
+                if not s.items and not s.done and (top is None or s.bound is None or s.bound > top)
+            ]
+            if not need:
+                return best.items.popleft() if best else None
+            if self.queries and self.queries + len(need) > _MAX_QUERIES:
+                # every shard was read once (the first round reads them all), so each has a bound
+                raise _Paused(max(str(s.bound) for s in need))
+            self.queries += len(need)
+            self._fetch(need)
+
+    def more(self) -> bool:
+        """Whether anything may be left below the items taken (a shard not read to its end may
+        turn out to hold nothing more that passes the filter)."""
+        return any(s.items or not s.done for s in self._shards)
+
+
+_pool: Any = None
+
+
+def _run_all(tasks: list[Callable[[], None]]) -> None:
+    """Runs the shards' Queries at once: a page's latency is then about one Query's rather than
+    SHARDS of them. The pool lives as long as the process (a warm Lambda reuses it); its threads
+    start on first use, so functions that never list never pay for it."""
+    global _pool
+    if len(tasks) == 1:
+        tasks[0]()
+        return
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=SHARDS, thread_name_prefix="shard")
+    # each in a copy of the caller's context: what it set up (context variables) holds there too
+    for future in [_pool.submit(contextvars.copy_context().run, task) for task in tasks]:
+        future.result()
 
 
 class JobStore(Table):
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod
     def _key(tenant_id: str, job_id: str) -> dict[str, Any]:
-        return {"tenant_id": {"S": tenant_id}, "job_id": {"S": job_id}}
+        return job_key(tenant_id, job_id)
 
     def _update(self, job: Job, *, set_: str, condition: str, values: dict[str, Any]) -> Job:
         """`SET set_` on the job's item if `condition` holds; returns the job as stored. `#s` and
@@ -116,8 +276,8 @@ class JobStore(Table):
         consistent Query (more pages only when the actions' items exceed 1 MB together)."""
         jobs: list[Job] = []
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "tenant_id = :t AND begins_with(job_id, :j)",
-            "ExpressionAttributeValues": {":t": {"S": tenant_id}, ":j": {"S": job_id}},
+            "KeyConditionExpression": "pk = :p AND begins_with(job_id, :j)",
+            "ExpressionAttributeValues": {":p": job_key(tenant_id, job_id)["pk"], ":j": {"S": job_id}},
             "ConsistentRead": True,
         }
         while True:
@@ -137,8 +297,56 @@ class JobStore(Table):
         limit: int = 25,
         cursor: str | None = None,
     ) -> Page:
-        """A tenant's unexpired jobs, newest first (job ids are time-ordered UUIDv7)."""
-        start_job = decode_cursor(cursor) if cursor else None
+        """A tenant's unexpired jobs, newest first (job ids are time-ordered UUIDv7), merged from its
+        shards; the cursor is the last job id returned, below which every shard continues."""
+        before = decode_cursor(cursor) if cursor else None
+        # A shard's share of a page is about limit / SHARDS: read twice that, so that a second
+        # round is rare, and never more than the page (a Query reads 4 KB for one unit anyway).
+        read = min(limit, 2 * math.ceil(limit / SHARDS) + 2)
+        if action is None:
+            return self._list_table(tenant_id, now, status, limit, before, read)
+        return self._list_by_action(tenant_id, action, now, status, limit, before, read)
+
+    def _merge(self, queries: list[dict[str, Any]], before: str | None, read: int) -> _Merge:
+        def fetch(shards: list[_Shard]) -> None:
+            _run_all([partial(s.fetch, self._call) for s in shards])
+
+        return _Merge([_Shard(q, before, read) for q in queries], fetch)
+
+    @staticmethod
+    def _shard_query(
+        key: str,
+        pk: str,
+        before: str | None,
+        *,
+        filters: list[str] | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        index: str | None = None,
+    ) -> dict[str, Any]:
+        """One shard's Query, newest first, below the cursor (a key condition, not a made-up
+        ExclusiveStartKey: the cursor's job is in another shard, or gone)."""
+        names = {"#p": key, **(names or {})}
+        values = {":p": {"S": pk}, **(values or {})}
+        condition = "#p = :p"
+        if before is not None:
+            condition += " AND job_id < :before"
+            values[":before"] = {"S": before}
+        query: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if filters:
+            query["FilterExpression"] = " AND ".join(filters)
+        if index:
+            query["IndexName"] = index
+        return query
+
+    def _list_table(
+        self, tenant_id: str, now: float, status: JobStatus | None, limit: int, before: str | None, read: int
+    ) -> Page:
         names = {"#e": "expires_at"}
         values: dict[str, Any] = {":now": {"N": str(int(now))}}
         # The actions of multi-action jobs are listed within their job, not as jobs of their own.
@@ -147,56 +355,105 @@ class JobStore(Table):
             names["#s"] = "status"
             values[":s"] = {"S": status.value}
             filters.append("#s = :s")
-        if action is not None:
-            names["#p"] = "tenant_action"
-            values[":p"] = {"S": f"{tenant_id}#{action}"}
-            index: dict[str, Any] = {"IndexName": BY_ACTION_INDEX}
-        else:
-            names["#p"] = "tenant_id"
-            values[":p"] = {"S": tenant_id}
-            index = {}
-
-        def start_key(job_id: str) -> dict[str, Any]:
-            key = self._key(tenant_id, job_id)
-            if action is not None:
-                key["tenant_action"] = {"S": f"{tenant_id}#{action}"}
-            return key
-
+        queries = [
+            self._shard_query(
+                "pk", _pk(tenant_id, shard), before, filters=filters, names=names, values=values
+            )
+            for shard in range(SHARDS)
+        ]
+        merge = self._merge(queries, before, read)
         jobs: list[Job] = []
-        esk = start_key(start_job) if start_job else None
-        # A filtered query may return sparse pages; read on until the page is full, within a bound.
-        for _ in range(_MAX_QUERY_PAGES):
-            kwargs: dict[str, Any] = {
-                "KeyConditionExpression": "#p = :p",
-                "FilterExpression": " AND ".join(filters),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-                "ScanIndexForward": False,
-                "Limit": max(limit, 25),
-                **index,
-            }
-            if esk:
-                kwargs["ExclusiveStartKey"] = esk
-            resp = self._call("query", **kwargs)
-            for raw in resp.get("Items", []):
-                jobs.append(job_from_item(from_item(raw)))
+        try:
+            while len(jobs) < limit:
+                item = merge.pop()
+                if item is None:
+                    return Page(jobs, None)
+                jobs.append(job_from_item(from_item(item)))
+        except _Paused as paused:
+            return Page(jobs, encode_cursor(paused.after))
+        return Page(jobs, encode_cursor(jobs[-1].job_id) if merge.more() else None)
+
+    def _list_by_action(
+        self,
+        tenant_id: str,
+        action: str,
+        now: float,
+        status: JobStatus | None,
+        limit: int,
+        before: str | None,
+        read: int,
+    ) -> Page:
+        """The index gives the page's job ids; their items are read from the table, where expired
+        and (with `status`) other jobs are left out, so a page may take more than one batch."""
+        queries = [
+            self._shard_query(
+                "tenant_action", _action_pk(tenant_id, action, shard), before, index=BY_ACTION_INDEX
+            )
+            for shard in range(SHARDS)
+        ]
+        merge = self._merge(queries, before, read)
+        jobs: list[Job] = []
+        for _ in range(_MAX_BATCHES):
+            # with a status filter, read a batch of 25 at least: most may not match
+            want = min(_BATCH_GET_MAX, limit - len(jobs) if status is None else max(limit - len(jobs), 25))
+            ids: list[str] = []
+            paused: str | None = None
+            try:
+                while len(ids) < want and (item := merge.pop()) is not None:
+                    ids.append(item["job_id"]["S"])
+            except _Paused as exc:
+                paused = exc.after
+            found = self._batch_get(tenant_id, ids)
+            for job_id in ids:
+                job = found.get(job_id)
+                if job is None or job.expired(now) or (status is not None and job.status is not status):
+                    continue  # deleted (by TTL) since the index was read, expired, or filtered out
+                jobs.append(job)
                 if len(jobs) == limit:
-                    more = "LastEvaluatedKey" in resp or raw is not resp["Items"][-1]
-                    return Page(jobs, encode_cursor(jobs[-1].job_id) if more else None)
-            lek = resp.get("LastEvaluatedKey")
-            if not lek:
+                    more = job_id != ids[-1] or merge.more()
+                    return Page(jobs, encode_cursor(job_id) if more else None)
+            if paused is not None:
+                return Page(jobs, encode_cursor(paused))
+            if len(ids) < want:  # every shard read to its end
                 return Page(jobs, None)
-            esk = lek
-        return Page(jobs, encode_cursor(from_item(esk)["job_id"]))
+        return Page(jobs, encode_cursor(ids[-1]))
+
+    def _batch_get(self, tenant_id: str, job_ids: list[str]) -> dict[str, Job]:
+        """The jobs' items, strongly consistent: an id the index has is then always found (the
+        index trails the table), so no job on the page is skipped for being too new."""
+        found: dict[str, Job] = {}
+        keys = [job_key(tenant_id, j) for j in job_ids]
+        stalled = 0
+        while keys:
+            resp = self._client_call(
+                "batch_get_item",
+                RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}},
+            )
+            got = resp.get("Responses", {}).get(self._table, [])
+            for raw in got:
+                job = job_from_item(from_item(raw))
+                found[job.job_id] = job
+            # keys DynamoDB left unread (over 16 MB, or throttled): read them again, backing off
+            # while nothing at all is read
+            keys = resp.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            stalled = 0 if got else stalled + 1
+            if keys and stalled:
+                if stalled == 3:
+                    raise InfrastructureError(f"DynamoDB batch_get_item left {len(keys)} keys unread")
+                time.sleep(0.05 * 2**stalled)
+        return found
 
     # -- writes ----------------------------------------------------------------------------
     @staticmethod
     def _new_item(job: Job) -> dict[str, Any]:
         return {
-            "tenant_id": job.tenant_id,
+            "pk": _pk(job.tenant_id, shard_of(job.job_id)),
+            "tenant_id": job.tenant_id,  # read back by job_from_item
             "job_id": job.job_id,
             # listed by action (the ByAction index) unless it is one action of a multi-action job
-            "tenant_action": None if job.parent_id else f"{job.tenant_id}#{job.action}",
+            "tenant_action": None
+            if job.parent_id
+            else action_index_key(job.tenant_id, job.action, job.job_id),
             "parent_id": job.parent_id,
             "actions_total": job.actions_total or None,
             "action": job.action,
@@ -237,6 +494,7 @@ class JobStore(Table):
         put of the job can no longer land (the same `attribute_not_exists` condition). Every
         reader hides expired jobs; TTL deletes it. False if the job itself is there after all."""
         item = {
+            "pk": _pk(job.tenant_id, shard_of(job.job_id)),
             "tenant_id": job.tenant_id,
             "job_id": job.job_id,
             "action": job.action,
