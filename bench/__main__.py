@@ -40,8 +40,12 @@ def machine() -> str:
 
 
 def scale_on_paper(cost: dict[str, Any]) -> str:
+    from asyncjobs.jobs.store import SHARDS
+
     per_job = cost["total_usd_per_million"] / 1e6
     month = 30 * 86400
+    job_writes = 3  # a one-action job's writes on its own item: create, claim, finish
+    tenant_ceiling = SHARDS * 1000 // job_writes
     rows = []
     for rate in (100, 1_000, 10_000):
         writes = rate * cost["ddb_wru_per_job"]
@@ -55,23 +59,46 @@ def scale_on_paper(cost: dict[str, Any]) -> str:
             "| --- | --- | --- | --- | --- | --- |",
             *rows,
             "",
+            "**One tenant's ceiling.** One DynamoDB partition key value takes at most 1,000 write units"
+            " and 3,000 read units a second, and a job id (UUIDv7) always sorts last, so split-for-heat"
+            " cannot spread one key's writes. No key is one tenant's alone any more:",
+            "",
+            "| what a tenant's jobs write or read | key | limit per tenant |",
+            "| --- | --- | --- |",
+            f"| a job's item: create, claim, finish ({job_writes} write units; more with progress) |"
+            f" `<tenant>#<shard>`, {SHARDS} shards by a hash of the job id | {SHARDS} × 1,000 / {job_writes}"
+            f" ≈ **{tenant_ceiling:,} jobs/s** |",
+            f"| its `ByAction` index entry (keys only: written once, at create) | `<tenant>#<action>#<shard>` |"
+            f" {SHARDS * 1000:,} jobs/s per action |",
+            "| a 3-action job: 4 items in one transaction (2 units each), 2 writes per action, 3 action"
+            " ends, 1 start, 1 end = 19 units | its job's shard |"
+            f" {SHARDS} × 1,000 / 19 ≈ {SHARDS * 1000 // 19:,} jobs/s ({3 * SHARDS * 1000 // 19:,} actions/s) |",
+            "| the webhook fan-out's read of the tenant's subscriptions (one strongly consistent Query) |"
+            " `TENANT#<tenant>` | 3,000 jobs/s (twice that eventually consistent) |",
+            "",
+            "Before this key design one tenant's jobs shared one key: 1,000 / 3 ≈ 333 one-action jobs/s,"
+            " and `ByAction` (projecting every attribute) took another 3 writes per job on one key per"
+            " action. What that costs: a page of a listing reads every shard (16 Queries, at least 8 read"
+            " units: about $1 per million pages, where one Query cost $0.125), run together on a pool so a"
+            " page takes about one Query's time.",
+            "",
             "What binds first, and what to change:",
             "",
             "- **100 jobs/s**: the template's own stage throttle (`ThrottlingRateLimit` 50 req/s, burst 100)"
             " refuses most requests with 429: raise both parameters. Lambda concurrency: the executor needs"
             " 100 × (action seconds); the account default of 1,000 binds at 10 s actions; ask for more, or"
             " cap `MaximumConcurrency` on the SQS event source so jobs wait in the queue rather than throttle.",
-            "- **1,000 jobs/s**: **DynamoDB partitions.** Jobs are keyed by tenant, and one partition takes"
-            " 1,000 write units/s: one tenant tops out near 1,000 / "
-            f"{cost['ddb_wru_per_job']:.0f} ≈ {1000 / cost['ddb_wru_per_job']:.0f} jobs/s (all tenants together"
-            " scale on). Shard the partition key (`tenant#shard`) or key jobs by id with a tenant index."
-            " API Gateway's account quota (10,000 req/s per region) still holds; Lambda concurrency needs an"
-            " increase for anything but short actions.",
+            "- **1,000 jobs/s**: Lambda concurrency (an increase for anything but short actions) and API"
+            " Gateway's account quota (10,000 req/s per region, run + status polls: 3,000 req/s here)."
+            " DynamoDB no longer binds: one tenant alone can run about"
+            f" {tenant_ceiling:,} one-action jobs/s.",
             "- **10,000 jobs/s**: **EventBridge PutEvents** (10,000 requests/s in us-east-1): batch up to 10"
             " entries per call or request an increase; API Gateway's 10,000 req/s account quota is hit by"
             " run + status polls (use webhooks instead of polling, raise the quota); DynamoDB's default"
             f" 40,000 write units/s per table is passed ({10_000 * cost['ddb_wru_per_job']:,.0f}/s): request"
-            " an increase. SQS standard queues have no practical limit here.",
+            " an increase. SQS standard queues have no practical limit here. One tenant at this rate would"
+            f" pass its {tenant_ceiling:,} jobs/s: more shards (`SHARDS` in `jobs/store.py`, fixed before"
+            " the first deployment: changing it re-keys every item).",
         ]
     )
 
@@ -191,6 +218,89 @@ def sync_section(
     ]
 
 
+def cost_floor(cost: dict[str, Any]) -> list[str]:
+    """What the design card's shape costs a job at the least, item by item, against the target."""
+    from bench.cost import PRICE
+
+    fixed = [
+        ("API Gateway: the run and the status poll", 2 * PRICE["apigw_http_request"]),
+        ("EventBridge: the job's event", PRICE["eventbridge_event"]),
+        ("Lambda requests: run, status, executor, webhook fan-out", 4 * PRICE["lambda_request"]),
+        ("SQS: the job's message sent, received and deleted (batch size 1)", 3 * PRICE["sqs_request"]),
+        (
+            "DynamoDB: the job created, claimed and ended, the delivery written (4 write units)",
+            4 * PRICE["ddb_wru"],
+        ),
+        ("DynamoDB: the status poll's read", PRICE["ddb_rru"]),
+    ]
+    floor = sum(v for _, v in fixed) * 1e6
+    rest = cost["total_usd_per_million"] - floor
+    return [
+        f"Missed by ${cost['total_usd_per_million'] - COST_TARGET:.2f}, and no design of this shape can"
+        f" meet ${COST_TARGET:.2f}: what the design card and the guarantees make every job pay is"
+        f" already ${floor:.2f}:",
+        "",
+        "| what every job pays | $ per million |",
+        "| --- | --- |",
+        *[f"| {name} | {v * 1e6:.3f} |" for name, v in fixed],
+        f"| **the floor** | **{floor:.2f}** |",
+        f"| measured above, beyond the floor: the executor's read, the fan-out's two reads, the index entry,"
+        f" Lambda duration | {rest:.2f} |",
+        "",
+        "Going lower means giving up something the product promises: a job that is not claimed before"
+        " it runs (status would read `queued` while it runs, and two copies of its message could run it"
+        " twice at once: -0.63), a listing by action without its index (a scan of the tenant's jobs:"
+        " -0.63), a webhook without its delivery record (no delivery log: -0.63), or the SQS queue or"
+        " the EventBridge rule the design card names. A lower price per request (provisioned DynamoDB"
+        " capacity, API Gateway's volume tiers) lowers the floor without changing the code.",
+        "",
+    ]
+
+
+# Lambda SnapStart for Python, us-east-1 list prices (AWS Lambda pricing, checked 2026-11).
+SNAPSTART_CACHE_GB_S = 0.0000015046  # per GB-second a published version's snapshot is cached (3 h at least)
+SNAPSTART_RESTORE_GB = 0.0001397998  # per GB restored, at every cold start it serves
+HTTP_FUNCTIONS = ("RunFunction", "StatusFunction", "WebhooksFunction", "HavenFunction")
+
+
+def snapstart_section(cold: dict[str, Any], memory_mb: int = 512) -> list[str]:
+    """Lambda SnapStart, evaluated for the HTTP functions against what a cold start costs now."""
+    from bench.cost import PRICE
+
+    gb = memory_mb / 1024
+    measured = [cold[f]["compiled"] for f in HTTP_FUNCTIONS if f in cold]
+    init_ms = max(measured) if measured else 0.0
+    init_usd = init_ms / 1000 * gb * PRICE["lambda_gb_s_arm"] * 1e6
+    restore_usd = SNAPSTART_RESTORE_GB * gb * 1e6
+    cache_month = SNAPSTART_CACHE_GB_S * gb * 30 * 86400
+    return [
+        "### Lambda SnapStart: evaluated, not enabled",
+        "",
+        "SnapStart (Python 3.12+) runs a function's INIT when a version is published, snapshots the"
+        " initialised microVM and restores it at each cold start instead of running INIT again. For the"
+        f" HTTP functions at {memory_mb} MB (arm64):",
+        "",
+        "| per cold start | $ per million cold starts |",
+        "| --- | --- |",
+        f"| INIT as billed today (the slowest HTTP function's cold start above, {init_ms:.0f} ms, billed as"
+        f" duration) | {init_usd:.2f} |",
+        f"| a SnapStart restore (${SNAPSTART_RESTORE_GB:.10f} per GB restored) | {restore_usd:.2f} |",
+        "",
+        f"plus ${cache_month:.2f} a month for each published version's cached snapshot"
+        f" (${SNAPSTART_CACHE_GB_S:.10f} per GB-second), for each of the {len(HTTP_FUNCTIONS)} HTTP functions."
+        f" A restore costs about {restore_usd / init_usd if init_usd else 0:.0f}× the INIT it replaces: with"
+        " cold starts this close to the `import boto3` floor there is little latency left for it to win"
+        " (its restore time cannot be measured off AWS), and every cold start would cost more. It would"
+        " also need `AutoPublishAlias` on each function and API Gateway integrations pointing at the"
+        " alias. Enable it if cold-start latency matters more to you than its price: the code is"
+        " snapshot-safe. Ids, secrets and keys come from `os.urandom`/`secrets` at each call (nothing"
+        " random is seeded during INIT); no AWS client, connection or credential exists after INIT"
+        " (clients are created on the first request, so after a restore); the Haven key cache starts"
+        " empty.",
+        "",
+    ]
+
+
 def write_report(
     cold: dict[str, Any],
     cost: dict[str, Any],
@@ -243,6 +353,7 @@ def write_report(
         " Meeting 1.25× means leaving Powertools' resolver for a small router of our own with pydantic validation"
         " (keeping Powertools to generate the OpenAPI document offline); not done yet.",
         "",
+        *snapstart_section(cold),
         "## Cost per job",
         "",
         "One job's lifecycle: one run, one status poll, the execution, one webhook delivery; requests counted"
@@ -264,16 +375,18 @@ def write_report(
         f" {cost_big['prefill']:,} it makes {sum(cost_big['requests_per_job'].values()):.1f}"
         f" (${cost_big['total_usd_per_million']:.2f} per million).",
         "",
-        "Changed to get here: a job writes progress (and reads its cancellation flag) only once it has run"
-        " a whole progress interval, so short jobs cost three job writes (create, start, finish); the executor"
-        " runs at 512 MB; the webhook fan-out makes each delivery's first attempt itself and writes the"
-        " delivery once, with its result (only retries go through SQS: a webhook delivered at once costs no"
-        " SQS message, no second invocation and one DynamoDB write). Missed by"
-        f" ${cost['total_usd_per_million'] - COST_TARGET:.2f}: the two API requests"
-        f" (${cost['usd_per_million']['API Gateway (HTTP API)']:.2f}) and the job's event"
-        f" (${cost['usd_per_million']['EventBridge']:.2f}) are list prices per request; DynamoDB is the job's three"
-        " writes and the delivery's one.",
+        "Changed to get here (issue 12: $11.38 on the last report, $13.03 once the index writes were"
+        " counted): the webhook fan-out makes each delivery's first attempt itself and writes the delivery"
+        " once, with its result (only retries go through SQS: a webhook delivered at once costs no SQS"
+        " message, no second invocation, one DynamoDB write, where it cost 3 SQS requests, an invocation"
+        " and 3 writes); `ByAction` projects keys only, so its entry is written once, at create (it"
+        " projected every attribute: every write of a job wrote it again, 3 write units per job that the"
+        " bench did not count until now: it now computes every index's writes from each written item before"
+        " and after); a multi-action job's start is marked by its first action only. Earlier: a job writes"
+        " progress only once it has run a whole progress interval, so a short job costs three writes of"
+        " its own (create, claim, finish).",
         "",
+        *cost_floor(cost),
         *sync_section(sync_cost, multi_cost, cost, waiting, sync_latency),
         "## The local stack under load",
         "",
