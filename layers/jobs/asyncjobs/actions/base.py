@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from asyncjobs.jobs.ids import FILE_ID_PATTERN
 
+# What an action's path parameter (its resource id, e.g. `design_id`) may be, on every API.
+PATH_PARAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SEGMENT = re.compile(r"^([a-z0-9_-]+|\{[A-Za-z_][A-Za-z0-9_]*\})$")
 

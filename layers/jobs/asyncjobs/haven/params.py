@@ -17,11 +17,10 @@ from urllib.parse import parse_qs
 
 from pydantic import ValidationError
 
-from asyncjobs.actions.base import Action, ActionInput, FileRef
+from asyncjobs.actions.base import PATH_PARAM_PATTERN, Action, ActionInput, FileRef
 from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.haven.errors import HavenError
 from asyncjobs.http.gate import BodyRefused, parse_json_body
-from asyncjobs.http.routes import PATH_PARAM_PATTERN
 from asyncjobs.jobs.ids import is_file_id
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

@@ -20,7 +20,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from pydantic import BaseModel
 
 from asyncjobs.errors import DomainError, InfrastructureError, ServiceUnavailable
+from asyncjobs.http.proxy import proxy_error
 from asyncjobs.observability import logger
+
+__all__ = ["ErrorBody", "error_response", "proxy_error", "register_error_handlers"]
 
 
 class ErrorDetail(BaseModel):
@@ -86,24 +89,6 @@ def _validation_response(ex: RequestValidationError) -> Response[str]:
     details = _field_errors(errors)
     summary = "; ".join(f"{d['location']} `{d['field']}` {d['message']}" for d in details)
     return error_response(422, "validation_failed", f"The request is invalid: {summary}.", details)
-
-
-def proxy_error(
-    status: int,
-    code: str,
-    message: str,
-    headers: dict[str, str] | None = None,
-    details: list[dict[str, str]] | None = None,
-) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        error["details"] = details
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json", **(headers or {})},
-        "body": json.dumps({"error": error}),
-        "isBase64Encoded": False,
-    }
 
 
 def register_error_handlers(app: APIGatewayHttpResolver) -> None:

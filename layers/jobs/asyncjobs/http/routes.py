@@ -10,12 +10,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
-from asyncjobs.actions.base import Action
+from asyncjobs.actions.base import PATH_PARAM_PATTERN, Action
 from asyncjobs.tenancy.tenants import TENANT_ID_PATTERN
 
 __all__ = ["BODY", "PATH_PARAM_PATTERN", "TENANT_ID_PATTERN", "action_route", "resolver_path"]
-
-PATH_PARAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
 
 def _params(action: Action) -> list[inspect.Parameter]:
