@@ -9,10 +9,11 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from asyncjobs.jobs.ids import FILE_ID_PATTERN
+from asyncjobs.errors import ActionFailed
+from asyncjobs.jobs.ids import FILE_ID_PATTERN, PATH_PARAM_PATTERN
 
-# What an action's path parameter (its resource id, e.g. `design_id`) may be, on every API.
-PATH_PARAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+__all__ = ["PATH_PARAM_PATTERN", "ActionFailed", "ActionInput", "FileId", "FileRef", "JobContext"]
+
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SEGMENT = re.compile(r"^([a-z0-9_-]+|\{[A-Za-z_][A-Za-z0-9_]*\})$")
 
@@ -44,15 +45,6 @@ FileId = Annotated[
     FILE_REF,
 ]
 """An action input's file parameter (a file id; the action reads it with `ctx.read_file`)."""
-
-
-class ActionFailed(Exception):
-    """Raised by an action for an expected failure; `message` is shown to the caller as is."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class JobContext(Protocol):
