@@ -1,4 +1,4 @@
-"""Error answers as API Gateway proxy results, in the one error format (`errors.ErrorBody`), for
+"""Error answers as API Gateway proxy results, in the one error format (`openapi.ErrorBody`), for
 the code that answers before any resolver runs (the request gate) or without one (the Haven API's
 body checks). Kept apart from `errors`, which registers Powertools' handlers: importing this must
 not import Powertools' event handler (~230 modules), or HavenFunction pays for it at cold start."""

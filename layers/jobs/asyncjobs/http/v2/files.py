@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from asyncjobs.http.app import json_response
+from asyncjobs.http.params import Path
+from asyncjobs.http.router import Response, Router
 from asyncjobs.http.routes import BODY, TENANT_ID_PATTERN
 from asyncjobs.jobs import uploads
 from asyncjobs.jobs.ids import FILE_ID_PARAM_PATTERN
@@ -50,7 +50,7 @@ class UploadRequest(BaseModel):
     )
 
 
-def register_run_routes(app: APIGatewayHttpResolver) -> None:
+def register_run_routes(app: Router) -> None:
     """RunFunction's file route: `POST /v2/tenants/{tenant_id}/files`."""
     app.post(
         "/v2/tenants/<tenant_id>/files",
@@ -67,7 +67,7 @@ def register_run_routes(app: APIGatewayHttpResolver) -> None:
     )(create_upload)
 
 
-def create_upload(tenant_id: TENANT_ID, body: Annotated[UploadRequest | None, BODY] = None) -> Response[str]:
+def create_upload(tenant_id: TENANT_ID, body: Annotated[UploadRequest | None, BODY] = None) -> Response:
     request = body or UploadRequest()
     doc = uploads.new_upload(
         get_services(),
@@ -79,7 +79,7 @@ def create_upload(tenant_id: TENANT_ID, body: Annotated[UploadRequest | None, BO
     return json_response(201, doc)
 
 
-def register_status_routes(app: APIGatewayHttpResolver) -> None:
+def register_status_routes(app: Router) -> None:
     """StatusFunction's file route: `GET /v2/tenants/{tenant_id}/files/{file_id}`."""
     app.get(
         "/v2/tenants/<tenant_id>/files/<file_id>",
@@ -93,5 +93,5 @@ def register_status_routes(app: APIGatewayHttpResolver) -> None:
     )(get_file)
 
 
-def get_file(tenant_id: TENANT_ID, file_id: FILE_ID_PATH) -> Response[str]:
+def get_file(tenant_id: TENANT_ID, file_id: FILE_ID_PATH) -> Response:
     return json_response(200, uploads.describe(get_services(), tenant_id, file_id))

@@ -7,11 +7,11 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from asyncjobs.http.app import json_response, new_app
+from asyncjobs.http.params import Body, Path, Query
+from asyncjobs.http.router import Response
 from asyncjobs.http.routes import TENANT_ID_PATTERN
 from asyncjobs.jobs.models import iso
 from asyncjobs.webhooks import subscriptions
@@ -144,19 +144,19 @@ def _deliverer() -> Deliverer:
     tags=["webhooks"],
     responses={201: {"description": "Created. `secret` is shown this once."}},
 )
-def create(tenant_id: Tenant, body: Annotated[SubscriptionIn, Body(embed=False)]) -> Response[str]:
+def create(tenant_id: Tenant, body: Annotated[SubscriptionIn, Body(embed=False)]) -> Response:
     created = subscriptions.create(_deliverer(), tenant_id, **body.model_dump())
     return json_response(201, {**created.subscription.to_public(), "secret": created.secret})
 
 
 @app.get("/v2/tenants/<tenant_id>/webhooks", summary="List webhook subscriptions", tags=["webhooks"])
-def list_subscriptions(tenant_id: Tenant) -> Response[str]:
+def list_subscriptions(tenant_id: Tenant) -> Response:
     subs = subscriptions.list_subscriptions(_deliverer(), tenant_id)
     return json_response(200, {"webhooks": [s.to_public() for s in subs]})
 
 
 @app.get("/v2/tenants/<tenant_id>/webhooks/<sub_id>", summary="Get a webhook subscription", tags=["webhooks"])
-def get(tenant_id: Tenant, sub_id: SubId) -> Response[str]:
+def get(tenant_id: Tenant, sub_id: SubId) -> Response:
     return json_response(200, subscriptions.get(_deliverer(), tenant_id, sub_id).to_public())
 
 
@@ -165,7 +165,7 @@ def get(tenant_id: Tenant, sub_id: SubId) -> Response[str]:
 )
 def update(
     tenant_id: Tenant, sub_id: SubId, body: Annotated[SubscriptionPatch, Body(embed=False)]
-) -> Response[str]:
+) -> Response:
     sub = subscriptions.update(_deliverer(), tenant_id, sub_id, **body.model_dump())
     return json_response(200, sub.to_public())
 
@@ -176,7 +176,7 @@ def update(
     tags=["webhooks"],
     responses={204: {"description": "Deleted; pending deliveries are skipped."}},
 )
-def delete(tenant_id: Tenant, sub_id: SubId) -> Response[str]:
+def delete(tenant_id: Tenant, sub_id: SubId) -> Response:
     subscriptions.delete(_deliverer(), tenant_id, sub_id)
     return Response(status_code=204, body="")
 
@@ -186,7 +186,7 @@ def delete(tenant_id: Tenant, sub_id: SubId) -> Response[str]:
     summary="Rotate the signing secret",
     tags=["webhooks"],
 )
-def rotate(tenant_id: Tenant, sub_id: SubId, body: Annotated[RotateIn, Body(embed=False)]) -> Response[str]:
+def rotate(tenant_id: Tenant, sub_id: SubId, body: Annotated[RotateIn, Body(embed=False)]) -> Response:
     done = subscriptions.rotate_secret(_deliverer(), tenant_id, sub_id, body.overlap_seconds)
     return json_response(
         200,
@@ -204,7 +204,7 @@ def rotate(tenant_id: Tenant, sub_id: SubId, body: Annotated[RotateIn, Body(embe
     tags=["webhooks"],
     responses={202: {"description": "The ping is queued; follow it in the delivery log."}},
 )
-def ping(tenant_id: Tenant, sub_id: SubId) -> Response[str]:
+def ping(tenant_id: Tenant, sub_id: SubId) -> Response:
     return json_response(202, subscriptions.ping(_deliverer(), tenant_id, sub_id).to_public())
 
 
@@ -221,7 +221,7 @@ def deliveries(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Cursor = None,
-) -> Response[str]:
+) -> Response:
     """A page may hold fewer than `limit` deliveries (even none) and still have a `next_cursor`:
     each request reads a bounded part of the log."""
     page = subscriptions.delivery_log(_deliverer(), tenant_id, sub_id, status, limit, cursor)
@@ -235,7 +235,7 @@ def deliveries(
     summary="One delivery",
     tags=["webhooks"],
 )
-def delivery(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Response[str]:
+def delivery(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Response:
     found = subscriptions.delivery(_deliverer(), tenant_id, sub_id, delivery_id)
     return json_response(200, found.to_public(with_payload=True))
 
@@ -246,7 +246,7 @@ def delivery(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Respo
     tags=["webhooks"],
     responses={202: {"description": "Queued again from the start of the retry schedule."}},
 )
-def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Response[str]:
+def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Response:
     return json_response(
         202, subscriptions.redeliver(_deliverer(), tenant_id, sub_id, delivery_id).to_public()
     )
@@ -257,6 +257,6 @@ def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Resp
     summary="Redeliver every failed delivery since",
     tags=["webhooks"],
 )
-def recover(tenant_id: Tenant, sub_id: SubId, body: Annotated[RecoverIn, Body(embed=False)]) -> Response[str]:
+def recover(tenant_id: Tenant, sub_id: SubId, body: Annotated[RecoverIn, Body(embed=False)]) -> Response:
     done = subscriptions.recover(_deliverer(), tenant_id, sub_id, body.since, body.cursor)
     return json_response(202, {"requeued": done.requeued, "next_cursor": done.next_cursor})
