@@ -24,8 +24,10 @@ MUST_NOT_IMPORT = {
     # The HTTP API functions route with `asyncjobs.http.router`; Powertools builds the OpenAPI
     # document offline only (`asyncjobs.http.openapi`).
     "run": [EVENT_HANDLER, "asyncjobs.http.openapi", "aws_lambda_powertools.utilities.idempotency"],
-    "status": [EVENT_HANDLER, "asyncjobs.http.openapi", "python_multipart"],
-    "webhooks": [EVENT_HANDLER, "asyncjobs.http.openapi"],
+    # Status and webhooks read no body on their usual requests: request bodies, the actions'
+    # input models and pydantic load when a route needs them (`http.lazy`, `actions.declaration`).
+    "status": [EVENT_HANDLER, "asyncjobs.http.openapi", "pydantic", "python_multipart"],
+    "webhooks": [EVENT_HANDLER, "asyncjobs.http.openapi", "pydantic"],
     "authorizer": [EVENT_HANDLER, "pydantic", "aws_lambda_powertools.utilities.batch"],
     # A Haven status poll reads a job: the actions' input models (pydantic) load on a submit only.
     "haven": [EVENT_HANDLER, "pydantic", "python_multipart", "aws_lambda_powertools.utilities.idempotency"],

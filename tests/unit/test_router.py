@@ -16,7 +16,7 @@ from asyncjobs.http.openapi import powertools_app
 from asyncjobs.http.params import Body, Header, Path, Query
 from asyncjobs.http.router import Router
 from asyncjobs.http.routes import resolver_path
-from asyncjobs.http.v2 import jobs
+from asyncjobs.http.v2 import bodies, jobs
 from asyncjobs.http.v2.webhooks import app as webhooks_app
 
 ROOT = FsPath(__file__).resolve().parents[2]
@@ -77,7 +77,9 @@ def app() -> Router:
         return json_response(200, {"route": "one", "thing_id": thing_id, "tag": request_tag})
 
     @app.post("/things/<thing_id>")
-    def update(thing_id: Annotated[str, Path()], body: Annotated[jobs.ActionSpec, Body(embed=False)]) -> Any:
+    def update(
+        thing_id: Annotated[str, Path()], body: Annotated[bodies.ActionSpec, Body(embed=False)]
+    ) -> Any:
         return json_response(200, {"route": "update", "name": body.name})
 
     return app
@@ -239,3 +241,88 @@ def test_every_route_the_openapi_document_lists_is_routed_by_a_function():
         sample = path.replace("<", "").replace(">", "")  # `<job_id>` -> `job_id`: any segment value
         found = [router.match(method, sample) for _, router in _routers()]
         assert [m[0].path for m in found if m] == [path], (method, path)
+
+
+# -- string parameters checked without pydantic ----------------------------------------------
+
+PATTERNS = [
+    r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",  # tenant ids
+    r"^[A-Za-z0-9-]{1,64}$",  # job id parameters
+    r"^sub_[0-9a-f]{32}$",
+]
+VALUES = [
+    "acme",
+    "a",
+    "-a",
+    "a" * 64,
+    "a" * 65,
+    "a\n",
+    "a b",
+    "é",
+    "",
+    "sub_" + "0" * 32,
+    JOB,
+    "x\r",
+    "ab\u0000",
+]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize("max_length", [None, 3, 64])
+def test_strings_passed_without_pydantic_are_exactly_those_pydantic_accepts_unchanged(pattern, max_length):
+    from pydantic import Field, TypeAdapter, ValidationError
+
+    from asyncjobs.http.router import _plainly_valid
+
+    options = {"pattern": pattern} | ({"max_length": max_length} if max_length else {})
+    param = Query(**options)
+    adapter = TypeAdapter(Annotated[str | None, Field(**options)])
+    for value in VALUES:
+        try:
+            accepted = adapter.validate_python(value) == value
+        except ValidationError:
+            accepted = False
+        # A value the shortcut passes is one pydantic accepts as is (never the other way round)
+        if _plainly_valid(str | None, param, value):
+            assert accepted, (pattern, max_length, value)
+        # and it passes every plain ASCII line pydantic accepts
+        elif accepted:
+            assert not value.isascii() or "\n" in value, (pattern, max_length, value)
+
+
+_NO_PYDANTIC_STATUS_READ = """
+import sys
+from asyncjobs.http.router import Request
+from asyncjobs.http.v2 import jobs
+
+app = jobs.status_app()
+event = {
+    "rawPath": "/v2/tenants/acme/diagnostic/status",
+    "queryStringParameters": {"job_id": "%s"},
+    "headers": {},
+    "requestContext": {"http": {"method": "GET"}, "stage": "$default"},
+}
+request = Request(event)
+route, args = app.match("GET", request.path)
+values, errors = app._read(route, request, args)
+assert errors == [] and values["job_id"] == "%s", (values, errors)
+assert "pydantic" not in sys.modules, "a valid status request loaded pydantic"
+print("ok")
+"""
+
+
+def test_a_valid_status_request_is_read_and_validated_without_pydantic():
+    # Given a fresh interpreter (as a cold start), when the status route reads a valid request,
+    # then its parameters are validated and pydantic is never imported
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _NO_PYDANTIC_STATUS_READ % (JOB, JOB)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "layers" / "jobs")},
+    )
+    assert out.stdout.strip() == "ok", out.stderr

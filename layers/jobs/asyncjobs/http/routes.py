@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from asyncjobs.actions.base import PATH_PARAM_PATTERN, Action
 from asyncjobs.http.params import Body, Path
 from asyncjobs.http.router import Response
+from asyncjobs.jobs.ids import PATH_PARAM_PATTERN
 from asyncjobs.tenancy.tenants import TENANT_ID_PATTERN
+
+if TYPE_CHECKING:  # the actions' input models import pydantic
+    from asyncjobs.actions.base import Action
 
 __all__ = ["BODY", "PATH_PARAM_PATTERN", "TENANT_ID_PATTERN", "action_route", "resolver_path"]
 

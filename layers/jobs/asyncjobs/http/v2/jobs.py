@@ -7,12 +7,12 @@ import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from asyncjobs.actions.base import Action
+from asyncjobs.actions.declaration import Action
 from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.errors import ServiceUnavailable
 from asyncjobs.http.app import json_response, new_app
+from asyncjobs.http.lazy import lazy_module
 from asyncjobs.http.params import Header, Path, Query
 from asyncjobs.http.router import RequestValidationError, Response, Router
 from asyncjobs.http.routes import BODY, PATH_PARAM_PATTERN, TENANT_ID_PATTERN, action_route, resolver_path
@@ -23,6 +23,8 @@ from asyncjobs.jobs.store import MAX_PAGE_SIZE
 from asyncjobs.observability import logger, metrics
 from asyncjobs.services import get_services
 
+# Request bodies (pydantic), loaded when a route that reads one first runs: see http.lazy.
+bodies = lazy_module("asyncjobs.http.v2.bodies")
 IDEMPOTENCY_KEY = Annotated[
     str | None,
     Header(
@@ -71,30 +73,6 @@ def wait_preference(prefer: str | None, remaining_s: float | None) -> int | None
 def _remaining_s(app: Router) -> float | None:
     context = getattr(app, "lambda_context", None)
     return context.get_remaining_time_in_millis() / 1000 if context is not None else None
-
-
-class ActionSpec(BaseModel):
-    """One action of a multi-action job."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(
-        max_length=64, description="The action's name, as in its run route (e.g. `diagnostic`)."
-    )
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="The action's inputs: the body its run route takes."
-    )
-    path_params: dict[str, str] = Field(
-        default_factory=dict,
-        description='The action\'s resource, e.g. `{"design_id": "d-1"}` for '
-        "`/designs/{design_id}/proposal_pdf`.",
-    )
-
-
-class MultiJobRequest(BaseModel):
-    """A job of several actions that run in parallel, each with its own status and result."""
-
-    model_config = ConfigDict(extra="forbid")
-    actions: list[ActionSpec] = Field(min_length=1, max_length=use_cases.MAX_ACTIONS)
 
 
 NOT_FOUND = "No such job for this tenant, action and resource, or it expired."
@@ -160,7 +138,7 @@ def run_app() -> Router:
     )
     def run_multi(
         tenant_id: TENANT_ID,
-        body: Annotated[MultiJobRequest, BODY],
+        body: Annotated[bodies.MultiJobRequest, BODY],
         idempotency_key: IDEMPOTENCY_KEY = None,
         prefer: PREFER = None,
     ) -> Response:
@@ -266,7 +244,7 @@ def _accept_multi(request: dict[str, Any]) -> dict[str, Any]:
                 )
         try:
             inputs = action.input_model.model_validate(spec["params"])
-        except ValidationError as exc:
+        except bodies.ValidationError as exc:
             errors += [{**e, "loc": (*where, "params", *e["loc"])} for e in exc.errors()]
             continue
         calls.append(use_cases.ActionCall(action, path_params, inputs))
