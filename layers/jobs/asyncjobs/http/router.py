@@ -17,8 +17,10 @@ What it reproduces of Powertools' resolver, so that answers stay the same: the p
 an unknown path or method, query values as API Gateway joins them (a repeated name is a list,
 which a scalar refuses), header names with underscores as dashes, a body read as JSON unless its
 Content-Type says otherwise (a form body is read as a form, any other type is refused), and the
-same validation errors (`loc` = (where, name, ...), pydantic's `msg` and `type`).
-"""
+same validation errors (`loc` = (where, name, ...), pydantic's `msg` and `type`). Differences: an empty
+body sent as multipart/form-data without a boundary is a 415 (Powertools answered 500), and a
+non-empty multipart body is not parsed (unreachable: the handlers' gate refuses, 415, every
+non-empty body that is not JSON)."""
 
 from __future__ import annotations
 
@@ -374,4 +376,6 @@ class Router:
                 raise RequestValidationError([error]) from exc
         if content_type.startswith("application/x-www-form-urlencoded"):
             return parse_qs(text or "", keep_blank_values=True)
+        if content_type.startswith("multipart/form-data") and not text and "boundary=" in content_type:
+            return {}  # an empty form; the gate refuses every non-empty body that is not JSON
         raise UnsupportedContentType(content_type)
