@@ -452,6 +452,20 @@ def only_sync(out: Path) -> int:
     return 0
 
 
+def only_coldstart(args: argparse.Namespace) -> int:
+    """Measures cold starts alone (chosen functions and variants) and prints the table."""
+    from bench import coldstart
+    from bench.stack import bench_stack
+
+    variants = tuple(v for v in coldstart.VARIANTS if v == "floor" or v in args.variants.split(","))
+    functions = args.functions.split(",") if args.functions else None
+    with bench_stack() as stack:
+        cold = coldstart.measure(stack, args.rounds, functions, variants)
+    print(f"Cold start with the first event, median of {args.rounds} interleaved rounds, on {machine()}:")
+    print(coldstart.table(cold, COLD_TARGET))
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(prog="python -m bench")
     p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 7)))
@@ -459,14 +473,27 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     p.add_argument(
         "--only",
-        choices=["sync"],
+        choices=["sync", "coldstart"],
         help="sync: measure only sync mode, waiting calls and multi-action jobs, and replace that "
-        "section of --out (the other sections keep their figures)",
+        "section of --out (the other sections keep their figures); coldstart: measure only cold "
+        "starts and print their table (--out is left alone)",
+    )
+    p.add_argument(
+        "--functions",
+        help="with --only coldstart: comma-separated logical ids (default: every function)",
+    )
+    p.add_argument(
+        "--variants",
+        default="floor,compiled",
+        help="with --only coldstart: comma-separated, of floor, dev, shipped, compiled "
+        "(default: floor,compiled; floor is always measured)",
     )
     args = p.parse_args()
     began = time.time()
     if args.only == "sync":
         return only_sync(args.out)
+    if args.only == "coldstart":
+        return only_coldstart(args)
     from bench import coldstart, cost, load, sync, warm
     from bench.stack import bench_stack
 

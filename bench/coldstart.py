@@ -98,30 +98,40 @@ def _run(spec: dict[str, Any], env: dict[str, str]) -> dict[str, float]:
     return result
 
 
-def measure(stack: BenchStack, rounds: int) -> dict[str, dict[str, float]]:
-    """Median ms per function and variant, runs interleaved so drift hits every variant alike."""
-    functions = {k: v.code_dir for k, v in stack.stack.functions.items()}
+def measure(
+    stack: BenchStack,
+    rounds: int,
+    functions: list[str] | None = None,
+    variants: tuple[str, ...] = VARIANTS,
+) -> dict[str, dict[str, float]]:
+    """Median ms per function and variant, runs interleaved so drift hits every variant alike: each
+    round runs every function's variants once, in a random order. `functions` (default: every
+    function of the template) and `variants` (default: all) narrow it down."""
+    names = functions or list(stack.stack.functions)
+    specs = {name: stack.stack.functions[name] for name in names}
     layer = ROOT / "layers" / "jobs"
     work = Path(tempfile.mkdtemp(prefix="coldstart-"))
     try:
-        build_shipped(work / "shipped", functions, layer)
-        shutil.copytree(work / "shipped", work / "compiled")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "compileall",
-                "-q",
-                "--invalidation-mode",
-                "unchecked-hash",
-                str(work / "compiled"),
-            ],
-            check=True,
-        )
-        samples: dict[str, dict[str, list[float]]] = {f: {v: [] for v in VARIANTS} for f in functions}
+        if "shipped" in variants or "compiled" in variants:
+            build_shipped(work / "shipped", {k: v.code_dir for k, v in specs.items()}, layer)
+        if "compiled" in variants:
+            shutil.copytree(work / "shipped", work / "compiled")
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "compileall",
+                    "-q",
+                    "--invalidation-mode",
+                    "unchecked-hash",
+                    str(work / "compiled"),
+                ],
+                check=True,
+            )
+        samples: dict[str, dict[str, list[float]]] = {f: {v: [] for v in variants} for f in specs}
         for _ in range(rounds):
-            for function, spec_ in stack.stack.functions.items():
-                order = list(VARIANTS)
+            for function, spec_ in specs.items():
+                order = list(variants)
                 random.shuffle(order)
                 for variant in order:
                     env = stack.env(function)
@@ -159,3 +169,23 @@ def measure(stack: BenchStack, rounds: int) -> dict[str, dict[str, float]]:
         return {f: {v: statistics.median(s) for v, s in vs.items()} for f, vs in samples.items()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def table(cold: dict[str, dict[str, float]], target: float) -> str:
+    """The medians, and each variant's ratio to the floor, as a Markdown table."""
+    variants = [v for v in VARIANTS if v in next(iter(cold.values()))]
+    lines = [
+        "| function | " + " | ".join(f"{v} ms" + ("" if v == "floor" else " (x)") for v in variants) + " |",
+        "| --- |" + " --- |" * len(variants),
+    ]
+    for fn, v in cold.items():
+        cells = []
+        for variant in variants:
+            ms = v[variant]
+            if variant == "floor":
+                cells.append(f"{ms:.0f}")
+            else:
+                ratio = ms / v["floor"]
+                cells.append(f"{ms:.0f} ({ratio:.2f}x{'' if ratio <= target else ' missed'})")
+        lines.append(f"| {fn} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -97,6 +97,31 @@ class BenchStack:
                 path_parameters={"tenant_id": TENANT},
             )
             return self._auth(ev), 200
+        if function == "HavenFunction":
+            # A Haven caller polling its job: the key is a query parameter, checked by the function.
+            job_id = self.queued_job()
+            ev = http_event(
+                "GET",
+                f"/1/job/status/{job_id}",
+                route_key="ANY /1/{proxy+}",
+                path_parameters={"proxy": f"job/status/{job_id}"},
+                query=f"apikey={self.key}",
+            )
+            return ev, 200
+        if function == "ReconcilerFunction":
+            # A run's message that used up its receives: the reconciler ends the job (failed) and
+            # announces it.
+            job_id = self.queued_job()
+            msg = {
+                "MessageId": "bench",
+                "ReceiptHandle": "bench",
+                "Body": json.dumps({"tenant_id": TENANT, "job_id": job_id}),
+                "MD5OfBody": "",
+                "Attributes": {"ApproximateReceiveCount": "1"},
+            }
+            return sqs_event([msg], "arn:aws:sqs:us-east-1:123456789012:bench-dlq", "us-east-1"), {
+                "batchItemFailures": []
+            }
         if function == "AuthorizerFunction":
             ev = self._auth(
                 http_event(
@@ -157,6 +182,8 @@ CLIENTS = {
     "AuthorizerFunction": ["dynamodb"],
     "WebhooksFunction": ["dynamodb"],
     "WebhookDeliveryFunction": ["dynamodb"],
+    "HavenFunction": ["dynamodb"],
+    "ReconcilerFunction": ["dynamodb", "events"],
 }
 
 

@@ -112,3 +112,15 @@ def test_failed_message_ids_follow_lambdas_rules():
     # a malformed response fails the whole batch
     assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, event) == {"a", "b"}
     assert failed_message_ids("oops", event) == {"a", "b"}
+
+
+def test_every_declared_action_resolves_to_its_input_model_and_implementation():
+    # Given the registry's declarations (module references, imported on first use)
+    from asyncjobs.actions.base import ActionInput
+    from asyncjobs.actions.registry import ACTIONS
+
+    for action in ACTIONS.values():
+        # When its input model and implementation are asked for, then both exist and fit
+        assert issubclass(action.input_model, ActionInput), action.name
+        assert callable(action.run), action.name
+        assert action.run.__module__ == action.input_model.__module__, action.name

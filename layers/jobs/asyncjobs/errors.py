@@ -50,6 +50,17 @@ class InfrastructureError(Exception):
     HTTP layer answers it as a ServiceUnavailable (503)."""
 
 
+class ActionFailed(Exception):
+    """Raised by an action for an expected failure; `message` is shown to the caller as is.
+    (Declared here, not in `actions.base`, so that code catching it, such as the executor's
+    runner, need not import pydantic; actions import it from `actions.base`.)"""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 class TransientActionError(Exception):
     """Raised by an action to ask for another attempt (e.g. an upstream API is throttling)."""
 

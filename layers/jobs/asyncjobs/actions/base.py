@@ -1,18 +1,18 @@
-"""What an action is: its path, its input model and its implementation, declared in one place."""
+"""What an action module uses: the base of its input model, file parameters, the job context its
+implementation runs in, and its expected failures. Its declaration (name, path, documentation) is
+an `Action` in the registry."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from asyncjobs.jobs.ids import FILE_ID_PATTERN
+from asyncjobs.actions.declaration import Action
+from asyncjobs.errors import ActionFailed
+from asyncjobs.jobs.ids import FILE_ID_PATTERN, PATH_PARAM_PATTERN
 
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SEGMENT = re.compile(r"^([a-z0-9_-]+|\{[A-Za-z_][A-Za-z0-9_]*\})$")
+__all__ = ["PATH_PARAM_PATTERN", "Action", "ActionFailed", "ActionInput", "FileId", "FileRef", "JobContext"]
 
 
 class ActionInput(BaseModel):
@@ -44,15 +44,6 @@ FileId = Annotated[
 """An action input's file parameter (a file id; the action reads it with `ctx.read_file`)."""
 
 
-class ActionFailed(Exception):
-    """Raised by an action for an expected failure; `message` is shown to the caller as is."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 class JobContext(Protocol):
     """What an action may ask of the job it runs in."""
 
@@ -78,36 +69,3 @@ class JobContext(Protocol):
 
     def remaining_seconds(self) -> float:
         """Seconds left before the platform ends this attempt."""
-
-
-@dataclass(frozen=True)
-class Action:
-    name: str
-    path: str
-    """Resource path below /v2/tenants/{tenant_id}, ending in the action name."""
-    input_model: type[ActionInput]
-    run: Callable[[Any, JobContext], Any]
-    summary: str
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        segments = self.path.strip("/").split("/")
-        if not self.path.startswith("/") or segments[-1] != self.name:
-            raise ValueError(
-                f"action {self.name!r}: path {self.path!r} must start with / and end with the name"
-            )
-        bad = [s for s in segments if not _SEGMENT.match(s)]
-        if bad or "tenant_id" in self.path_params:
-            raise ValueError(f"action {self.name!r}: invalid path segments {bad or ['{tenant_id}']}")
-
-    @property
-    def path_params(self) -> list[str]:
-        return _PARAM.findall(self.path)
-
-    @property
-    def run_path(self) -> str:
-        return f"/v2/tenants/{{tenant_id}}{self.path}/run"
-
-    @property
-    def status_path(self) -> str:
-        return f"/v2/tenants/{{tenant_id}}{self.path}/status"

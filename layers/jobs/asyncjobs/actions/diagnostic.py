@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from asyncjobs.actions.base import Action, ActionFailed, ActionInput, JobContext
+from asyncjobs.actions.base import ActionFailed, ActionInput, JobContext
 from asyncjobs.errors import TransientActionError
 
 
@@ -54,14 +54,3 @@ def run(inputs: DiagnosticInput, ctx: JobContext) -> dict[str, Any]:
         "elapsed_seconds": round(time.monotonic() - started, 3),
         "echo": inputs.echo,
     }
-
-
-ACTION = Action(
-    name="diagnostic",
-    path="/diagnostic",
-    input_model=DiagnosticInput,
-    run=run,
-    summary="Run a controllable diagnostic job",
-    description="Sleeps for a given time while reporting progress, optionally failing. For tests "
-    "and benchmarks.",
-)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from asyncjobs.actions.base import Action, ActionFailed, ActionInput, FileId, JobContext
+from asyncjobs.actions.base import ActionFailed, ActionInput, FileId, JobContext
 
 PDF_MAGIC = b"%PDF"
 
@@ -78,15 +78,3 @@ def run(inputs: ExtractTextInput, ctx: JobContext) -> dict[str, Any]:
     data = ctx.read_file(inputs.file, max_bytes=MAX_EXTRACT_BYTES)
     ctx.check_cancelled()
     return {"document": [extract_text(data)]}
-
-
-ACTION = Action(
-    name="extracttext",
-    path="/extracttext",
-    input_model=ExtractTextInput,
-    run=run,
-    summary="Extract the text of an uploaded file (PDF or UTF-8 text)",
-    description="Reads a file uploaded beforehand (its id in `file`) and returns its text: "
-    '`{"document": [{"content", "content_type", "pages"}]}`. PDFs (detected by their content) are '
-    "read page by page; other files must be UTF-8 text, else the job fails `unsupported_file`.",
-)

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from asyncjobs.actions.base import Action, ActionFailed, ActionInput, JobContext
+from asyncjobs.actions.base import ActionFailed, ActionInput, JobContext
 
 MAX_TERMS = 100
 
@@ -82,15 +82,3 @@ def highlight(text: str, expression: str, start_tag: str, end_tag: str) -> str:
 def run(inputs: HighlightInput, ctx: JobContext) -> dict[str, Any]:
     # An object, not a bare string: Haven's public client calls `.get` on a sync response body.
     return {"text": highlight(inputs.text, inputs.highlight_expression, inputs.start_tag, inputs.end_tag)}
-
-
-ACTION = Action(
-    name="highlight",
-    path="/highlight",
-    input_model=HighlightInput,
-    run=run,
-    summary="Highlight words and phrases in a text",
-    description="Wraps each case-insensitive whole-word match of the comma-separated terms of "
-    "`highlight_expression` in `start_tag` … `end_tag`. The text is plain text: `<`, `>` and `&` in it "
-    'are escaped in the result. Result: `{"text": "..."}`.',
-)

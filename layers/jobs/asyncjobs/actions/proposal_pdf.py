@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from asyncjobs.actions.base import Action, ActionInput, JobContext
+from asyncjobs.actions.base import ActionInput, JobContext
 
 DEGRADATION_PER_YEAR = 0.005
 YEARS = 25
@@ -108,14 +108,3 @@ def run(inputs: ProposalInput, ctx: JobContext) -> dict[str, Any]:
     ctx.report_progress(80)
     file = ctx.save_file("proposal.pdf", data, "application/pdf")
     return {"pages": pages, "currency": inputs.currency, **figures, "files": [file]}
-
-
-ACTION = Action(
-    name="proposal_pdf",
-    path="/designs/{design_id}/proposal_pdf",
-    input_model=ProposalInput,
-    run=run,
-    summary="Generate a proposal PDF for a design",
-    description="Computes the price, savings and payback of a design and renders a customer-facing "
-    "PDF. The result lists the file with a download URL valid for a few minutes from each status call.",
-)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 from functools import cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+# What is loaded by now (boto3 and botocore, ~100,000 objects, and whatever the function imported
+# before) lives as long as the process: moved out of the collector's reach (`gc.freeze`), so that
+# the collections the rest of a cold start triggers, and every later one, stop scanning it again.
+# Measured on 2026-11-26 (`python -m bench --only coldstart`, 2 shared cores): 8-23 ms less per
+# cold start of the HTTP API functions, against a budget of ~60 ms above the floor.
+gc.freeze()
 
 __all__ = ["AWS_ERRORS", "ClientError", "client", "reset_clients"]
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from pydantic import ValidationError
-
-from asyncjobs.actions.base import Action, ActionInput, FileRef
-from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.haven.errors import HavenError
 from asyncjobs.http.gate import BodyRefused, parse_json_body
-from asyncjobs.http.routes import PATH_PARAM_PATTERN
-from asyncjobs.jobs.ids import is_file_id
+from asyncjobs.jobs.ids import PATH_PARAM_PATTERN, is_file_id
+
+if TYPE_CHECKING:  # the actions and pydantic are imported by the routes that submit a job only
+    from pydantic import ValidationError
+
+    from asyncjobs.actions.base import Action, ActionInput
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 VERSIONS = ("v1",)
@@ -75,6 +75,8 @@ ALIASES = {"highlighttext": "highlight"}
 
 
 def find_action(name: str, version: str) -> Action:
+    from asyncjobs.actions.registry import ACTIONS
+
     action = ACTIONS.get(ALIASES.get(name, name))
     if action is None:
         raise HavenError(4004, f"No action {name!r}. Actions: {', '.join(sorted(ACTIONS))}.")
@@ -132,6 +134,8 @@ def _validated(action: Action, values: dict[str, Any]) -> tuple[dict[str, str], 
         if not isinstance(value, str) or not _PATH_PARAM.match(value):
             raise HavenError(4006, f"'{name}' must be 1-128 letters, digits, '_', '.', ':' or '-'")
         path_params[name] = value
+    from pydantic import ValidationError
+
     try:
         return path_params, action.input_model.model_validate(values)
     except ValidationError as exc:
@@ -171,6 +175,8 @@ class JobAction:
 
 def is_file_field(model: type[ActionInput], name: str) -> bool:
     """Whether the input takes the id of an uploaded file (a `FileId` field)."""
+    from asyncjobs.actions.base import FileRef
+
     info = model.model_fields.get(name)
     return info is not None and any(isinstance(m, FileRef) for m in info.metadata)
 

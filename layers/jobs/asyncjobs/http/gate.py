@@ -12,7 +12,7 @@ import threading
 from itertools import accumulate
 from typing import Any
 
-from asyncjobs.http.errors import proxy_error
+from asyncjobs.http.proxy import proxy_error
 from asyncjobs.observability import logger
 
 MAX_BODY_BYTES = 256 * 1024

@@ -1,21 +1,21 @@
-"""Routes declared from actions: one route function per action, whose signature Powertools
-validates and documents, and the path patterns they share."""
+"""Routes declared from actions: one route function per action, whose signature the router
+validates and Powertools documents, and the path patterns they share."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-
-from asyncjobs.actions.base import Action
+from asyncjobs.http.params import Body, Path
+from asyncjobs.http.router import Response
+from asyncjobs.jobs.ids import PATH_PARAM_PATTERN
 from asyncjobs.tenancy.tenants import TENANT_ID_PATTERN
 
-__all__ = ["BODY", "PATH_PARAM_PATTERN", "TENANT_ID_PATTERN", "action_route", "resolver_path"]
+if TYPE_CHECKING:  # the actions' input models import pydantic
+    from asyncjobs.actions.base import Action
 
-PATH_PARAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+__all__ = ["BODY", "PATH_PARAM_PATTERN", "TENANT_ID_PATTERN", "action_route", "resolver_path"]
 
 
 def _params(action: Action) -> list[inspect.Parameter]:
@@ -30,21 +30,21 @@ def _params(action: Action) -> list[inspect.Parameter]:
 
 def action_route(
     action: Action,
-    handler: Callable[..., Response[str]],
+    handler: Callable[..., Response],
     extra: list[tuple[Any, ...]],
     name: str,
-) -> Callable[..., Response[str]]:
+) -> Callable[..., Response]:
     """A route function for one action whose signature declares the tenant, the action's own
     path parameters and `extra` ((name, annotation[, default]) for body, query or headers), so
-    Powertools validates them and documents them
-    in OpenAPI. `handler(action, tenant_id, path_params, **extra)` does the work."""
+    the router validates them and Powertools documents them in OpenAPI.
+    `handler(action, tenant_id, path_params, **extra)` does the work."""
     kw = inspect.Parameter.KEYWORD_ONLY
     params = _params(action) + [
         inspect.Parameter(e[0], kw, annotation=e[1], default=e[2] if len(e) > 2 else inspect.Parameter.empty)
         for e in extra
     ]
 
-    def route(**kwargs: Any) -> Response[str]:
+    def route(**kwargs: Any) -> Response:
         tenant_id = kwargs.pop("tenant_id")
         path_params = {p: kwargs.pop(p) for p in action.path_params}
         return handler(action, tenant_id, path_params, **kwargs)

@@ -12,6 +12,8 @@ _JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[
 # characters) is a 422 before any lookup; a token that is not one of our ids is a 404, like an
 # unknown id (`jobs.find` checks the exact form).
 JOB_ID_PARAM_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
+# What an action's path parameter (its resource id, e.g. `design_id`) may be, on every API.
+PATH_PARAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
 
 def new_job_id(now_ms: int | None = None) -> str:

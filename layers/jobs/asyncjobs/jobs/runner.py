@@ -21,17 +21,24 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asyncjobs.actions.base import ActionFailed
-from asyncjobs.actions.registry import get_action
 from asyncjobs.aws.dynamo import ConditionFailed, InvalidWrite
-from asyncjobs.errors import InfrastructureError, JobCancelled, TransientActionError, retry_transient
+from asyncjobs.errors import (
+    ActionFailed,
+    InfrastructureError,
+    JobCancelled,
+    TransientActionError,
+    retry_transient,
+)
 from asyncjobs.jobs.models import Job, JobError, JobStatus
 from asyncjobs.observability import logger, metrics
 from asyncjobs.services import Services
+
+if TYPE_CHECKING:
+    from asyncjobs.actions.base import Action
 
 # A result larger than this fails the job (`result_too_large`). Up to it, a result over
 # MAX_INLINE_RESULT_BYTES is stored as a file in the results bucket and served by download URL.
@@ -157,6 +164,14 @@ def _reread_terminal(svc: Services, job: Job) -> Job | None:
 
 def _inputs(svc: Services, job: Job) -> str:
     return svc.files.read(job.input_key).decode() if job.input_key else job.input_json
+
+
+def get_action(name: str) -> Action | None:
+    """The action named `name`. The registry is imported on first use: it imports every action's
+    input model (pydantic), which the reconciler, also using this module, never needs."""
+    from asyncjobs.actions.registry import get_action as find
+
+    return find(name)
 
 
 def run_attempt(svc: Services, job: Job, deadline: float) -> None:

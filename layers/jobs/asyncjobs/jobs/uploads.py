@@ -9,16 +9,16 @@ job's input (a `FileId` field). The file is kept FILE_RETENTION_DAYS after its u
 from __future__ import annotations
 
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel
-
-from asyncjobs.actions.base import FileRef
 from asyncjobs.errors import InfrastructureError, InvalidRequest, NotFound, ServiceUnavailable
 from asyncjobs.jobs.files import StoredUpload
 from asyncjobs.jobs.ids import is_file_id, new_file_id
 from asyncjobs.jobs.models import iso
 from asyncjobs.services import Services
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 # Largest file an upload form accepts (S3 refuses more with EntityTooLarge) and an action may read.
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
@@ -107,6 +107,11 @@ def describe(svc: Services, tenant_id: str, file_id: str) -> dict[str, Any]:
 def file_refs(inputs: BaseModel) -> list[tuple[str, str]]:
     """(field, file id) for every `FileId` value in a validated input model, nested models, lists
     and dicts included; `field` is dotted like a validation error's (`files.0`)."""
+    # Imported here: only a submit reads input models; a status read must not load pydantic.
+    from pydantic import BaseModel
+
+    from asyncjobs.actions.base import FileRef
+
     found: list[tuple[str, str]] = []
 
     def model(value: BaseModel, prefix: str) -> None:

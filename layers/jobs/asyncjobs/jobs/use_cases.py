@@ -6,10 +6,8 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asyncjobs.actions.base import Action, ActionInput
-from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.aws.dynamo import ConditionFailed, InvalidWrite
 from asyncjobs.errors import (
     Conflict,
@@ -26,6 +24,9 @@ from asyncjobs.jobs.store import Page
 from asyncjobs.jobs.uploads import check_files
 from asyncjobs.observability import logger
 from asyncjobs.services import Services
+
+if TYPE_CHECKING:  # the actions' input models import pydantic: a status read never needs it
+    from asyncjobs.actions.base import Action, ActionInput
 
 _RETRY = "Retry the request; if it keeps failing, the service is degraded."
 
@@ -300,6 +301,8 @@ def list_jobs(
     cursor: str | None,
 ) -> Page:
     """A page of the tenant's jobs, newest first; `action`, if given, must be a known action."""
+    from asyncjobs.actions.registry import ACTIONS
+
     if action is not None and action not in ACTIONS and action != MULTI_ACTION:
         known = ", ".join(sorted([*ACTIONS, MULTI_ACTION]))
         raise InvalidRequest(f"query `action` must be one of: {known}.")

@@ -8,49 +8,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import BaseModel, ConfigDict, Field
-
 from asyncjobs.http.app import json_response
+from asyncjobs.http.lazy import lazy_module
+from asyncjobs.http.params import Path
+from asyncjobs.http.router import Response, Router
 from asyncjobs.http.routes import BODY, TENANT_ID_PATTERN
 from asyncjobs.jobs import uploads
 from asyncjobs.jobs.ids import FILE_ID_PARAM_PATTERN
 from asyncjobs.services import get_services
 
+bodies = lazy_module("asyncjobs.http.v2.bodies")  # request bodies, loaded on first use
 TENANT_ID = Annotated[str, Path(pattern=TENANT_ID_PATTERN)]
 FILE_ID_PATH = Annotated[
     str, Path(pattern=FILE_ID_PARAM_PATTERN, max_length=64, description="From the upload response.")
 ]
-# A media type, optionally with parameters (`text/plain; charset=utf-8`); S3 stores it as sent.
-_TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
-CONTENT_TYPE_PATTERN = rf'^{_TOKEN}/{_TOKEN}(; ?{_TOKEN}=({_TOKEN}|"[^"\\]*"))*$'
 
 
-class UploadRequest(BaseModel):
-    """What the caller may say of the file it is about to upload (all optional)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(
-        None, min_length=1, max_length=255, description="The file's name, kept with it (e.g. `report.docx`)."
-    )
-    content_type: str | None = Field(
-        None,
-        max_length=255,
-        pattern=CONTENT_TYPE_PATTERN,
-        description="The file's media type. Given, the upload must send it (it is in `fields`); "
-        "otherwise the upload's own `Content-Type` field is kept.",
-    )
-    size_bytes: int | None = Field(
-        None,
-        ge=0,
-        le=uploads.MAX_UPLOAD_BYTES,
-        description="The file's exact size, if known: the upload is then refused if larger.",
-    )
-
-
-def register_run_routes(app: APIGatewayHttpResolver) -> None:
+def register_run_routes(app: Router) -> None:
     """RunFunction's file route: `POST /v2/tenants/{tenant_id}/files`."""
     app.post(
         "/v2/tenants/<tenant_id>/files",
@@ -67,8 +41,10 @@ def register_run_routes(app: APIGatewayHttpResolver) -> None:
     )(create_upload)
 
 
-def create_upload(tenant_id: TENANT_ID, body: Annotated[UploadRequest | None, BODY] = None) -> Response[str]:
-    request = body or UploadRequest()
+def create_upload(
+    tenant_id: TENANT_ID, body: Annotated[bodies.UploadRequest | None, BODY] = None
+) -> Response:
+    request = body or bodies.UploadRequest()
     doc = uploads.new_upload(
         get_services(),
         tenant_id,
@@ -79,7 +55,7 @@ def create_upload(tenant_id: TENANT_ID, body: Annotated[UploadRequest | None, BO
     return json_response(201, doc)
 
 
-def register_status_routes(app: APIGatewayHttpResolver) -> None:
+def register_status_routes(app: Router) -> None:
     """StatusFunction's file route: `GET /v2/tenants/{tenant_id}/files/{file_id}`."""
     app.get(
         "/v2/tenants/<tenant_id>/files/<file_id>",
@@ -93,5 +69,5 @@ def register_status_routes(app: APIGatewayHttpResolver) -> None:
     )(get_file)
 
 
-def get_file(tenant_id: TENANT_ID, file_id: FILE_ID_PATH) -> Response[str]:
+def get_file(tenant_id: TENANT_ID, file_id: FILE_ID_PATH) -> Response:
     return json_response(200, uploads.describe(get_services(), tenant_id, file_id))

@@ -6,16 +6,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from asyncjobs.actions.base import Action
+from asyncjobs.actions.declaration import Action
 from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.errors import ServiceUnavailable
 from asyncjobs.http.app import json_response, new_app
+from asyncjobs.http.lazy import lazy_module
+from asyncjobs.http.params import Header, Path, Query
+from asyncjobs.http.router import RequestValidationError, Response, Router
 from asyncjobs.http.routes import BODY, PATH_PARAM_PATTERN, TENANT_ID_PATTERN, action_route, resolver_path
 from asyncjobs.jobs import use_cases
 from asyncjobs.jobs.ids import JOB_ID_PARAM_PATTERN
@@ -24,6 +23,8 @@ from asyncjobs.jobs.store import MAX_PAGE_SIZE
 from asyncjobs.observability import logger, metrics
 from asyncjobs.services import get_services
 
+# Request bodies (pydantic), loaded when a route that reads one first runs: see http.lazy.
+bodies = lazy_module("asyncjobs.http.v2.bodies")
 IDEMPOTENCY_KEY = Annotated[
     str | None,
     Header(
@@ -69,39 +70,15 @@ def wait_preference(prefer: str | None, remaining_s: float | None) -> int | None
     return None
 
 
-def _remaining_s(app: APIGatewayHttpResolver) -> float | None:
+def _remaining_s(app: Router) -> float | None:
     context = getattr(app, "lambda_context", None)
     return context.get_remaining_time_in_millis() / 1000 if context is not None else None
-
-
-class ActionSpec(BaseModel):
-    """One action of a multi-action job."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(
-        max_length=64, description="The action's name, as in its run route (e.g. `diagnostic`)."
-    )
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="The action's inputs: the body its run route takes."
-    )
-    path_params: dict[str, str] = Field(
-        default_factory=dict,
-        description='The action\'s resource, e.g. `{"design_id": "d-1"}` for '
-        "`/designs/{design_id}/proposal_pdf`.",
-    )
-
-
-class MultiJobRequest(BaseModel):
-    """A job of several actions that run in parallel, each with its own status and result."""
-
-    model_config = ConfigDict(extra="forbid")
-    actions: list[ActionSpec] = Field(min_length=1, max_length=use_cases.MAX_ACTIONS)
 
 
 NOT_FOUND = "No such job for this tenant, action and resource, or it expired."
 
 
-def run_app() -> APIGatewayHttpResolver:
+def run_app() -> Router:
     """RunFunction's resolver: `POST …/{action}/run` for every action, and cancel."""
     app = new_app()
 
@@ -112,7 +89,7 @@ def run_app() -> APIGatewayHttpResolver:
         body: Any,
         idempotency_key: str | None,
         prefer: str | None,
-    ) -> Response[str]:
+    ) -> Response:
         request = {
             "tenant": tenant_id,
             "action": action.name,
@@ -161,10 +138,10 @@ def run_app() -> APIGatewayHttpResolver:
     )
     def run_multi(
         tenant_id: TENANT_ID,
-        body: Annotated[MultiJobRequest, BODY],
+        body: Annotated[bodies.MultiJobRequest, BODY],
         idempotency_key: IDEMPOTENCY_KEY = None,
         prefer: PREFER = None,
-    ) -> Response[str]:
+    ) -> Response:
         request = {  # shaped as a run's: an Idempotency-Key compares action, path_params and body
             "tenant": tenant_id,
             "action": MULTI_ACTION,
@@ -196,8 +173,8 @@ def _run(
     idempotency_key: str | None,
     accept: Any,
     wait_s: int | None,
-    app: APIGatewayHttpResolver,
-) -> Response[str]:
+    app: Router,
+) -> Response:
     # Imported here, not at the top: StatusFunction loads this module too and never needs it.
     from asyncjobs.http import idempotency
 
@@ -267,7 +244,7 @@ def _accept_multi(request: dict[str, Any]) -> dict[str, Any]:
                 )
         try:
             inputs = action.input_model.model_validate(spec["params"])
-        except ValidationError as exc:
+        except bodies.ValidationError as exc:
             errors += [{**e, "loc": (*where, "params", *e["loc"])} for e in exc.errors()]
             continue
         calls.append(use_cases.ActionCall(action, path_params, inputs))
@@ -279,7 +256,7 @@ def _accept_multi(request: dict[str, Any]) -> dict[str, Any]:
     return {"job_id": job.job_id, "status": job.status.value, "status_url": location}
 
 
-def cancel(tenant_id: TENANT_ID, job_id: JOB_ID_PATH) -> Response[str]:
+def cancel(tenant_id: TENANT_ID, job_id: JOB_ID_PATH) -> Response:
     svc = get_services()
     job = use_cases.cancel(svc, tenant_id, job_id)
     if not job.is_multi:
@@ -288,7 +265,7 @@ def cancel(tenant_id: TENANT_ID, job_id: JOB_ID_PATH) -> Response[str]:
     return json_response(200 if tree.job.status.terminal else 202, use_cases.tree_view(svc, tree))
 
 
-def status_app() -> APIGatewayHttpResolver:
+def status_app() -> Router:
     """StatusFunction's resolver: `GET …/{action}/status?job_id=…` for every action, and the list."""
     app = new_app()
     for action in ACTIONS.values():
@@ -310,7 +287,7 @@ def status_app() -> APIGatewayHttpResolver:
         responses={404: {"description": "No such job for this tenant, or it expired."}},
         tags=["jobs"],
     )
-    def job_status(tenant_id: TENANT_ID, job_id: JOB_ID_PATH, prefer: PREFER = None) -> Response[str]:
+    def job_status(tenant_id: TENANT_ID, job_id: JOB_ID_PATH, prefer: PREFER = None) -> Response:
         svc = get_services()
         logger.append_keys(job_id=job_id)
         wait_s = wait_preference(prefer, _remaining_s(app))
@@ -326,17 +303,17 @@ def status_app() -> APIGatewayHttpResolver:
     return app
 
 
-def _status_response(svc: Any, tree: use_cases.JobTree, wait_s: int | None) -> Response[str]:
+def _status_response(svc: Any, tree: use_cases.JobTree, wait_s: int | None) -> Response:
     headers = {} if tree.status.terminal else {"Retry-After": str(svc.settings.poll_after_s)}
     if wait_s is not None:
         headers["Preference-Applied"] = f"wait={wait_s}"
     return json_response(200, use_cases.tree_view(svc, tree), headers=headers or None)
 
 
-def _status(app: APIGatewayHttpResolver) -> Any:
+def _status(app: Router) -> Any:
     def status(
         action: Action, tenant_id: str, path_params: dict[str, str], job_id: str, prefer: str | None
-    ) -> Response[str]:
+    ) -> Response:
         svc = get_services()
         logger.append_keys(job_id=job_id)
         job = use_cases.status(svc, tenant_id, action, path_params, job_id)
@@ -357,7 +334,7 @@ def list_jobs(
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
     ] = None,
-) -> Response[str]:
+) -> Response:
     svc = get_services()
     page = use_cases.list_jobs(svc, tenant_id, action=action, status=status, limit=limit, cursor=cursor)
     return json_response(200, {"jobs": [j.to_summary() for j in page.jobs], "next_cursor": page.cursor})

@@ -1,0 +1,75 @@
+"""Guards the cold-start work: a function's handler module must not import what its first event
+does not need. Each check runs in a fresh interpreter, as Lambda's cold start does.
+
+Figures behind the list (`python -m bench --only coldstart` and import timings, 2026-11-26, 2
+shared cores): against a floor (`import boto3` + the clients) of ~210 ms and a target of 1.25x
+that floor, Powertools' event handler package costs ~35-40 ms to import (its `__init__` imports
+every resolver, the event data classes and asyncio), and pydantic ~65 ms before its first model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENT_HANDLER = "aws_lambda_powertools.event_handler"
+
+# function directory -> modules its handler module must not import
+MUST_NOT_IMPORT = {
+    # The HTTP API functions route with `asyncjobs.http.router`; Powertools builds the OpenAPI
+    # document offline only (`asyncjobs.http.openapi`).
+    "run": [EVENT_HANDLER, "asyncjobs.http.openapi", "aws_lambda_powertools.utilities.idempotency"],
+    # Status and webhooks read no body on their usual requests: request bodies, the actions'
+    # input models and pydantic load when a route needs them (`http.lazy`, `actions.declaration`).
+    "status": [EVENT_HANDLER, "asyncjobs.http.openapi", "pydantic", "python_multipart"],
+    "webhooks": [EVENT_HANDLER, "asyncjobs.http.openapi", "pydantic"],
+    "authorizer": [EVENT_HANDLER, "pydantic", "aws_lambda_powertools.utilities.batch"],
+    # A Haven status poll reads a job: the actions' input models (pydantic) load on a submit only.
+    "haven": [EVENT_HANDLER, "pydantic", "python_multipart", "aws_lambda_powertools.utilities.idempotency"],
+    # The reconciler ends jobs without running their action: no input model, no pydantic.
+    "reconciler": [EVENT_HANDLER, "pydantic", "asyncjobs.actions.registry"],
+}
+
+_PROBE = """
+import json, sys
+import app
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _loaded(function: str) -> set[str]:
+    code = ROOT / "functions" / function
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=code,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(code), str(ROOT / "layers" / "jobs")]),
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
+    )
+    assert out.returncode == 0, out.stderr
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("function", sorted(MUST_NOT_IMPORT))
+def test_handler_module_does_not_import_heavy_modules(function):
+    # Given a function's handler module, when a fresh interpreter imports it,
+    # then none of the modules its first event does without is loaded
+    loaded = _loaded(function)
+    offending = [m for m in MUST_NOT_IMPORT[function] if m in loaded]
+    assert offending == [], f"functions/{function}/app.py imports {offending}"
+
+
+def test_the_probe_sees_what_a_handler_imports():
+    # Given the executor, which uses Powertools' batch utility, when its handler module is imported,
+    # then the probe sees it (a probe that saw nothing would make the checks above pass vacuously)
+    assert "aws_lambda_powertools.utilities.batch" in _loaded("executor")
