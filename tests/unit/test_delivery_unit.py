@@ -366,6 +366,20 @@ def test_the_first_attempt_checks_the_address_at_delivery_time():
     assert d.attempts[0]["error"].startswith("refused:")
 
 
+def test_410_gone_disables_the_subscription_despite_a_transient_failure(world):
+    # Given a receiver that answers 410 Gone, and the subscription's disable failing once
+    world.subscribe()
+    world.send.script = [AttemptResult(410, 5.0)]
+    world.store.fail("disable")
+
+    # When the event is fanned out, it does not raise (Lambda would POST the receiver again)
+    world.fan_out()
+
+    # Then the disable was retried in place: the subscription is disabled, the delivery failed
+    assert not world.store.get_subscription(TENANT, "sub_1").enabled
+    assert world.delivery().status == "failed" and len(world.send.calls) == 1
+
+
 @pytest.mark.parametrize("raised", [TimeoutError("read timed out"), RuntimeError("bug in send")])
 def test_any_exception_in_send_is_a_recorded_failed_attempt(world, raised):
     # Given a send that raises

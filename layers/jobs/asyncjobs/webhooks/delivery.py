@@ -27,6 +27,8 @@ Failure cases:
   `webhook-id`; the unrecorded attempt is only in the function's log;
 - a write whose response was lost fails its own condition on the SDK's retry: the store reads the
   delivery back and recognises its own write (see `WebhookStore.create_delivery`);
+- a 410's disable of the subscription is retried in place: failing, it would have the event (or
+  the message) retried and the receiver POSTed again, as happens if it fails for good;
 - a crash between the write of a failed attempt and its retry's message leaves the delivery
   `pending` with no message: the retried event queues it (above); `recover` picks up any left
   over an hour (`Deliverer.stale`).
@@ -368,7 +370,12 @@ class Deliverer:
         if code is not None and 200 <= code < 300:
             return attempt, "succeeded", None, None
         if code == 410:
-            self.store.disable(sub, "The endpoint answered 410 Gone; delivery stopped.", now)
+            # Retried in place: failing here would have the receiver POSTed again (the event's or
+            # the message's retry), only to answer 410 again.
+            retry_transient(
+                lambda: self.store.disable(sub, "The endpoint answered 410 Gone; delivery stopped.", now),
+                tries=4,
+            )
             return attempt, "failed", None, None
         delay = retry_delay(d.attempt_count + 1 - d.schedule_base, result.retry_after_s, self.time_scale)
         if delay is None:
