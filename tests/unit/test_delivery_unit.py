@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from asyncjobs.errors import InfrastructureError
+from asyncjobs.webhooks import delivery as delivery_module
 from asyncjobs.webhooks.delivery import RETRY_SCHEDULE_S, AttemptRetry, Deliverer
 from asyncjobs.webhooks.http_client import AttemptResult
 from asyncjobs.webhooks.models import Delivery, Secret, Subscription, new_secret
@@ -364,6 +365,30 @@ def test_the_first_attempt_checks_the_address_at_delivery_time():
     assert world.send.calls == []
     assert (d.status, d.attempt_count) == ("pending", 1)
     assert d.attempts[0]["error"].startswith("refused:")
+
+
+def test_fan_out_stays_within_remaining_time_when_dns_is_slow(world, monkeypatch):
+    # Given a subscription whose host takes 2.5 s to resolve (the SSRF check resolves it)
+    world.subscribe()
+    real = delivery_module.check_url
+
+    def slow_check(url: str, policy: Policy, *args: Any, **kw: Any) -> Any:
+        time.sleep(2.5)
+        return real(url, policy, *args, **kw)
+
+    monkeypatch.setattr(delivery_module, "check_url", slow_check)
+
+    # When the event is fanned out in an invocation with 2 s left
+    started = time.monotonic()
+    world.fan_out(remaining_s=2.0)
+
+    # Then the fan-out ends in time, the attempt recorded as a failed one (DNS timeout) and retried
+    assert time.monotonic() - started < 2.0
+    assert world.send.calls == []
+    d = world.delivery()
+    assert (d.status, d.attempt_count) == ("pending", 1)
+    assert d.attempts[0]["error"].startswith("dns timeout")
+    assert [m["body"]["attempt_count"] for m in world.sqs.messages] == [1]
 
 
 def test_410_gone_disables_the_subscription_despite_a_transient_failure(world):

@@ -8,7 +8,9 @@ costs the fan-out's reads (the subscriptions, whether the delivery exists) and o
 message, no second invocation, no claim. Subscriptions are attempted one after the other, each
 within what the invocation has left (`attempt_budget`: 15 s at most, time kept to write and queue,
 and QUEUE_S for each subscription still to come); those it has no time left for are written
-`pending` and their first attempt queued, as all retries are.
+`pending` and their first attempt queued, as all retries are. The whole attempt, DNS included,
+ends by its deadline: the SSRF check's resolution is waited for until then only, a host not
+resolved by then being a failed attempt (`dns timeout`).
 
 Order: read (does the delivery exist?), attempt, then one conditional PutItem ("if absent") of the
 delivery with its result, then, for a failed attempt, the retry's message. Writing first ("attempt
@@ -49,6 +51,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -70,6 +73,7 @@ from asyncjobs.webhooks.store import WebhookStore
 RETRY_SCHEDULE_S = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 RECORD_MARGIN_S = 5.0  # kept for recording the result (a quarter of what is left, when less)
 MIN_ATTEMPT_S = 0.5  # with less time left, a message comes back later; a fan-out queues instead
+MIN_SEND_S = 0.1  # with less left once DNS has answered, the request is not sent: a DNS timeout
 CLAIM_S = 60.0  # the longest claim: one attempt never takes longer (the function's timeout is 30 s)
 MAX_SQS_DELAY_S = 900
 QUEUE_S = 0.2  # kept per subscription still to open, to write and queue it when time runs out
@@ -337,22 +341,52 @@ class Deliverer:
             logger.warning("claim not released; the retry waits for it to expire")
 
     def _post(self, sub: Subscription, d: Delivery, ends_at: float) -> AttemptResult:
-        """The attempt itself. Whatever goes wrong (a URL or header the request cannot carry, a
-        signing error, the network, the receiver) is a failed attempt, recorded and retried."""
+        """The attempt itself, DNS included, done by its deadline (what `attempt_budget` gives it,
+        set before anything else). Whatever goes wrong (a URL or header the request cannot carry, a
+        signing error, DNS, the network, the receiver) is a failed attempt, recorded and retried."""
         started = time.monotonic()
+        deadline = started + attempt_budget(ends_at - started)
         try:
-            target = check_url(sub.url, self.policy)  # again now: DNS may have changed since
+            target = self._check_by(sub.url, deadline)  # again now: DNS may have changed since
         except UnsafeTarget as exc:
             return AttemptResult(None, 0.0, f"refused: {exc}")
         except Exception as exc:  # recorded, never a crash
             return AttemptResult(None, elapsed_ms(started), f"refused: {type(exc).__name__}: {exc}"[:300])
+        if target is None or deadline - time.monotonic() < MIN_SEND_S:
+            return AttemptResult(
+                None,
+                elapsed_ms(started),
+                f"dns timeout: the host did not resolve within the attempt's {deadline - started:.1f} s",
+            )
         try:
             headers = request_headers(sub, d, self.clock())
-            timeout = max(0.1, attempt_budget(ends_at - time.monotonic()))
-            return self._send(target, d.payload.encode(), headers, timeout)
+            return self._send(target, d.payload.encode(), headers, deadline - time.monotonic())
         except Exception as exc:  # recorded, never a crash
             logger.warning("webhook attempt failed before an answer", exc_info=True)
             return AttemptResult(None, elapsed_ms(started), f"{type(exc).__name__}: {exc}"[:300])
+
+    def _check_by(self, url: str, deadline: float) -> Target | None:
+        """`check_url` (the SSRF check and its DNS resolution), waited for until `deadline`: None
+        when it has not finished by then. getaddrinfo takes no timeout (a socket's does not apply
+        to it, and the resolver's own, from resolv.conf, is seconds per try and server), so it runs
+        in a daemon thread that is left behind at the deadline: it ends when the resolver gives up,
+        and its answer is dropped. A thread per attempt costs well under a millisecond."""
+        outcome: list[Target | BaseException] = []
+
+        def check() -> None:
+            try:
+                outcome.append(check_url(url, self.policy))
+            except BaseException as exc:  # handed to the attempt, which records it
+                outcome.append(exc)
+
+        worker = threading.Thread(target=check, name="webhook-ssrf-check", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if not outcome:
+            return None
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
 
     def _judge(
         self, sub: Subscription, d: Delivery, result: AttemptResult
