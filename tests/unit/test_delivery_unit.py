@@ -313,6 +313,49 @@ def test_subscriptions_are_attempted_while_the_invocation_has_time_then_queued(w
     ]
 
 
+def test_a_healthy_receiver_after_a_hanging_one_is_not_cut_off(world):
+    # Given two subscriptions: the first one's receiver hangs, the second answers in 0.8 s
+    world.subscribe("sub_1", url="http://127.0.0.1:9/hangs")
+    world.subscribe("sub_2", url="http://127.0.0.2:9/healthy")
+
+    def send(target: Any, body: bytes, headers: dict[str, str], timeout: float) -> AttemptResult:
+        needs = 60.0 if target.path == "/hangs" else 0.8
+        time.sleep(min(needs, timeout))
+        if needs > timeout:
+            return AttemptResult(None, timeout * 1000, "timeout: no complete answer")
+        return AttemptResult(200, needs * 1000)
+
+    world.deliverer._send = send
+
+    # When the event is fanned out in an invocation with 3 s left
+    world.fan_out(remaining_s=3.0)
+
+    # Then the healthy receiver is not cut short by what the hanging one left: it is delivered, or
+    # its first attempt queued (to be made with a queued attempt's time), never a failed timeout
+    healthy = world.delivery("sub_2")
+    assert healthy.status == "succeeded" or healthy.attempt_count == 0, healthy.attempts
+
+
+def test_the_first_subscription_is_attempted_inline_even_after_slow_reads(world):
+    # Given a subscription, an invocation with 2 s left (the fault-injection suite's timeout), and
+    # a slow read of the subscriptions (throttled, retried)
+    world.subscribe()
+    read = world.store.subscriptions
+
+    def slow_read(tenant_id: str) -> list[Subscription]:
+        time.sleep(0.5)
+        return read(tenant_id)
+
+    world.store.subscriptions = slow_read  # type: ignore[method-assign]
+
+    # When the event is fanned out
+    outcomes = world.fan_out(remaining_s=2.0)
+
+    # Then its first attempt is still made inline (with what is left), not queued
+    assert outcomes == {"succeeded": 1} and len(world.send.calls) == 1
+    assert world.sqs.messages == []
+
+
 def test_fan_out_opens_one_delivery_per_subscription_that_wants_the_event(world):
     # Given three subscriptions: one for every job event, one for another action, one disabled
     world.subscribe("sub_1")

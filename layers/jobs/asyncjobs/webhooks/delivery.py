@@ -7,10 +7,13 @@ with its next attempt's time, whose message then goes on `WebhookQueue`. A deliv
 costs the fan-out's reads (the subscriptions, whether the delivery exists) and one PutItem: no SQS
 message, no second invocation, no claim. Subscriptions are attempted one after the other, each
 within what the invocation has left (`attempt_budget`: 15 s at most, time kept to write and queue,
-and QUEUE_S for each subscription still to come); those it has no time left for are written
-`pending` and their first attempt queued, as all retries are. The whole attempt, DNS included,
-ends by its deadline: the SSRF check's resolution is waited for until then only, a host not
-resolved by then being a failed attempt (`dns timeout`).
+and QUEUE_S for each subscription still to come). An inline attempt gets what a queued one would
+(INLINE_SHARE at least of what the invocation had for one attempt when it started, up to 15 s),
+never the remains of a fan-out short of time: a subscription whose turn comes with less is
+written `pending` and its first attempt queued, as all retries are (the first subscription is
+attempted with whatever the invocation has, MIN_ATTEMPT_S at least, as a queued attempt is).
+The whole attempt, DNS included, ends by its deadline: the SSRF check's resolution is waited for
+until then only, a host not resolved by then being a failed attempt (`dns timeout`).
 
 Order: read (does the delivery exist?), attempt, then one conditional PutItem ("if absent") of the
 delivery with its result, then, for a failed attempt, the retry's message. Writing first ("attempt
@@ -77,6 +80,12 @@ MIN_SEND_S = 0.1  # with less left once DNS has answered, the request is not sen
 CLAIM_S = 60.0  # the longest claim: one attempt never takes longer (the function's timeout is 30 s)
 MAX_SQS_DELAY_S = 900
 QUEUE_S = 0.2  # kept per subscription still to open, to write and queue it when time runs out
+# An inline attempt after the first needs this share of what the invocation had for one attempt
+# when it started (up to TIMEOUT_S), else it is queued: a queued attempt gets a fresh invocation's
+# budget, and cutting a healthy but not instant receiver short would cost it a failed attempt and
+# a second POST 5 s later. The 20 % left is slack for the reads before an attempt (a queued one
+# makes them too) and the QUEUE_S kept for the subscriptions after it.
+INLINE_SHARE = 0.8
 STALE_PENDING_S = 3600  # a pending delivery this overdue lost its message (see Deliverer.stale)
 MAX_RETRY_AFTER_S = 86400
 
@@ -216,10 +225,12 @@ class Deliverer:
 
     def fan_out(self, event: dict[str, Any], remaining_s: float = CLAIM_S) -> dict[str, int]:
         """One delivery per subscription of the job's tenant that wants this event, its first
-        attempt made here while the invocation (`remaining_s` left) has time for one; the others
-        are queued. Returns how many deliveries were delivered, are retried, were queued without
-        an attempt, and already existed."""
+        attempt made here while the invocation (`remaining_s` left) has the time a queued attempt
+        would have; the others are queued. Returns how many deliveries were delivered, are
+        retried, were queued without an attempt, and already existed."""
         ends_at = time.monotonic() + remaining_s
+        # What a queued attempt would get (a fresh invocation's budget), give or take the reads.
+        inline_s = max(MIN_ATTEMPT_S, min(TIMEOUT_S, INLINE_SHARE * attempt_budget(remaining_s)))
         detail = event["detail"]
         event_type, payload = event_payload(event)
         expires_at = _epoch(detail.get("expires_at"))  # the delivery log keeps it as long as the job
@@ -233,21 +244,24 @@ class Deliverer:
             d = self._new_delivery(sub, detail["event_id"], event_type, payload, detail["job_id"], expires_at)
             # Time kept for queueing the subscriptions after this one, should their turn find none.
             reserve_s = QUEUE_S * (len(subs) - n - 1)
+            # The first is attempted with what there is (as a queued attempt would be), the reads
+            # before it notwithstanding: queueing it would cost a message and an invocation.
+            needed_s = MIN_ATTEMPT_S if n == 0 else inline_s
             # AWS calls are retried in place: Lambda gives the fan-out only three asynchronous
             # tries before its event goes to the dead-letter queue.
-            outcomes[self._open_and_attempt(sub, d, ends_at - reserve_s)] += 1
+            outcomes[self._open_and_attempt(sub, d, ends_at - reserve_s, needed_s)] += 1
         logger.info(
             "job event fanned out",
             extra={"job_id": detail["job_id"], "deliveries": len(subs), "outcomes": dict(outcomes)},
         )
         return dict(outcomes)
 
-    def _open_and_attempt(self, sub: Subscription, d: Delivery, ends_at: float) -> str:
+    def _open_and_attempt(self, sub: Subscription, d: Delivery, ends_at: float, needed_s: float) -> str:
         existing = retry_transient(lambda: self.store.get_delivery(d.sub_id, d.delivery_id), tries=4)
         if existing is not None:  # the same event again: no second delivery, no second first attempt
             retry_transient(lambda: self._requeue_if_pending(existing), tries=4)
             return "existing"
-        if attempt_budget(ends_at - time.monotonic()) < MIN_ATTEMPT_S:
+        if attempt_budget(ends_at - time.monotonic()) < needed_s:
             retry_transient(lambda: self._open_queued(d), tries=4)
             return "queued"
         attempt, status, next_at, delay = self._judge(sub, d, self._post(sub, d, ends_at))
