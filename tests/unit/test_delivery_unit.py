@@ -7,6 +7,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +19,7 @@ from asyncjobs.webhooks import delivery as delivery_module
 from asyncjobs.webhooks.delivery import RETRY_SCHEDULE_S, AttemptRetry, Deliverer
 from asyncjobs.webhooks.http_client import AttemptResult
 from asyncjobs.webhooks.models import Delivery, Secret, Subscription, new_secret
+from asyncjobs.webhooks.signing import signature_header
 from asyncjobs.webhooks.ssrf import Policy
 from tests.unit.fakes import FakeClock, FakeSend, FakeSQS, FakeWebhookStore
 
@@ -354,6 +357,120 @@ def test_the_first_subscription_is_attempted_inline_even_after_slow_reads(world)
     # Then its first attempt is still made inline (with what is left), not queued
     assert outcomes == {"succeeded": 1} and len(world.send.calls) == 1
     assert world.sqs.messages == []
+
+
+def test_a_quick_fan_out_reads_no_subscription_again(world):
+    # Given two subscriptions whose receivers answer at once
+    world.subscribe("sub_1")
+    world.subscribe("sub_2")
+    world.store.calls.clear()
+
+    # When the event is fanned out
+    outcomes = world.fan_out()
+
+    # Then the subscriptions were read once, in the list: the list was fresh for both attempts
+    assert outcomes == {"succeeded": 2}
+    assert [op for op in world.store.calls if "subscription" in op] == ["subscriptions"]
+
+
+def _changed_during_the_first_attempt(
+    world: World, monkeypatch: pytest.MonkeyPatch, change: Callable[[], None]
+) -> list[Any]:
+    """Fans the event out to sub_1 and sub_2, `change` made while sub_1's receiver takes longer
+    than the list of subscriptions stays fresh. Returns what was sent, in order."""
+    monkeypatch.setattr(delivery_module, "SUBSCRIPTION_FRESH_S", 0.1)
+    sent: list[Any] = []
+
+    def send(target: Any, body: bytes, headers: dict[str, str], timeout: float) -> AttemptResult:
+        sent.append((target, headers))
+        if len(sent) == 1:
+            change()
+            time.sleep(0.15)
+        return AttemptResult(200, 3.0)
+
+    world.deliverer._send = send
+    world.outcomes = world.fan_out(remaining_s=30.0)  # type: ignore[attr-defined]
+    return sent
+
+
+def test_fan_out_does_not_post_to_a_subscription_disabled_during_the_fan_out(world, monkeypatch):
+    # Given two subscriptions, the tenant disabling the second while the first one's receiver answers
+    world.subscribe("sub_1", url="http://127.0.0.1:9/one")
+    world.subscribe("sub_2", url="http://127.0.0.2:9/two")
+    key = (TENANT, "sub_2")
+
+    def disable() -> None:
+        world.store.subs[key] = replace(world.store.subs[key], enabled=False)
+
+    # When the event is fanned out
+    sent = _changed_during_the_first_attempt(world, monkeypatch, disable)
+
+    # Then the disabled subscription is not posted to, and gets no delivery
+    assert [target.address for target, _ in sent] == ["127.0.0.1"], sent
+    assert world.outcomes == {"succeeded": 1, "skipped": 1}  # type: ignore[attr-defined]
+    assert world.store.get_delivery("sub_2", EVENT_ID) is None
+
+
+def test_fan_out_writes_no_delivery_for_a_subscription_deleted_during_the_fan_out(world, monkeypatch):
+    # Given two subscriptions, the tenant deleting the second while the first one's receiver answers
+    world.subscribe("sub_1", url="http://127.0.0.1:9/one")
+    world.subscribe("sub_2", url="http://127.0.0.2:9/two")
+
+    # When the event is fanned out
+    sent = _changed_during_the_first_attempt(
+        world, monkeypatch, lambda: world.store.subs.pop((TENANT, "sub_2"))
+    )
+
+    # Then the deleted subscription is not posted to, and has no (orphan) delivery
+    assert [target.address for target, _ in sent] == ["127.0.0.1"], sent
+    assert list(world.store.deliveries) == [("sub_1", EVENT_ID)]
+
+
+def test_no_time_left_queues_no_delivery_for_a_subscription_deleted_during_the_fan_out(world):
+    # Given two subscriptions, the first one's receiver hanging (longer than the list of
+    # subscriptions stays fresh) while the tenant deletes the second
+    world.subscribe("sub_1")
+    world.subscribe("sub_2")
+
+    def hanging(target: Any, body: bytes, headers: dict[str, str], timeout: float) -> AttemptResult:
+        world.store.subs.pop((TENANT, "sub_2"), None)
+        time.sleep(timeout)
+        return AttemptResult(None, timeout * 1000, "timeout: no complete answer")
+
+    world.deliverer._send = hanging
+
+    # When the event is fanned out in an invocation with 2 s left (none left for sub_2's attempt)
+    outcomes = world.fan_out(remaining_s=2.0)
+
+    # Then sub_2 gets no (orphan) pending delivery and no message: only sub_1's retry is queued
+    assert outcomes == {"retried": 1, "skipped": 1}
+    assert list(world.store.deliveries) == [("sub_1", EVENT_ID)]
+    assert [m["body"]["sub_id"] for m in world.sqs.messages] == ["sub_1"]
+
+
+def test_fan_out_posts_to_the_url_and_with_the_secret_a_subscription_has_now(world, monkeypatch):
+    # Given two subscriptions, the tenant changing the second's URL and rotating its secret (no
+    # overlap) while the first one's receiver answers
+    world.subscribe("sub_1", url="http://127.0.0.1:9/one")
+    world.subscribe("sub_2", url="http://127.0.0.2:9/old")
+    key, rotated = (TENANT, "sub_2"), new_secret()
+
+    def patch() -> None:
+        world.store.subs[key] = replace(
+            world.store.subs[key], url="http://127.0.0.2:9/new", secrets=(Secret(rotated, world.clock()),)
+        )
+
+    # When the event is fanned out
+    sent = _changed_during_the_first_attempt(world, monkeypatch, patch)
+
+    # Then the second attempt goes to the new URL, signed with the new secret (the one the
+    # receiver now verifies with)
+    target, headers = sent[1]
+    assert target.path == "/new", target
+    d = world.delivery("sub_2")
+    assert d.status == "succeeded"
+    signed_at = int(headers["webhook-timestamp"])
+    assert headers["webhook-signature"] == signature_header([rotated], EVENT_ID, signed_at, d.payload)
 
 
 def test_fan_out_opens_one_delivery_per_subscription_that_wants_the_event(world):

@@ -15,9 +15,20 @@ attempted with whatever the invocation has, MIN_ATTEMPT_S at least, as a queued 
 The whole attempt, DNS included, ends by its deadline: the SSRF check's resolution is waited for
 until then only, a host not resolved by then being a failed attempt (`dns timeout`).
 
-Order: read (does the delivery exist?), attempt, then one conditional PutItem ("if absent") of the
-delivery with its result, then, for a failed attempt, the retry's message. Writing first ("attempt
-in progress") and then the result would be two writes per delivery, the cost this order saves.
+Subscriptions are read once, at the start. Before a delivery is attempted or queued when that
+list is more than SUBSCRIPTION_FRESH_S old (an earlier receiver was slow), the subscription is read again, so
+a subscription disabled, deleted or changed (URL, secret, events) meanwhile is not posted to with
+what it was: one gone, disabled or no longer wanting the event gets no delivery at all (its log
+shows none for this event, as if it had changed before the job ended), and the others are posted
+to their current URL with their current secrets. A change made within SUBSCRIPTION_FRESH_S of an
+attempt may still be missed, as it would be by any attempt already under way. The same goes for
+a delivery written `pending` and queued for want of time (no orphan delivery for a subscription
+deleted meanwhile); its attempt reads the subscription again when made, as every retry does.
+
+Order: read (does the delivery exist?), read the subscription again if the list is old, attempt,
+then one conditional PutItem ("if absent") of the delivery with its result, then, for a failed
+attempt, the retry's message. Writing first ("attempt in progress") and then the result would be
+two writes per delivery, the cost this order saves.
 Failure cases:
 - a duplicate event (EventBridge is at least once; an executor announces an ended job again)
   after the delivery is written finds it and makes no attempt; if it is still `pending`, the
@@ -86,6 +97,12 @@ QUEUE_S = 0.2  # kept per subscription still to open, to write and queue it when
 # a second POST 5 s later. The 20 % left is slack for the reads before an attempt (a queued one
 # makes them too) and the QUEUE_S kept for the subscriptions after it.
 INLINE_SHARE = 0.8
+# How old the fan-out's list of subscriptions may be before a delivery's turn reads its
+# subscription again. Short enough that a change the API acknowledged is seen by any attempt
+# starting a second later; long enough that a fan-out to quick receivers (the common case: its
+# reads and POSTs take milliseconds) reads no subscription again, and a webhook delivered at once
+# keeps costing one Query, one GetItem and one PutItem.
+SUBSCRIPTION_FRESH_S = 1.0
 STALE_PENDING_S = 3600  # a pending delivery this overdue lost its message (see Deliverer.stale)
 MAX_RETRY_AFTER_S = 86400
 
@@ -227,18 +244,31 @@ class Deliverer:
         """One delivery per subscription of the job's tenant that wants this event, its first
         attempt made here while the invocation (`remaining_s` left) has the time a queued attempt
         would have; the others are queued. Returns how many deliveries were delivered, are
-        retried, were queued without an attempt, and already existed."""
-        ends_at = time.monotonic() + remaining_s
+        retried, were queued without an attempt, already existed, and how many subscriptions were
+        skipped (disabled, deleted or changed since the list was read)."""
+        listed_at = time.monotonic()  # before the read: the list is at least this old
+        ends_at = listed_at + remaining_s
         # What a queued attempt would get (a fresh invocation's budget), give or take the reads.
         inline_s = max(MIN_ATTEMPT_S, min(TIMEOUT_S, INLINE_SHARE * attempt_budget(remaining_s)))
         detail = event["detail"]
         event_type, payload = event_payload(event)
+        action = detail.get("action")
         expires_at = _epoch(detail.get("expires_at"))  # the delivery log keeps it as long as the job
-        subs = [
-            s
-            for s in self.store.subscriptions(detail["tenant_id"])
-            if s.wants(event_type, detail.get("action"))
-        ]
+        subs = [s for s in self.store.subscriptions(detail["tenant_id"]) if s.wants(event_type, action)]
+
+        def current(sub: Subscription) -> Subscription | None:
+            """`sub` as it is now, when the list is old enough to be out of date; None when it is
+            gone, disabled or no longer wants the event."""
+            if time.monotonic() - listed_at <= SUBSCRIPTION_FRESH_S:
+                return sub
+            try:
+                fresh = retry_transient(
+                    lambda: self.store.get_subscription(sub.tenant_id, sub.sub_id), tries=4
+                )
+            except NotFound:
+                return None
+            return fresh if fresh.wants(event_type, action) else None
+
         outcomes: Counter[str] = Counter()
         for n, sub in enumerate(subs):
             d = self._new_delivery(sub, detail["event_id"], event_type, payload, detail["job_id"], expires_at)
@@ -249,22 +279,36 @@ class Deliverer:
             needed_s = MIN_ATTEMPT_S if n == 0 else inline_s
             # AWS calls are retried in place: Lambda gives the fan-out only three asynchronous
             # tries before its event goes to the dead-letter queue.
-            outcomes[self._open_and_attempt(sub, d, ends_at - reserve_s, needed_s)] += 1
+            outcomes[self._open_and_attempt(sub, d, ends_at - reserve_s, needed_s, current)] += 1
         logger.info(
             "job event fanned out",
             extra={"job_id": detail["job_id"], "deliveries": len(subs), "outcomes": dict(outcomes)},
         )
         return dict(outcomes)
 
-    def _open_and_attempt(self, sub: Subscription, d: Delivery, ends_at: float, needed_s: float) -> str:
+    def _open_and_attempt(
+        self,
+        sub: Subscription,
+        d: Delivery,
+        ends_at: float,
+        needed_s: float,
+        current: Callable[[Subscription], Subscription | None],
+    ) -> str:
         existing = retry_transient(lambda: self.store.get_delivery(d.sub_id, d.delivery_id), tries=4)
         if existing is not None:  # the same event again: no second delivery, no second first attempt
             retry_transient(lambda: self._requeue_if_pending(existing), tries=4)
             return "existing"
+        fresh = current(sub)
+        if fresh is None:
+            logger.info(
+                "no delivery: the subscription was deleted, disabled or changed during the fan-out",
+                extra={"delivery_id": d.delivery_id, "sub_id": d.sub_id},
+            )
+            return "skipped"
         if attempt_budget(ends_at - time.monotonic()) < needed_s:
             retry_transient(lambda: self._open_queued(d), tries=4)
             return "queued"
-        attempt, status, next_at, delay = self._judge(sub, d, self._post(sub, d, ends_at))
+        attempt, status, next_at, delay = self._judge(fresh, d, self._post(fresh, d, ends_at))
         first = replace(d, status=status, attempt_count=1, attempts=(attempt,), next_attempt_at=next_at)
         self._log_attempt(first, attempt, status, 1)  # before the write: it may fail, or lose
         if not retry_transient(lambda: self.store.create_delivery(first), tries=4):
