@@ -7,15 +7,19 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from asyncjobs.errors import InfrastructureError
+from asyncjobs.webhooks import delivery as delivery_module
 from asyncjobs.webhooks.delivery import RETRY_SCHEDULE_S, AttemptRetry, Deliverer
 from asyncjobs.webhooks.http_client import AttemptResult
 from asyncjobs.webhooks.models import Delivery, Secret, Subscription, new_secret
+from asyncjobs.webhooks.signing import signature_header
 from asyncjobs.webhooks.ssrf import Policy
 from tests.unit.fakes import FakeClock, FakeSend, FakeSQS, FakeWebhookStore
 
@@ -312,6 +316,163 @@ def test_subscriptions_are_attempted_while_the_invocation_has_time_then_queued(w
     ]
 
 
+def test_a_healthy_receiver_after_a_hanging_one_is_not_cut_off(world):
+    # Given two subscriptions: the first one's receiver hangs, the second answers in 0.8 s
+    world.subscribe("sub_1", url="http://127.0.0.1:9/hangs")
+    world.subscribe("sub_2", url="http://127.0.0.2:9/healthy")
+
+    def send(target: Any, body: bytes, headers: dict[str, str], timeout: float) -> AttemptResult:
+        needs = 60.0 if target.path == "/hangs" else 0.8
+        time.sleep(min(needs, timeout))
+        if needs > timeout:
+            return AttemptResult(None, timeout * 1000, "timeout: no complete answer")
+        return AttemptResult(200, needs * 1000)
+
+    world.deliverer._send = send
+
+    # When the event is fanned out in an invocation with 3 s left
+    world.fan_out(remaining_s=3.0)
+
+    # Then the healthy receiver is not cut short by what the hanging one left: it is delivered, or
+    # its first attempt queued (to be made with a queued attempt's time), never a failed timeout
+    healthy = world.delivery("sub_2")
+    assert healthy.status == "succeeded" or healthy.attempt_count == 0, healthy.attempts
+
+
+def test_the_first_subscription_is_attempted_inline_even_after_slow_reads(world):
+    # Given a subscription, an invocation with 2 s left (the fault-injection suite's timeout), and
+    # a slow read of the subscriptions (throttled, retried)
+    world.subscribe()
+    read = world.store.subscriptions
+
+    def slow_read(tenant_id: str) -> list[Subscription]:
+        time.sleep(0.5)
+        return read(tenant_id)
+
+    world.store.subscriptions = slow_read  # type: ignore[method-assign]
+
+    # When the event is fanned out
+    outcomes = world.fan_out(remaining_s=2.0)
+
+    # Then its first attempt is still made inline (with what is left), not queued
+    assert outcomes == {"succeeded": 1} and len(world.send.calls) == 1
+    assert world.sqs.messages == []
+
+
+def test_a_quick_fan_out_reads_no_subscription_again(world):
+    # Given two subscriptions whose receivers answer at once
+    world.subscribe("sub_1")
+    world.subscribe("sub_2")
+    world.store.calls.clear()
+
+    # When the event is fanned out
+    outcomes = world.fan_out()
+
+    # Then the subscriptions were read once, in the list: the list was fresh for both attempts
+    assert outcomes == {"succeeded": 2}
+    assert [op for op in world.store.calls if "subscription" in op] == ["subscriptions"]
+
+
+def _changed_during_the_first_attempt(
+    world: World, monkeypatch: pytest.MonkeyPatch, change: Callable[[], None]
+) -> list[Any]:
+    """Fans the event out to sub_1 and sub_2, `change` made while sub_1's receiver takes longer
+    than the list of subscriptions stays fresh. Returns what was sent, in order."""
+    monkeypatch.setattr(delivery_module, "SUBSCRIPTION_FRESH_S", 0.1)
+    sent: list[Any] = []
+
+    def send(target: Any, body: bytes, headers: dict[str, str], timeout: float) -> AttemptResult:
+        sent.append((target, headers))
+        if len(sent) == 1:
+            change()
+            time.sleep(0.15)
+        return AttemptResult(200, 3.0)
+
+    world.deliverer._send = send
+    world.outcomes = world.fan_out(remaining_s=30.0)  # type: ignore[attr-defined]
+    return sent
+
+
+def test_fan_out_does_not_post_to_a_subscription_disabled_during_the_fan_out(world, monkeypatch):
+    # Given two subscriptions, the tenant disabling the second while the first one's receiver answers
+    world.subscribe("sub_1", url="http://127.0.0.1:9/one")
+    world.subscribe("sub_2", url="http://127.0.0.2:9/two")
+    key = (TENANT, "sub_2")
+
+    def disable() -> None:
+        world.store.subs[key] = replace(world.store.subs[key], enabled=False)
+
+    # When the event is fanned out
+    sent = _changed_during_the_first_attempt(world, monkeypatch, disable)
+
+    # Then the disabled subscription is not posted to, and gets no delivery
+    assert [target.address for target, _ in sent] == ["127.0.0.1"], sent
+    assert world.outcomes == {"succeeded": 1, "skipped": 1}  # type: ignore[attr-defined]
+    assert world.store.get_delivery("sub_2", EVENT_ID) is None
+
+
+def test_fan_out_writes_no_delivery_for_a_subscription_deleted_during_the_fan_out(world, monkeypatch):
+    # Given two subscriptions, the tenant deleting the second while the first one's receiver answers
+    world.subscribe("sub_1", url="http://127.0.0.1:9/one")
+    world.subscribe("sub_2", url="http://127.0.0.2:9/two")
+
+    # When the event is fanned out
+    sent = _changed_during_the_first_attempt(
+        world, monkeypatch, lambda: world.store.subs.pop((TENANT, "sub_2"))
+    )
+
+    # Then the deleted subscription is not posted to, and has no (orphan) delivery
+    assert [target.address for target, _ in sent] == ["127.0.0.1"], sent
+    assert list(world.store.deliveries) == [("sub_1", EVENT_ID)]
+
+
+def test_no_time_left_queues_no_delivery_for_a_subscription_deleted_during_the_fan_out(world):
+    # Given two subscriptions, the first one's receiver hanging (longer than the list of
+    # subscriptions stays fresh) while the tenant deletes the second
+    world.subscribe("sub_1")
+    world.subscribe("sub_2")
+
+    def hanging(target: Any, body: bytes, headers: dict[str, str], timeout: float) -> AttemptResult:
+        world.store.subs.pop((TENANT, "sub_2"), None)
+        time.sleep(timeout)
+        return AttemptResult(None, timeout * 1000, "timeout: no complete answer")
+
+    world.deliverer._send = hanging
+
+    # When the event is fanned out in an invocation with 2 s left (none left for sub_2's attempt)
+    outcomes = world.fan_out(remaining_s=2.0)
+
+    # Then sub_2 gets no (orphan) pending delivery and no message: only sub_1's retry is queued
+    assert outcomes == {"retried": 1, "skipped": 1}
+    assert list(world.store.deliveries) == [("sub_1", EVENT_ID)]
+    assert [m["body"]["sub_id"] for m in world.sqs.messages] == ["sub_1"]
+
+
+def test_fan_out_posts_to_the_url_and_with_the_secret_a_subscription_has_now(world, monkeypatch):
+    # Given two subscriptions, the tenant changing the second's URL and rotating its secret (no
+    # overlap) while the first one's receiver answers
+    world.subscribe("sub_1", url="http://127.0.0.1:9/one")
+    world.subscribe("sub_2", url="http://127.0.0.2:9/old")
+    key, rotated = (TENANT, "sub_2"), new_secret()
+
+    def patch() -> None:
+        world.store.subs[key] = replace(
+            world.store.subs[key], url="http://127.0.0.2:9/new", secrets=(Secret(rotated, world.clock()),)
+        )
+
+    # When the event is fanned out
+    sent = _changed_during_the_first_attempt(world, monkeypatch, patch)
+
+    # Then the second attempt goes to the new URL, signed with the new secret (the one the
+    # receiver now verifies with)
+    target, headers = sent[1]
+    assert target.path == "/new", target
+    d = world.delivery("sub_2")
+    assert d.status == "succeeded"
+    signed_at = int(headers["webhook-timestamp"])
+    assert headers["webhook-signature"] == signature_header([rotated], EVENT_ID, signed_at, d.payload)
+
+
 def test_fan_out_opens_one_delivery_per_subscription_that_wants_the_event(world):
     # Given three subscriptions: one for every job event, one for another action, one disabled
     world.subscribe("sub_1")
@@ -364,6 +525,44 @@ def test_the_first_attempt_checks_the_address_at_delivery_time():
     assert world.send.calls == []
     assert (d.status, d.attempt_count) == ("pending", 1)
     assert d.attempts[0]["error"].startswith("refused:")
+
+
+def test_fan_out_stays_within_remaining_time_when_dns_is_slow(world, monkeypatch):
+    # Given a subscription whose host takes 2.5 s to resolve (the SSRF check resolves it)
+    world.subscribe()
+    real = delivery_module.check_url
+
+    def slow_check(url: str, policy: Policy, *args: Any, **kw: Any) -> Any:
+        time.sleep(2.5)
+        return real(url, policy, *args, **kw)
+
+    monkeypatch.setattr(delivery_module, "check_url", slow_check)
+
+    # When the event is fanned out in an invocation with 2 s left
+    started = time.monotonic()
+    world.fan_out(remaining_s=2.0)
+
+    # Then the fan-out ends in time, the attempt recorded as a failed one (DNS timeout) and retried
+    assert time.monotonic() - started < 2.0
+    assert world.send.calls == []
+    d = world.delivery()
+    assert (d.status, d.attempt_count) == ("pending", 1)
+    assert d.attempts[0]["error"].startswith("dns timeout")
+    assert [m["body"]["attempt_count"] for m in world.sqs.messages] == [1]
+
+
+def test_410_gone_disables_the_subscription_despite_a_transient_failure(world):
+    # Given a receiver that answers 410 Gone, and the subscription's disable failing once
+    world.subscribe()
+    world.send.script = [AttemptResult(410, 5.0)]
+    world.store.fail("disable")
+
+    # When the event is fanned out, it does not raise (Lambda would POST the receiver again)
+    world.fan_out()
+
+    # Then the disable was retried in place: the subscription is disabled, the delivery failed
+    assert not world.store.get_subscription(TENANT, "sub_1").enabled
+    assert world.delivery().status == "failed" and len(world.send.calls) == 1
 
 
 @pytest.mark.parametrize("raised", [TimeoutError("read timed out"), RuntimeError("bug in send")])

@@ -7,12 +7,28 @@ with its next attempt's time, whose message then goes on `WebhookQueue`. A deliv
 costs the fan-out's reads (the subscriptions, whether the delivery exists) and one PutItem: no SQS
 message, no second invocation, no claim. Subscriptions are attempted one after the other, each
 within what the invocation has left (`attempt_budget`: 15 s at most, time kept to write and queue,
-and QUEUE_S for each subscription still to come); those it has no time left for are written
-`pending` and their first attempt queued, as all retries are.
+and QUEUE_S for each subscription still to come). An inline attempt gets what a queued one would
+(INLINE_SHARE at least of what the invocation had for one attempt when it started, up to 15 s),
+never the remains of a fan-out short of time: a subscription whose turn comes with less is
+written `pending` and its first attempt queued, as all retries are (the first subscription is
+attempted with whatever the invocation has, MIN_ATTEMPT_S at least, as a queued attempt is).
+The whole attempt, DNS included, ends by its deadline: the SSRF check's resolution is waited for
+until then only, a host not resolved by then being a failed attempt (`dns timeout`).
 
-Order: read (does the delivery exist?), attempt, then one conditional PutItem ("if absent") of the
-delivery with its result, then, for a failed attempt, the retry's message. Writing first ("attempt
-in progress") and then the result would be two writes per delivery, the cost this order saves.
+Subscriptions are read once, at the start. Before a delivery is attempted or queued when that
+list is more than SUBSCRIPTION_FRESH_S old (an earlier receiver was slow), the subscription is read again, so
+a subscription disabled, deleted or changed (URL, secret, events) meanwhile is not posted to with
+what it was: one gone, disabled or no longer wanting the event gets no delivery at all (its log
+shows none for this event, as if it had changed before the job ended), and the others are posted
+to their current URL with their current secrets. A change made within SUBSCRIPTION_FRESH_S of an
+attempt may still be missed, as it would be by any attempt already under way. The same goes for
+a delivery written `pending` and queued for want of time (no orphan delivery for a subscription
+deleted meanwhile); its attempt reads the subscription again when made, as every retry does.
+
+Order: read (does the delivery exist?), read the subscription again if the list is old, attempt,
+then one conditional PutItem ("if absent") of the delivery with its result, then, for a failed
+attempt, the retry's message. Writing first ("attempt in progress") and then the result would be
+two writes per delivery, the cost this order saves.
 Failure cases:
 - a duplicate event (EventBridge is at least once; an executor announces an ended job again)
   after the delivery is written finds it and makes no attempt; if it is still `pending`, the
@@ -27,6 +43,8 @@ Failure cases:
   `webhook-id`; the unrecorded attempt is only in the function's log;
 - a write whose response was lost fails its own condition on the SDK's retry: the store reads the
   delivery back and recognises its own write (see `WebhookStore.create_delivery`);
+- a 410's disable of the subscription is retried in place: failing, it would have the event (or
+  the message) retried and the receiver POSTed again, as happens if it fails for good;
 - a crash between the write of a failed attempt and its retry's message leaves the delivery
   `pending` with no message: the retried event queues it (above); `recover` picks up any left
   over an hour (`Deliverer.stale`).
@@ -47,6 +65,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -68,9 +87,22 @@ from asyncjobs.webhooks.store import WebhookStore
 RETRY_SCHEDULE_S = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 RECORD_MARGIN_S = 5.0  # kept for recording the result (a quarter of what is left, when less)
 MIN_ATTEMPT_S = 0.5  # with less time left, a message comes back later; a fan-out queues instead
+MIN_SEND_S = 0.1  # with less left once DNS has answered, the request is not sent: a DNS timeout
 CLAIM_S = 60.0  # the longest claim: one attempt never takes longer (the function's timeout is 30 s)
 MAX_SQS_DELAY_S = 900
 QUEUE_S = 0.2  # kept per subscription still to open, to write and queue it when time runs out
+# An inline attempt after the first needs this share of what the invocation had for one attempt
+# when it started (up to TIMEOUT_S), else it is queued: a queued attempt gets a fresh invocation's
+# budget, and cutting a healthy but not instant receiver short would cost it a failed attempt and
+# a second POST 5 s later. The 20 % left is slack for the reads before an attempt (a queued one
+# makes them too) and the QUEUE_S kept for the subscriptions after it.
+INLINE_SHARE = 0.8
+# How old the fan-out's list of subscriptions may be before a delivery's turn reads its
+# subscription again. Short enough that a change the API acknowledged is seen by any attempt
+# starting a second later; long enough that a fan-out to quick receivers (the common case: its
+# reads and POSTs take milliseconds) reads no subscription again, and a webhook delivered at once
+# keeps costing one Query, one GetItem and one PutItem.
+SUBSCRIPTION_FRESH_S = 1.0
 STALE_PENDING_S = 3600  # a pending delivery this overdue lost its message (see Deliverer.stale)
 MAX_RETRY_AFTER_S = 86400
 
@@ -210,41 +242,73 @@ class Deliverer:
 
     def fan_out(self, event: dict[str, Any], remaining_s: float = CLAIM_S) -> dict[str, int]:
         """One delivery per subscription of the job's tenant that wants this event, its first
-        attempt made here while the invocation (`remaining_s` left) has time for one; the others
-        are queued. Returns how many deliveries were delivered, are retried, were queued without
-        an attempt, and already existed."""
-        ends_at = time.monotonic() + remaining_s
+        attempt made here while the invocation (`remaining_s` left) has the time a queued attempt
+        would have; the others are queued. Returns how many deliveries were delivered, are
+        retried, were queued without an attempt, already existed, and how many subscriptions were
+        skipped (disabled, deleted or changed since the list was read)."""
+        listed_at = time.monotonic()  # before the read: the list is at least this old
+        ends_at = listed_at + remaining_s
+        # What a queued attempt would get (a fresh invocation's budget), give or take the reads.
+        inline_s = max(MIN_ATTEMPT_S, min(TIMEOUT_S, INLINE_SHARE * attempt_budget(remaining_s)))
         detail = event["detail"]
         event_type, payload = event_payload(event)
+        action = detail.get("action")
         expires_at = _epoch(detail.get("expires_at"))  # the delivery log keeps it as long as the job
-        subs = [
-            s
-            for s in self.store.subscriptions(detail["tenant_id"])
-            if s.wants(event_type, detail.get("action"))
-        ]
+        subs = [s for s in self.store.subscriptions(detail["tenant_id"]) if s.wants(event_type, action)]
+
+        def current(sub: Subscription) -> Subscription | None:
+            """`sub` as it is now, when the list is old enough to be out of date; None when it is
+            gone, disabled or no longer wants the event."""
+            if time.monotonic() - listed_at <= SUBSCRIPTION_FRESH_S:
+                return sub
+            try:
+                fresh = retry_transient(
+                    lambda: self.store.get_subscription(sub.tenant_id, sub.sub_id), tries=4
+                )
+            except NotFound:
+                return None
+            return fresh if fresh.wants(event_type, action) else None
+
         outcomes: Counter[str] = Counter()
         for n, sub in enumerate(subs):
             d = self._new_delivery(sub, detail["event_id"], event_type, payload, detail["job_id"], expires_at)
             # Time kept for queueing the subscriptions after this one, should their turn find none.
             reserve_s = QUEUE_S * (len(subs) - n - 1)
+            # The first is attempted with what there is (as a queued attempt would be), the reads
+            # before it notwithstanding: queueing it would cost a message and an invocation.
+            needed_s = MIN_ATTEMPT_S if n == 0 else inline_s
             # AWS calls are retried in place: Lambda gives the fan-out only three asynchronous
             # tries before its event goes to the dead-letter queue.
-            outcomes[self._open_and_attempt(sub, d, ends_at - reserve_s)] += 1
+            outcomes[self._open_and_attempt(sub, d, ends_at - reserve_s, needed_s, current)] += 1
         logger.info(
             "job event fanned out",
             extra={"job_id": detail["job_id"], "deliveries": len(subs), "outcomes": dict(outcomes)},
         )
         return dict(outcomes)
 
-    def _open_and_attempt(self, sub: Subscription, d: Delivery, ends_at: float) -> str:
+    def _open_and_attempt(
+        self,
+        sub: Subscription,
+        d: Delivery,
+        ends_at: float,
+        needed_s: float,
+        current: Callable[[Subscription], Subscription | None],
+    ) -> str:
         existing = retry_transient(lambda: self.store.get_delivery(d.sub_id, d.delivery_id), tries=4)
         if existing is not None:  # the same event again: no second delivery, no second first attempt
             retry_transient(lambda: self._requeue_if_pending(existing), tries=4)
             return "existing"
-        if attempt_budget(ends_at - time.monotonic()) < MIN_ATTEMPT_S:
+        fresh = current(sub)
+        if fresh is None:
+            logger.info(
+                "no delivery: the subscription was deleted, disabled or changed during the fan-out",
+                extra={"delivery_id": d.delivery_id, "sub_id": d.sub_id},
+            )
+            return "skipped"
+        if attempt_budget(ends_at - time.monotonic()) < needed_s:
             retry_transient(lambda: self._open_queued(d), tries=4)
             return "queued"
-        attempt, status, next_at, delay = self._judge(sub, d, self._post(sub, d, ends_at))
+        attempt, status, next_at, delay = self._judge(fresh, d, self._post(fresh, d, ends_at))
         first = replace(d, status=status, attempt_count=1, attempts=(attempt,), next_attempt_at=next_at)
         self._log_attempt(first, attempt, status, 1)  # before the write: it may fail, or lose
         if not retry_transient(lambda: self.store.create_delivery(first), tries=4):
@@ -335,22 +399,52 @@ class Deliverer:
             logger.warning("claim not released; the retry waits for it to expire")
 
     def _post(self, sub: Subscription, d: Delivery, ends_at: float) -> AttemptResult:
-        """The attempt itself. Whatever goes wrong (a URL or header the request cannot carry, a
-        signing error, the network, the receiver) is a failed attempt, recorded and retried."""
+        """The attempt itself, DNS included, done by its deadline (what `attempt_budget` gives it,
+        set before anything else). Whatever goes wrong (a URL or header the request cannot carry, a
+        signing error, DNS, the network, the receiver) is a failed attempt, recorded and retried."""
         started = time.monotonic()
+        deadline = started + attempt_budget(ends_at - started)
         try:
-            target = check_url(sub.url, self.policy)  # again now: DNS may have changed since
+            target = self._check_by(sub.url, deadline)  # again now: DNS may have changed since
         except UnsafeTarget as exc:
             return AttemptResult(None, 0.0, f"refused: {exc}")
         except Exception as exc:  # recorded, never a crash
             return AttemptResult(None, elapsed_ms(started), f"refused: {type(exc).__name__}: {exc}"[:300])
+        if target is None or deadline - time.monotonic() < MIN_SEND_S:
+            return AttemptResult(
+                None,
+                elapsed_ms(started),
+                f"dns timeout: the host did not resolve within the attempt's {deadline - started:.1f} s",
+            )
         try:
             headers = request_headers(sub, d, self.clock())
-            timeout = max(0.1, attempt_budget(ends_at - time.monotonic()))
-            return self._send(target, d.payload.encode(), headers, timeout)
+            return self._send(target, d.payload.encode(), headers, deadline - time.monotonic())
         except Exception as exc:  # recorded, never a crash
             logger.warning("webhook attempt failed before an answer", exc_info=True)
             return AttemptResult(None, elapsed_ms(started), f"{type(exc).__name__}: {exc}"[:300])
+
+    def _check_by(self, url: str, deadline: float) -> Target | None:
+        """`check_url` (the SSRF check and its DNS resolution), waited for until `deadline`: None
+        when it has not finished by then. getaddrinfo takes no timeout (a socket's does not apply
+        to it, and the resolver's own, from resolv.conf, is seconds per try and server), so it runs
+        in a daemon thread that is left behind at the deadline: it ends when the resolver gives up,
+        and its answer is dropped. A thread per attempt costs well under a millisecond."""
+        outcome: list[Target | BaseException] = []
+
+        def check() -> None:
+            try:
+                outcome.append(check_url(url, self.policy))
+            except BaseException as exc:  # handed to the attempt, which records it
+                outcome.append(exc)
+
+        worker = threading.Thread(target=check, name="webhook-ssrf-check", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if not outcome:
+            return None
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
 
     def _judge(
         self, sub: Subscription, d: Delivery, result: AttemptResult
@@ -368,7 +462,12 @@ class Deliverer:
         if code is not None and 200 <= code < 300:
             return attempt, "succeeded", None, None
         if code == 410:
-            self.store.disable(sub, "The endpoint answered 410 Gone; delivery stopped.", now)
+            # Retried in place: failing here would have the receiver POSTed again (the event's or
+            # the message's retry), only to answer 410 again.
+            retry_transient(
+                lambda: self.store.disable(sub, "The endpoint answered 410 Gone; delivery stopped.", now),
+                tries=4,
+            )
             return attempt, "failed", None, None
         delay = retry_delay(d.attempt_count + 1 - d.schedule_base, result.retry_after_s, self.time_scale)
         if delay is None:
