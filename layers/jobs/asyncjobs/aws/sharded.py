@@ -158,5 +158,10 @@ def run_all(tasks: list[Callable[[], None]]) -> None:
 
         _pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="shard")
     # each in a copy of the caller's context: what it set up (context variables) holds there too
-    for future in [_pool.submit(contextvars.copy_context().run, task) for task in tasks]:
+    futures = [_pool.submit(contextvars.copy_context().run, task) for task in tasks]
+    # every Query ends before a failure is raised: none may run on into the next request (or into
+    # a frozen Lambda environment)
+    for future in futures:
+        future.exception()
+    for future in futures:
         future.result()
