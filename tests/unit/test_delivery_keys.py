@@ -239,3 +239,34 @@ def test_a_sparse_filter_ends_pages_early_and_still_lists_everything(monkeypatch
     assert list(itertools.chain(*pages)) == [log[0].delivery_id]
     assert len(pages) > 2  # the rounds ran out before the oldest was reached
     assert max(table.queries_per_page) <= 2 * SHARDS
+
+
+def test_a_page_reads_again_only_the_shards_that_may_hold_its_next_items():
+    # The newest 40 deliveries all in shard 0 and matching; then one match in another shard, newer
+    # than the rest (non-matching): once that one is read, no other shard's unread part can hold
+    # anything newer, so only shard 0 is read again.
+    def delivery(ms: int, status: str, shard: int | None = None) -> Delivery:
+        while True:
+            delivery_id = f"{new_job_id(ms)}.succeeded"
+            if shard is None or (shard_of(delivery_id) == 0) == (shard == 0):
+                return Delivery(
+                    "sub_1",
+                    delivery_id,
+                    "acme",
+                    "job.succeeded",
+                    "{}",
+                    status,
+                    float(NOW),
+                    expires_at=NOW + 60,
+                )
+
+    older = [delivery(1_800_000_000_000 + i, "failed") for i in range(2_000)]
+    match = delivery(1_800_000_005_000, "succeeded", shard=1)
+    newest = [delivery(1_800_000_010_000 + i, "succeeded", shard=0) for i in range(40)]
+    store, table = _store([*older, match, *newest])
+
+    items, _ = store.deliveries("sub_1", now=NOW, limit=20, statuses=("succeeded",))
+
+    assert [d.delivery_id for d in items] == [d.delivery_id for d in reversed(newest[-20:])]
+    # a round of 16 reading 6 items each, then shard 0 alone: 6 + 6 + 6 + 6 >= 20
+    assert table.calls == {"Query": SHARDS + 3}
