@@ -37,7 +37,9 @@ MAX_RECORDED_ATTEMPTS = 30
 SHARDS = 16
 # Shard Queries one request may make (the first round reads every shard once): a filter matching
 # little in a long log would read on through all of it; the page ends early with a cursor instead.
-MAX_QUERIES = 3 * SHARDS
+# Two rounds read 16 x (10 + 20) = 480 items at most for a page of 50 (16 x (16 + 32) = 768 for
+# 100), about the 5 Queries of 100 items one request read before the log was sharded.
+MAX_QUERIES = 2 * SHARDS
 # Items one shard Query may read (Limit): a shard whose pages the filter thins out reads twice as
 # many each time it is read again, up to this.
 MAX_SHARD_READ = 50
