@@ -51,10 +51,9 @@ def measure(
         with Harness.start(template.load(ROOT / "template.yaml"), monkeypatch) as h:
             _prefill(h, prefill)
             if sequential:  # the shards' Queries one after another, for comparison
-                from asyncjobs.jobs import store
+                from asyncjobs.aws import sharded
 
-                if hasattr(store, "_run_all"):
-                    monkeypatch.setattr(store, "_run_all", lambda tasks: [task() for task in tasks])
+                monkeypatch.setattr(sharded, "run_all", lambda tasks: [task() for task in tasks])
             meter = _JobsMeter(h.env["JOBS_TABLE"])
             boto3.setup_default_session(region_name="us-east-1")
             reset_services()

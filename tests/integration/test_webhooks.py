@@ -803,6 +803,13 @@ def _store():
     return deliverer_from_env().store
 
 
+def _delivery_key(sub_id, delivery_id):
+    """A delivery's key in WebhooksTable (its log is sharded), for tests that touch items directly."""
+    from asyncjobs.webhooks.store import delivery_key
+
+    return delivery_key(sub_id, delivery_id)
+
+
 def _log_delivery(harness, sub_id, delivery_id, status, created_at=None):
     """A delivery in the log, as the delivery function leaves it."""
     from asyncjobs.webhooks.models import Delivery
@@ -884,7 +891,7 @@ def test_deliveries_expire_with_the_job_and_are_hidden_once_expired(harness):
     assert harness.request("POST", f"{HOOKS}/{sub['id']}/deliveries/a0.ping/redeliver").status == 404
     item = harness.ddb.get_item(
         TableName=harness.env["WEBHOOKS_TABLE"],
-        Key={"pk": {"S": f"SUB#{sub['id']}"}, "sk": {"S": "DLV#b0.ping"}},
+        Key=_delivery_key(sub["id"], "b0.ping"),
     )["Item"]
     assert abs(int(item["expires_at"]["N"]) - time.time() - 7 * 86400) < 60
 
@@ -892,25 +899,102 @@ def test_deliveries_expire_with_the_job_and_are_hidden_once_expired(harness):
 def test_filtered_delivery_log_reads_a_bounded_part_per_request(harness, monkeypatch):
     from asyncjobs.webhooks import store as webhooks
 
-    monkeypatch.setattr(webhooks, "QUERY_PAGE_ITEMS", 5)
-    monkeypatch.setattr(webhooks, "MAX_QUERY_PAGES", 2)
+    # two rounds of shard Queries a request, two items a Query
+    monkeypatch.setattr(webhooks, "MAX_QUERIES", 2 * webhooks.SHARDS)
+    monkeypatch.setattr(webhooks, "MAX_SHARD_READ", 2)
     with Receiver() as rx:
         sub = _subscribe(harness, rx.url)
     _log_delivery(harness, sub["id"], "a0.ping", "exhausted")  # the oldest
-    for n in range(30):
+    for n in range(100):
         _log_delivery(harness, sub["id"], f"b{n:02d}.ping", "succeeded")
     with _counting("dynamodb", "Query") as calls:
         reply = harness.request("GET", f"{HOOKS}/{sub['id']}/deliveries", query={"status": "exhausted"})
     assert reply.status == 200 and reply.body["deliveries"] == [] and reply.body["next_cursor"]
-    assert calls[0] == 2
+    assert calls[0] == 2 * webhooks.SHARDS
     found, cursor, requests = [], reply.body["next_cursor"], 1
     while cursor:
-        body = harness.request(
-            "GET", f"{HOOKS}/{sub['id']}/deliveries", query={"status": "exhausted", "cursor": cursor}
-        ).body
+        with _counting("dynamodb", "Query") as calls:
+            body = harness.request(
+                "GET", f"{HOOKS}/{sub['id']}/deliveries", query={"status": "exhausted", "cursor": cursor}
+            ).body
+        assert calls[0] <= 2 * webhooks.SHARDS
         found += [d["id"] for d in body["deliveries"]]
         cursor, requests = body["next_cursor"], requests + 1
-    assert found == ["a0.ping"] and requests == 4  # 31 items, 10 per request
+    # the first request read 64 of the 101 items (4 a shard), the next read on from there
+    assert found == ["a0.ping"] and requests == 2
+
+
+def _delivery_log(harness, sub_id, **query):
+    """Every page of a subscription's delivery log, followed by its cursors: the deliveries' ids."""
+    seen, cursor = [], None
+    for _ in range(500):
+        reply = harness.request(
+            "GET", f"{HOOKS}/{sub_id}/deliveries", query={**query, **({"cursor": cursor} if cursor else {})}
+        )
+        assert reply.status == 200, reply.body
+        assert len(reply.body["deliveries"]) <= int(query.get("limit", 50))
+        seen += [d["id"] for d in reply.body["deliveries"]]
+        cursor = reply.body["next_cursor"]
+        if cursor is None:
+            return seen
+    raise AssertionError("the delivery log never ended")
+
+
+def test_a_subscriptions_deliveries_spread_over_its_shards_and_list_as_one_sequence(harness):
+    from collections import Counter
+
+    from asyncjobs.jobs.ids import new_job_id
+    from asyncjobs.webhooks.models import DELIVERY_RETENTION_S
+    from asyncjobs.webhooks.store import SHARDS
+
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+    other = _subscribe(harness, rx.url)  # never listed with the first
+    start_ms = int(time.time() * 1000) - 1000
+    statuses = ("succeeded", "exhausted", "failed")
+    log = [(f"{new_job_id(start_ms + n)}.succeeded", statuses[n % 3]) for n in range(96)]  # oldest first
+    for n, (delivery_id, status) in enumerate(log):
+        old = time.time() - DELIVERY_RETENTION_S - 60 if n % 8 == 5 else None  # expired, not yet deleted
+        _log_delivery(harness, sub["id"], delivery_id, status, created_at=old)
+    _log_delivery(harness, other["id"], log[0][0], "exhausted")
+    listed = [(d, s) for n, (d, s) in reversed(list(enumerate(log))) if n % 8 != 5]
+
+    items = harness.ddb.scan(TableName=harness.env["WEBHOOKS_TABLE"])["Items"]
+    per_pk = Counter(i["pk"]["S"] for i in items if i["sub_id"]["S"] == sub["id"] and "delivery_id" in i)
+    assert set(per_pk) <= {f"SUB#{sub['id']}#{s:02d}" for s in range(SHARDS)}
+    assert len(per_pk) >= SHARDS - 2  # 96 deliveries leave a shard empty with odds of about 1 in 30
+
+    for limit in (1, 7, 50):
+        assert _delivery_log(harness, sub["id"], limit=str(limit)) == [d for d, _ in listed], limit
+    exhausted = [d for d, s in listed if s == "exhausted"]
+    assert _delivery_log(harness, sub["id"], status="exhausted", limit="2") == exhausted
+
+
+def test_a_delivery_is_read_with_one_request_on_its_key(harness):
+    from asyncjobs.aws import clients as aws
+
+    with Receiver() as rx:
+        sub = _subscribe(harness, rx.url)
+        harness.submit()
+        harness.execute()
+        harness.pump()
+    (delivery,) = _deliveries(harness, sub["id"])
+    calls = []
+
+    def record(params, model, **_):
+        if params.get("TableName") == harness.env["WEBHOOKS_TABLE"]:
+            calls.append((model.name, params.get("Key")))
+
+    client = aws.client("dynamodb")
+    client.meta.events.register("before-parameter-build.dynamodb", record)
+    try:
+        reply = harness.request("GET", f"{HOOKS}/{sub['id']}/deliveries/{delivery['id']}")
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb", record)
+    assert reply.status == 200 and reply.body["id"] == delivery["id"], reply.body
+    # the subscription (whose tenant it must be), then the delivery itself
+    assert [op for op, _ in calls] == ["GetItem", "GetItem"]
+    assert calls[1][1] == _delivery_key(sub["id"], delivery["id"])
 
 
 def test_recover_is_bounded_per_call_and_continues_with_a_cursor(harness, monkeypatch):
@@ -1071,7 +1155,7 @@ def test_redeliver_while_an_attempt_is_being_made_is_409(harness):
     (delivery,) = _deliveries(harness, sub["id"])
     harness.ddb.update_item(  # an attempt holds a live claim on it
         TableName=harness.env["WEBHOOKS_TABLE"],
-        Key={"pk": {"S": f"SUB#{sub['id']}"}, "sk": {"S": f"DLV#{delivery['id']}"}},
+        Key=_delivery_key(sub["id"], delivery["id"]),
         UpdateExpression="SET #s = :p, claimed_until = :later",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":p": {"S": "pending"}, ":later": {"N": str(time.time() + 60)}},
@@ -1092,7 +1176,7 @@ def test_recover_requeues_a_pending_delivery_whose_message_was_lost(harness):
         assert stuck["status"] == "pending"
         harness.ddb.update_item(  # an hour and more later
             TableName=harness.env["WEBHOOKS_TABLE"],
-            Key={"pk": {"S": f"SUB#{sub['id']}"}, "sk": {"S": f"DLV#{stuck['id']}"}},
+            Key=_delivery_key(sub["id"], stuck["id"]),
             UpdateExpression="SET next_attempt_at = :then",
             ExpressionAttributeValues={":then": {"N": str(time.time() - 3700)}},
         )
@@ -1125,7 +1209,7 @@ def test_a_jobs_delivery_expires_exactly_when_the_job_does(harness):
     (delivery,) = _deliveries(harness, sub["id"])
     item = harness.ddb.get_item(
         TableName=harness.env["WEBHOOKS_TABLE"],
-        Key={"pk": {"S": f"SUB#{sub['id']}"}, "sk": {"S": f"DLV#{delivery['id']}"}},
+        Key=_delivery_key(sub["id"], delivery["id"]),
     )["Item"]
     assert int(item["expires_at"]["N"]) == job_expiry
     from asyncjobs.jobs.models import iso

@@ -5,7 +5,7 @@ partition key value takes at most 1,000 write units/s, and job ids always land a
 partition, so split-for-heat cannot spread a hot tenant; SHARDS key values per tenant can. The shard
 is a stable hash of the job's root id (an action `<job id>.NN` shares its job's shard), so a status
 read is still one GetItem and a job with its actions still one `begins_with` Query. A listing reads
-every shard newest first and merges them (`_Merge`). The `ByAction` index is keyed the same way
+every shard newest first and merges them (aws/sharded.py). The `ByAction` index is keyed the same way
 (`tenant_action` = `<tenant>#<action>#<shard>`) and projects keys only: its entry is written once,
 when the job is created (no later write changes a key), and a listing by action reads the page's
 items from the table (BatchGetItem).
@@ -20,18 +20,14 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import contextvars
 import json
-import math
 import time
 import zlib
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from asyncjobs.aws.dynamo import ConditionFailed, Table, from_item, to_item
+from asyncjobs.aws.sharded import Merge, Paused, Shard, first_read, shard_query
 from asyncjobs.errors import InfrastructureError, InvalidRequest
 from asyncjobs.jobs.ids import is_job_id
 from asyncjobs.jobs.models import Job, JobError, JobStatus
@@ -145,103 +141,6 @@ def decode_cursor(cursor: str) -> str:
     return job_id
 
 
-class _Paused(Exception):
-    """A listing page used its Queries: it ends here, and the next continues below `after`."""
-
-    def __init__(self, after: str) -> None:
-        super().__init__(after)
-        self.after = after
-
-
-class _Shard:
-    """One shard's part of a listing: the items read from it and not yet merged, newest first, and
-    where its next read starts (`bound`: everything it has not read sorts below this job id)."""
-
-    def __init__(self, query: dict[str, Any], bound: str | None, read: int) -> None:
-        self.query = query
-        self.bound = bound
-        self.read = read
-        self.items: deque[dict[str, Any]] = deque()
-        self.done = False
-        self._start: dict[str, Any] | None = None
-
-    def head(self) -> str:
-        return str(self.items[0]["job_id"]["S"])
-
-    def fetch(self, call: Callable[..., Any]) -> None:
-        """Reads one Query page on (a shard that is done has nothing left)."""
-        kwargs = {**self.query, "Limit": self.read}
-        if self._start is not None:
-            kwargs["ExclusiveStartKey"] = self._start
-        resp = call("query", **kwargs)
-        got = resp.get("Items", [])
-        self.items.extend(got)
-        self._start = resp.get("LastEvaluatedKey")
-        if self._start is None:
-            self.done = True
-        else:
-            self.bound = self._start["job_id"]["S"]
-        if len(got) < self.read:  # the filter thinned this page: read further next time
-            self.read = min(2 * self.read, _MAX_SHARD_READ)
-
-
-class _Merge:
-    """The shards' items merged newest first (job ids are time-ordered), reading a shard only when
-    the next item could be in it: when it holds no item read and its unread part may hold items
-    newer than the newest item read elsewhere. The shards that need a read are read together."""
-
-    def __init__(self, shards: list[_Shard], fetch: Callable[[list[_Shard]], None]) -> None:
-        self._shards = shards
-        self._fetch = fetch
-        self.queries = 0
-
-    def pop(self) -> dict[str, Any] | None:
-        """The newest item not yet taken, or None once every shard is read to its end. Raises
-        _Paused instead of making more than `_MAX_QUERIES` Queries: everything taken so far sorts
-        above its `after`, and everything not taken below it."""
-        while True:
-            held = [s for s in self._shards if s.items]
-            best = max(held, key=_Shard.head) if held else None
-            top = best.head() if best else None
-            need = [
-                s
-                for s in self._shards
-                if not s.items and not s.done and (top is None or s.bound is None or s.bound > top)
-            ]
-            if not need:
-                return best.items.popleft() if best else None
-            if self.queries and self.queries + len(need) > _MAX_QUERIES:
-                # every shard was read once (the first round reads them all), so each has a bound
-                raise _Paused(max(str(s.bound) for s in need))
-            self.queries += len(need)
-            self._fetch(need)
-
-    def more(self) -> bool:
-        """Whether anything may be left below the items taken (a shard not read to its end may
-        turn out to hold nothing more that passes the filter)."""
-        return any(s.items or not s.done for s in self._shards)
-
-
-_pool: Any = None
-
-
-def _run_all(tasks: list[Callable[[], None]]) -> None:
-    """Runs the shards' Queries at once: a page's latency is then about one Query's rather than
-    SHARDS of them. The pool lives as long as the process (a warm Lambda reuses it); its threads
-    start on first use, so functions that never list never pay for it."""
-    global _pool
-    if len(tasks) == 1:
-        tasks[0]()
-        return
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _pool = ThreadPoolExecutor(max_workers=SHARDS, thread_name_prefix="shard")
-    # each in a copy of the caller's context: what it set up (context variables) holds there too
-    for future in [_pool.submit(contextvars.copy_context().run, task) for task in tasks]:
-        future.result()
-
-
 class JobStore(Table):
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod
@@ -300,49 +199,20 @@ class JobStore(Table):
         """A tenant's unexpired jobs, newest first (job ids are time-ordered UUIDv7), merged from its
         shards; the cursor is the last job id returned, below which every shard continues."""
         before = decode_cursor(cursor) if cursor else None
-        # A shard's share of a page is about limit / SHARDS: read twice that, so that a second
-        # round is rare, and never more than the page (a Query reads 4 KB for one unit anyway).
-        read = min(limit, 2 * math.ceil(limit / SHARDS) + 2)
+        read = first_read(limit, SHARDS, _MAX_SHARD_READ)
         if action is None:
             return self._list_table(tenant_id, now, status, limit, before, read)
         return self._list_by_action(tenant_id, action, now, status, limit, before, read)
 
-    def _merge(self, queries: list[dict[str, Any]], before: str | None, read: int) -> _Merge:
-        def fetch(shards: list[_Shard]) -> None:
-            _run_all([partial(s.fetch, self._call) for s in shards])
-
-        return _Merge([_Shard(q, before, read) for q in queries], fetch)
+    def _merge(self, queries: list[dict[str, Any]], before: str | None, read: int) -> Merge:
+        # _MAX_QUERIES read when the page starts, not when the module loads (tests lower it)
+        return Merge(
+            [Shard(q, "job_id", before, read, _MAX_SHARD_READ) for q in queries], self._call, _MAX_QUERIES
+        )
 
     @staticmethod
-    def _shard_query(
-        key: str,
-        pk: str,
-        before: str | None,
-        *,
-        filters: list[str] | None = None,
-        names: dict[str, str] | None = None,
-        values: dict[str, Any] | None = None,
-        index: str | None = None,
-    ) -> dict[str, Any]:
-        """One shard's Query, newest first, below the cursor (a key condition, not a made-up
-        ExclusiveStartKey: the cursor's job is in another shard, or gone)."""
-        names = {"#p": key, **(names or {})}
-        values = {":p": {"S": pk}, **(values or {})}
-        condition = "#p = :p"
-        if before is not None:
-            condition += " AND job_id < :before"
-            values[":before"] = {"S": before}
-        query: dict[str, Any] = {
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": False,
-        }
-        if filters:
-            query["FilterExpression"] = " AND ".join(filters)
-        if index:
-            query["IndexName"] = index
-        return query
+    def _shard_query(key: str, pk: str, before: str | None, **kw: Any) -> dict[str, Any]:
+        return shard_query(key, pk, "job_id", before, **kw)
 
     def _list_table(
         self, tenant_id: str, now: float, status: JobStatus | None, limit: int, before: str | None, read: int
@@ -369,7 +239,7 @@ class JobStore(Table):
                 if item is None:
                     return Page(jobs, None)
                 jobs.append(job_from_item(from_item(item)))
-        except _Paused as paused:
+        except Paused as paused:
             return Page(jobs, encode_cursor(paused.after))
         return Page(jobs, encode_cursor(jobs[-1].job_id) if merge.more() else None)
 
@@ -401,7 +271,7 @@ class JobStore(Table):
             try:
                 while len(ids) < want and (item := merge.pop()) is not None:
                     ids.append(item["job_id"]["S"])
-            except _Paused as exc:
+            except Paused as exc:
                 paused = exc.after
             found = self._batch_get(tenant_id, ids)
             for job_id in ids:

@@ -2,23 +2,84 @@
 `WebhooksTable`, key `pk` + `sk`):
 
 - `TENANT#<tenant>` / `SUB#<sub_id>`: a subscription (URL, events, actions, receiver auth, secrets);
-- `SUB#<sub_id>` / `DLV#<delivery_id>`: one delivery (the exact body sent, every attempt).
+- `SUB#<sub_id>#<shard>` / `DLV#<delivery_id>`: one delivery (the exact body sent, every attempt).
+
+A subscription's delivery log is sharded: one partition key value takes at most 1,000 write
+units/s, and delivery ids start with a UUIDv7 (always written at the end of their partition, so
+split-for-heat cannot spread them), so one key value per subscription would cap a tenant that sends
+every job to one subscription. The shard is a stable hash of the delivery id, so a delivery's read
+or update is still one request on its key; the log is listed by reading every shard newest first
+and merging them (aws/sharded.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from asyncjobs.aws.dynamo import ConditionFailed, Table, from_item, to_item
+from asyncjobs.aws.sharded import Merge, Paused, Shard, first_read, shard_query
 from asyncjobs.errors import Conflict, NotFound
 from asyncjobs.webhooks.models import DELIVERY_RETENTION_S, Delivery, Secret, Subscription
 
 MAX_RECORDED_ATTEMPTS = 30
-QUERY_PAGE_ITEMS = 100  # items read by one Query page of the delivery log
-MAX_QUERY_PAGES = 5  # Query pages one request reads at most; then it answers with a cursor
+# Partition key values per subscription's delivery log. Each takes 1,000 write units/s; a delivery
+# of up to 1 KB costs 1 write when its first attempt (made before the write) succeeds, and 2 more
+# per failed attempt (the retry's claim and its record): a receiver down through all 8 attempts of
+# the schedule costs 1 + 2 x 7 = 15 writes a delivery. 16 key values take 16,000 writes/s, so one
+# subscription holds 1,000 jobs/s even then (8 would hold 1,000 only while at most 3 attempts of
+# each fail: 1 + 2 x 3 = 7). Every page of the log reads each shard once at least (16 Queries,
+# run at once; 0.5 read units each at least): more shards cost every listing more. Changing it
+# re-keys every delivery.
+SHARDS = 16
+# Shard Queries one request may make (the first round reads every shard once): a filter matching
+# little in a long log would read on through all of it; the page ends early with a cursor instead.
+# Two rounds read 16 x (10 + 20) = 480 items at most for a page of 50 (16 x (16 + 32) = 768 for
+# 100), about the 5 Queries of 100 items one request read before the log was sharded.
+MAX_QUERIES = 2 * SHARDS
+# Items one shard Query may read (Limit): a shard whose pages the filter thins out reads twice as
+# many each time it is read again, up to this.
+MAX_SHARD_READ = 50
+
+
+def shard_of(delivery_id: str) -> int:
+    """The shard of a delivery: CRC-32 (stable across processes and versions, unlike `hash`) of its
+    id. Every bit of the id, the job id's 74 random ones included, moves the checksum's low bits,
+    so the shards fill evenly whatever the time (tests/unit/test_delivery_keys.py counts them)."""
+    return zlib.crc32(delivery_id.encode()) % SHARDS
+
+
+def _log_pk(sub_id: str, shard: int) -> str:
+    return f"SUB#{sub_id}#{shard:02d}"
+
+
+def delivery_key(sub_id: str, delivery_id: str) -> dict[str, Any]:
+    """The key of a delivery's item, in DynamoDB's form (tools and tests that read items directly)."""
+    return to_item({"pk": _log_pk(sub_id, shard_of(delivery_id)), "sk": f"DLV#{delivery_id}"})
+
+
+def delivery_item(d: Delivery) -> dict[str, Any]:
+    """A new delivery's item, as create_delivery writes it (plain values)."""
+    return {
+        "pk": _log_pk(d.sub_id, shard_of(d.delivery_id)),
+        "sk": f"DLV#{d.delivery_id}",
+        "sub_id": d.sub_id,
+        "delivery_id": d.delivery_id,
+        "tenant_id": d.tenant_id,
+        "event_type": d.event_type,
+        "job_id": d.job_id,
+        "payload": d.payload,
+        "status": d.status,
+        "created_at": d.created_at,
+        "attempt_count": d.attempt_count,
+        "schedule_base": 0,
+        "attempts": list(d.attempts),
+        "next_attempt_at": d.next_attempt_at,
+        "expires_at": int(d.expires_at or d.created_at + DELIVERY_RETENTION_S),
+    }
 
 
 def _sub_from(item: dict[str, Any]) -> Subscription:
@@ -181,30 +242,11 @@ class WebhookStore(Table):
 
         A put whose response was lost fails its own condition on the SDK's retry: the stored item
         is then read back, and when it is exactly what this put wrote, the put is ours (True)."""
-        values = {
-            "pk": f"SUB#{d.sub_id}",
-            "sk": f"DLV#{d.delivery_id}",
-            "sub_id": d.sub_id,
-            "delivery_id": d.delivery_id,
-            "tenant_id": d.tenant_id,
-            "event_type": d.event_type,
-            "job_id": d.job_id,
-            "payload": d.payload,
-            "status": d.status,
-            "created_at": d.created_at,
-            "attempt_count": d.attempt_count,
-            "schedule_base": 0,
-            "attempts": list(d.attempts),
-            "next_attempt_at": d.next_attempt_at,
-            "expires_at": int(d.expires_at or d.created_at + DELIVERY_RETENTION_S),
-        }
-        item = to_item(values)
+        item = to_item(delivery_item(d))
         try:
             self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ConditionFailed:
-            stored = self._call(
-                "get_item", Key=to_item({"pk": values["pk"], "sk": values["sk"]}), ConsistentRead=True
-            )
+            stored = self._call("get_item", Key=delivery_key(d.sub_id, d.delivery_id), ConsistentRead=True)
             return from_item(stored.get("Item") or {}) == from_item(item)
         return True
 
@@ -213,7 +255,7 @@ class WebhookStore(Table):
         expired items only eventually)."""
         item = self._call(
             "get_item",
-            Key=to_item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{delivery_id}"}),
+            Key=delivery_key(sub_id, delivery_id),
             ConsistentRead=True,
         ).get("Item")
         if not item:
@@ -233,11 +275,13 @@ class WebhookStore(Table):
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[Delivery], str | None]:
-        """Unexpired deliveries, newest first; `cursor` is the delivery id to continue after. Reads
-        MAX_QUERY_PAGES Query pages at most: a filter matching little (or nothing) in a long log
-        answers a short page (possibly empty) with a cursor, never a read of the whole log."""
+        """Unexpired deliveries, newest first (delivery ids start with a time-ordered job id), merged
+        from the log's shards; `cursor` is the delivery id to continue after, below which every
+        shard continues. Makes MAX_QUERIES Queries at most: a filter matching little (or nothing)
+        in a long log answers a short page (possibly empty) with a cursor, never a read of the
+        whole log."""
         names = {"#e": "expires_at"}
-        values: dict[str, Any] = {":pk": f"SUB#{sub_id}", ":dlv": "DLV#", ":now": int(now)}
+        values: dict[str, Any] = {":now": int(now)}
         filters = ["#e > :now"]
         if statuses:
             names["#s"] = "status"
@@ -249,29 +293,34 @@ class WebhookStore(Table):
         if since is not None:
             values[":since"] = since
             filters.append("created_at >= :since")
-        kw: dict[str, Any] = {"FilterExpression": " AND ".join(filters), "ExpressionAttributeNames": names}
-        if cursor:
-            kw["ExclusiveStartKey"] = to_item({"pk": f"SUB#{sub_id}", "sk": f"DLV#{cursor}"})
-        out: list[Delivery] = []
-        for _ in range(MAX_QUERY_PAGES):
-            resp = self._call(
-                "query",
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :dlv)",
-                ExpressionAttributeValues=to_item(values),
-                ScanIndexForward=False,
-                Limit=QUERY_PAGE_ITEMS,
-                **kw,
+        before = f"DLV#{cursor}" if cursor else None
+        read = first_read(limit, SHARDS, MAX_SHARD_READ)
+        queries = [
+            shard_query(
+                "pk",
+                _log_pk(sub_id, shard),
+                "sk",
+                before,
+                filters=filters,
+                names=names,
+                values=to_item(values),
             )
-            items = resp.get("Items", [])
-            for n, raw in enumerate(items):
-                out.append(_delivery_from(from_item(raw)))
-                if len(out) == limit:
-                    more = "LastEvaluatedKey" in resp or n < len(items) - 1
-                    return out, out[-1].delivery_id if more else None
-            if "LastEvaluatedKey" not in resp:
-                return out, None
-            kw["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return out, from_item(kw["ExclusiveStartKey"])["sk"].removeprefix("DLV#")
+            for shard in range(SHARDS)
+        ]
+        # the bounds read when the page starts, not when the module loads (tests lower them)
+        merge = Merge(
+            [Shard(q, "sk", before, read, MAX_SHARD_READ) for q in queries], self._call, MAX_QUERIES
+        )
+        out: list[Delivery] = []
+        try:
+            while len(out) < limit:
+                item = merge.pop()
+                if item is None:
+                    return out, None
+                out.append(_delivery_from(from_item(item)))
+        except Paused as paused:
+            return out, paused.after.removeprefix("DLV#")
+        return out, out[-1].delivery_id if merge.more() else None
 
     def claim(self, d: Delivery, now: float, until: float) -> Delivery:
         """Takes the delivery's next attempt for this worker (one attempt at a time)."""
@@ -331,7 +380,7 @@ class WebhookStore(Table):
         kw: dict[str, Any] = {"ExpressionAttributeNames": {"#s": "status"}} if "#s" in expr + cond else {}
         resp = self._call(
             "update_item",
-            Key=to_item({"pk": f"SUB#{d.sub_id}", "sk": f"DLV#{d.delivery_id}"}),
+            Key=delivery_key(d.sub_id, d.delivery_id),
             UpdateExpression=expr,
             ConditionExpression=cond,
             ExpressionAttributeValues=to_item(values),
