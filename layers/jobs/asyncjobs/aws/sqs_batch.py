@@ -8,11 +8,13 @@ failed (Powertools' `raise_on_entire_batch_failure=False`): every failure is rep
 way, so Lambda retries exactly those messages and a failed invocation means a real crash.
 
 Why not Powertools' `BatchProcessor` + `process_partial_response`, which did exactly this before:
-the batch utility's import costs ~32 ms of a ~51 ms cold start budget (1.25x an `import boto3`
-floor of ~205 ms), measured in a process that had already imported boto3 and the Powertools logger
-and metrics (`python -X importtime`, 2 shared cores, 2026-11-26): its package imports asyncio and
-every event source data class, for the ~20 lines of logic the functions use. That one cost put the
-executor, the reconciler and the webhook delivery function over their budget on every cold start.
+the batch utility's import costs ~30 ms of a ~51 ms cold start budget (1.25x an `import boto3`
+floor of ~205 ms). Measured on 2026-11-26, 2 shared cores, in a process that had already imported
+boto3 and Powertools' logger and metrics: 28 ms at best (the least of 15 timed imports;
+`python -X importtime` agrees), 55-65 ms as a median with other work running. Its package
+imports asyncio and every event source data class, for the ~20 lines of logic the functions
+use. The reconciler, for one, went from 1.49x to 1.31x its floor without it (`python -m bench
+--only coldstart`, 21 rounds).
 
 What is kept from Powertools: the answer's shape, an event without a `Records` list is refused
 (ValueError: not an SQS batch, so never silently acknowledged), a failure is logged at debug level
