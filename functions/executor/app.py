@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from asyncjobs.aws.sqs_batch import SQSRecord, process_batch
 from asyncjobs.jobs.executor import MessageRetry, process_message
 from asyncjobs.observability import logger, metrics
 from asyncjobs.services import get_services
-
-# Reporting every failure (instead of raising when the whole batch fails) lets Lambda retry
-# exactly the failed messages and keeps failed-invocation metrics for real crashes.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -28,7 +23,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             process_message(
                 svc,
                 record.body,
-                receive_count=int(record.attributes.approximate_receive_count),
+                receive_count=record.receive_count,
                 remaining_s=context.get_remaining_time_in_millis() / 1000,
             )
         except MessageRetry as exc:
@@ -40,6 +35,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             logger.exception("message not processed; it will be delivered again")
             raise
 
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    # Reporting every failure (instead of raising when the whole batch fails) lets Lambda retry
+    # exactly the failed messages and keeps failed-invocation metrics for real crashes.
+    return process_batch(event, record_handler)

@@ -9,14 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from asyncjobs.aws.sqs_batch import SQSRecord, process_batch
 from asyncjobs.observability import logger
 from asyncjobs.webhooks.delivery import Deliverer, deliverer_from_env
-
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _deliverer() -> Deliverer:
@@ -50,6 +47,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | N
             logger.exception("delivery message not processed; it will come back")
             raise
 
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_batch(event, record_handler)

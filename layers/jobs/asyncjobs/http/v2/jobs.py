@@ -15,7 +15,14 @@ from asyncjobs.http.app import json_response, new_app
 from asyncjobs.http.lazy import lazy_module
 from asyncjobs.http.params import Header, Path, Query
 from asyncjobs.http.router import RequestValidationError, Response, Router
-from asyncjobs.http.routes import BODY, PATH_PARAM_PATTERN, TENANT_ID_PATTERN, action_route, resolver_path
+from asyncjobs.http.routes import (
+    ACTION_INPUT,
+    BODY,
+    PATH_PARAM_PATTERN,
+    TENANT_ID_PATTERN,
+    action_route,
+    resolver_path,
+)
 from asyncjobs.jobs import use_cases
 from asyncjobs.jobs.ids import JOB_ID_PARAM_PATTERN
 from asyncjobs.jobs.models import MULTI_ACTION, JobStatus
@@ -115,7 +122,7 @@ def run_app() -> Router:
                 action,
                 run,
                 [
-                    ("body", Annotated[action.input_model, BODY]),
+                    ("body", ACTION_INPUT),
                     ("idempotency_key", IDEMPOTENCY_KEY, None),
                     ("prefer", PREFER, None),
                 ],
