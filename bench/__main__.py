@@ -41,6 +41,7 @@ def machine() -> str:
 
 def scale_on_paper(cost: dict[str, Any]) -> str:
     from asyncjobs.jobs.store import SHARDS
+    from asyncjobs.webhooks.store import SHARDS as DELIVERY_SHARDS
 
     per_job = cost["total_usd_per_million"] / 1e6
     month = 30 * 86400
@@ -73,6 +74,10 @@ def scale_on_paper(cost: dict[str, Any]) -> str:
             "| a 3-action job: 4 items in one transaction (2 units each), 2 writes per action, 3 action"
             " ends, 1 start, 1 end = 19 units | its job's shard |"
             f" {SHARDS} × 1,000 / 19 ≈ {SHARDS * 1000 // 19:,} jobs/s ({3 * SHARDS * 1000 // 19:,} actions/s) |",
+            "| its webhook's delivery record: 1 write when the first attempt succeeds, 2 more per retry"
+            f" (claim, result) | `SUB#<subscription>#<shard>`, {DELIVERY_SHARDS} shards by a hash of the"
+            f" delivery id | {DELIVERY_SHARDS * 1000:,} deliveries/s per subscription;"
+            f" {DELIVERY_SHARDS * 1000 // 15:,}/s to a receiver down through all 8 attempts (15 writes each) |",
             "| the webhook fan-out's read of the tenant's subscriptions (one strongly consistent Query) |"
             " `TENANT#<tenant>` | 3,000 jobs/s (twice that eventually consistent) |",
             "",
