@@ -40,6 +40,14 @@ def _deliveries(harness, sub_id, **query):
     return reply.body["deliveries"]
 
 
+def _assert_one_delivery_succeeded(harness, rx, sub_id, attempts):
+    """Every request the receiver got carried one webhook-id, and the subscription's log holds one
+    delivery, succeeded after `attempts` recorded attempts."""
+    assert len({r.headers["webhook-id"] for r in rx.received}) == 1
+    (delivery,) = _deliveries(harness, sub_id)
+    assert delivery["status"] == "succeeded" and delivery["attempts"] == attempts
+
+
 def test_create_shows_the_secret_once_and_never_passwords(harness):
     with Receiver() as rx:
         created = _subscribe(
@@ -339,9 +347,7 @@ def test_crash_mid_retry_is_retried_not_dropped(harness):
         harness.fail_calls("dynamodb", "UpdateItem", times=1, code="InternalServerError", skip=1)
         harness.pump()
     assert len(rx.received) == 3
-    assert len({r.headers["webhook-id"] for r in rx.received}) == 1
-    (delivery,) = _deliveries(harness, sub["id"])
-    assert delivery["status"] == "succeeded" and delivery["attempts"] == 2
+    _assert_one_delivery_succeeded(harness, rx, sub["id"], attempts=2)
 
 
 def test_a_copy_of_the_event_during_the_first_attempt_makes_one_delivery_and_one_retry(harness):
@@ -366,9 +372,7 @@ def test_a_copy_of_the_event_during_the_first_attempt_makes_one_delivery_and_one
     # Then the first fan-out's write lost and queued nothing: one delivery, one retry, delivered
     assert first == {"existing": 1} and copies == [{"retried": 1}]
     assert sent[0] == 1 and len(rx.received) == 3
-    assert len({r.headers["webhook-id"] for r in rx.received}) == 1
-    (delivery,) = _deliveries(harness, sub["id"])
-    assert delivery["status"] == "succeeded" and delivery["attempts"] == 2
+    _assert_one_delivery_succeeded(harness, rx, sub["id"], attempts=2)
 
 
 def test_fan_out_write_whose_response_is_lost_queues_the_retry_once(harness):
