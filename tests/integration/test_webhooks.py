@@ -1275,3 +1275,30 @@ def test_sample_events_drive_the_handlers(harness):
     job_ids = [r.headers["webhook-id"] for r in rx.received[1:]]
     assert job_ids == [event["detail"]["event_id"]] * 2  # both subscriptions want job.succeeded
     assert json.loads(rx.received[1].body)["data"]["job_id"] == event["detail"]["job_id"]
+
+
+def test_a_hanging_dns_lookup_answers_503_within_the_bound_at_creation(harness, monkeypatch):
+    import socket
+
+    from asyncjobs.webhooks import subscriptions
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def hanging_dns(host, port, *args, **kwargs):
+        if host == "slow.example.test":
+            time.sleep(3)  # a resolver that does not answer in time
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_dns)
+    monkeypatch.setattr(subscriptions, "URL_CHECK_S", 0.3)
+    started = time.monotonic()
+    reply = harness.request(
+        "POST", HOOKS, body={"url": "https://slow.example.test/h", "events": ["job.failed"]}
+    )
+    assert time.monotonic() - started < 2
+    assert reply.status == 503
+    assert reply.body["error"]["code"] == "service_unavailable"
+    assert "did not answer within 0.3 s" in reply.body["error"]["message"]
+    assert reply.headers["Retry-After"] == "5"
+    # nothing was saved: the tenant has no subscription
+    assert harness.request("GET", HOOKS).body["webhooks"] == []

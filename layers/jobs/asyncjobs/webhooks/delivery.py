@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -80,7 +79,7 @@ from asyncjobs.observability import logger
 from asyncjobs.webhooks.http_client import TIMEOUT_S, AttemptResult, elapsed_ms, http_post
 from asyncjobs.webhooks.models import STATUS_EVENT, Delivery, Subscription
 from asyncjobs.webhooks.signing import request_headers
-from asyncjobs.webhooks.ssrf import Policy, Target, UnsafeTarget, check_url
+from asyncjobs.webhooks.ssrf import Policy, Target, UnsafeTarget, check_url, check_url_by
 from asyncjobs.webhooks.store import WebhookStore
 
 # Standard Webhooks / Svix schedule: 8 attempts over ~27.6 hours (delay before each attempt).
@@ -424,27 +423,8 @@ class Deliverer:
             return AttemptResult(None, elapsed_ms(started), f"{type(exc).__name__}: {exc}"[:300])
 
     def _check_by(self, url: str, deadline: float) -> Target | None:
-        """`check_url` (the SSRF check and its DNS resolution), waited for until `deadline`: None
-        when it has not finished by then. getaddrinfo takes no timeout (a socket's does not apply
-        to it, and the resolver's own, from resolv.conf, is seconds per try and server), so it runs
-        in a daemon thread that is left behind at the deadline: it ends when the resolver gives up,
-        and its answer is dropped. A thread per attempt costs well under a millisecond."""
-        outcome: list[Target | BaseException] = []
-
-        def check() -> None:
-            try:
-                outcome.append(check_url(url, self.policy))
-            except BaseException as exc:  # handed to the attempt, which records it
-                outcome.append(exc)
-
-        worker = threading.Thread(target=check, name="webhook-ssrf-check", daemon=True)
-        worker.start()
-        worker.join(max(0.0, deadline - time.monotonic()))
-        if not outcome:
-            return None
-        if isinstance(outcome[0], BaseException):
-            raise outcome[0]
-        return outcome[0]
+        """`check_url`, waited for until `deadline` only (see `ssrf.check_url_by`)."""
+        return check_url_by(url, self.policy, deadline, check=check_url)
 
     def _judge(
         self, sub: Subscription, d: Delivery, result: AttemptResult

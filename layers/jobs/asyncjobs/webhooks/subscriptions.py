@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from asyncjobs.actions.registry import ACTIONS
-from asyncjobs.errors import Conflict, InvalidRequest, NotFound
+from asyncjobs.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
 from asyncjobs.jobs.models import MULTI_ACTION
 from asyncjobs.observability import logger
 from asyncjobs.webhooks.delivery import Deliverer
@@ -26,7 +26,11 @@ from asyncjobs.webhooks.models import (
     ping_delivery_id,
     rotated,
 )
-from asyncjobs.webhooks.ssrf import UnsafeTarget, check_url
+from asyncjobs.webhooks.ssrf import UnsafeTarget, check_url_by
+
+# How long saving a subscription waits for its host to resolve (the SSRF check): an API request has
+# 29 s at most behind API Gateway, and a resolver that hangs must not hold it that long.
+URL_CHECK_S = 5.0
 
 
 class Created(NamedTuple):
@@ -53,9 +57,14 @@ class Recovered(NamedTuple):
 def _check(d: Deliverer, url: str | None, actions: list[str] | None) -> None:
     if url is not None:
         try:
-            check_url(url, d.policy)
+            checked = check_url_by(url, d.policy, time.monotonic() + URL_CHECK_S)
         except UnsafeTarget as exc:
             raise InvalidRequest(f"body `url` is refused: {exc}") from exc
+        if checked is None:
+            raise ServiceUnavailable(
+                f"The DNS lookup of the `url`'s host did not answer within {URL_CHECK_S:g} s; "
+                "retry after `Retry-After` seconds."
+            )
     known = {*ACTIONS, MULTI_ACTION}  # a multi-action job's one event names `multi_action`
     unknown = sorted(set(actions or ()) - known)
     if unknown:
