@@ -154,3 +154,136 @@ def test_every_dead_letter_queue_is_drained_and_alarmed(translated, queue, funct
         if "MetricStat" in m
     }
     assert queues == {queue}
+
+
+# -- production fitness: logs, access logs, alarms ---------------------------------------------
+
+
+def _functions(translated) -> list[str]:
+    return sorted(
+        lid for lid, r in translated.sam["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
+    )
+
+
+def _of_type(translated, rtype: str) -> dict[str, dict]:
+    return {lid: r["Properties"] for lid, r in translated.cfn["Resources"].items() if r["Type"] == rtype}
+
+
+def test_log_retention_is_a_parameter_with_cloudwatchs_allowed_values(translated):
+    param = translated.cfn["Parameters"]["LogRetentionDays"]
+    assert param["Default"] == 30
+    assert param["AllowedValues"] == [
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+        1096, 1827, 2192, 2557, 2922, 3288, 3653,
+    ]  # fmt: skip
+
+
+def test_every_function_logs_to_a_group_of_the_stack_with_the_retention_parameter(translated):
+    groups = _of_type(translated, "AWS::Logs::LogGroup")
+    for fn in _functions(translated):
+        logging = _props(translated, fn)["LoggingConfig"]
+        group = logging["LogGroup"]["Ref"]
+        assert groups[group]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        # named by the stack, not /aws/lambda/<function name>, which Lambda may create first
+        assert groups[group]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{fn}"}
+    assert set(groups) == {f"{fn.removesuffix('Function')}LogGroup" for fn in _functions(translated)} | {
+        "JobsApiAccessLogGroup"
+    }
+
+
+def test_api_access_logs_are_json_lines_with_the_request_and_the_tenant(translated):
+    import json
+
+    (stage,) = _of_type(translated, "AWS::ApiGatewayV2::Stage").values()
+    settings = stage["AccessLogSettings"]
+    assert "JobsApiAccessLogGroup" in json.dumps(settings["DestinationArn"])
+    assert _props(translated, "JobsApiAccessLogGroup")["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    fields = json.loads(settings["Format"])  # one JSON object a line
+    assert fields == {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "routeKey": "$context.routeKey",
+        "path": "$context.path",
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "responseLatency": "$context.responseLatency",
+        "integrationLatency": "$context.integrationLatency",
+        "integrationError": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error",
+        "tenant": "$context.authorizer.tenant_id",
+    }
+
+
+def test_the_tenant_logged_is_the_key_the_authorizer_puts_in_its_context(harness):
+    from devstack.lambda_runtime import LambdaContext
+    from tests.support import load_event
+
+    # Given the sample authorizer request with a real key of acme's
+    event = load_event("authorizer.json")
+    event["headers"]["authorization"] = f"Bearer {harness.keys['acme']}"
+    event["identitySource"] = [event["headers"]["authorization"]]
+    # When the authorizer allows it, then its context has the tenant_id the access log names
+    answer = harness.handlers["AuthorizerFunction"](event, LambdaContext("authorizer", 256, 5))
+    assert answer["isAuthorized"] is True
+    assert answer["context"]["tenant_id"] == "acme"
+
+
+def test_haven_routes_are_served_by_the_same_api_so_share_its_access_log(translated):
+    apis = {
+        e["Properties"]["ApiId"]["Ref"]
+        for r in translated.sam["Resources"].values()
+        if r["Type"] == "AWS::Serverless::Function"
+        for e in (r["Properties"].get("Events") or {}).values()
+        if e["Type"] == "HttpApi"
+    }
+    assert apis == {"JobsApi"}
+
+
+_ACTIONS = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+
+
+def test_every_alarm_notifies_the_alarm_topic_on_alarm_and_ok(translated):
+    alarms = _of_type(translated, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 2 * len(_functions(translated)) + 5
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == _ACTIONS, name
+        assert alarm["OKActions"] == _ACTIONS, name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_every_function_has_an_errors_and_a_throttles_alarm(translated, metric):
+    alarmed = {
+        a["Dimensions"][0]["Value"]["Ref"]
+        for a in _of_type(translated, "AWS::CloudWatch::Alarm").values()
+        if a.get("Namespace") == "AWS/Lambda" and a["MetricName"] == metric
+    }
+    assert alarmed == set(_functions(translated))
+
+
+@pytest.mark.parametrize(("queue", "function"), [("JobsQueue", "ExecutorFunction"), ("WebhookQueue", None)])
+def test_queue_age_alarms_wait_out_a_visibility_timeout(translated, queue, function):
+    (alarm,) = [
+        a
+        for a in _of_type(translated, "AWS::CloudWatch::Alarm").values()
+        if a.get("MetricName") == "ApproximateAgeOfOldestMessage"
+        and a["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue, "QueueName"]}
+    ]
+    visibility = _props(translated, queue)["VisibilityTimeout"]
+    # a message retried once waits one visibility timeout by design: that alone does not alarm
+    assert alarm["Threshold"] >= visibility
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    if function:  # ... and the executor's is 6 x its Timeout: a backlog of 6 job runs' length
+        assert visibility == 6 * _props(translated, function)["Timeout"]
+
+
+def test_webhook_exhaustion_is_alarmed_on_the_metric_the_delivery_code_emits(translated):
+    from asyncjobs.observability import NAMESPACE, SERVICE
+
+    alarm = _props(translated, "WebhookDeliveriesExhaustedAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"]) == (NAMESPACE, "WebhookDeliveriesExhausted")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")

@@ -680,3 +680,31 @@ def test_a_queued_first_attempt_requeued_by_a_duplicate_event_is_made_once(world
     for message in list(world.sqs.messages):
         world.deliverer.attempt(message["body"])
     assert len(world.send.calls) == 1 and world.delivery().attempt_count == 1
+
+
+def test_an_exhausted_delivery_is_counted_once_in_the_alarmed_metric(world, capsys, translated):
+    # Given a delivery whose receiver always answers 503
+    _failed_first(world, [AttemptResult(503, 5.0)])
+
+    # When every retry of the schedule is made, each when it is due
+    for _ in RETRY_SCHEDULE_S[1:]:
+        world.clock.now = max(world.clock(), world.delivery().next_attempt_at or 0)
+        world.attempt_last_message()
+
+    # Then exactly one WebhookDeliveriesExhausted is printed (EMF), in the namespace and with the
+    # dimensions of template.yaml's WebhookDeliveriesExhaustedAlarm
+    emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith('{"_aws"')]
+    counted = [
+        (doc, d)
+        for doc in emf
+        for d in doc["_aws"]["CloudWatchMetrics"]
+        if [m["Name"] for m in d["Metrics"]] == ["WebhookDeliveriesExhausted"]
+    ]
+    assert len(counted) == 1
+    doc, directive = counted[0]
+    alarm = translated.cfn["Resources"]["WebhookDeliveriesExhaustedAlarm"]["Properties"]
+    assert directive["Namespace"] == alarm["Namespace"]
+    assert {name: doc[name] for name in directive["Dimensions"][0]} == {
+        d["Name"]: d["Value"] for d in alarm["Dimensions"]
+    }
+    assert doc["WebhookDeliveriesExhausted"] == [1.0]

@@ -72,10 +72,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
 from asyncjobs.aws.clients import AWS_ERRORS
 from asyncjobs.aws.dynamo import ConditionFailed
 from asyncjobs.errors import InfrastructureError, NotFound, retry_transient
-from asyncjobs.observability import logger
+from asyncjobs.observability import NAMESPACE, SERVICE, logger
 from asyncjobs.webhooks.http_client import TIMEOUT_S, AttemptResult, elapsed_ms, http_post
 from asyncjobs.webhooks.models import STATUS_EVENT, Delivery, Subscription
 from asyncjobs.webhooks.signing import request_headers
@@ -451,6 +453,7 @@ class Deliverer:
             return attempt, "failed", None, None
         delay = retry_delay(d.attempt_count + 1 - d.schedule_base, result.retry_after_s, self.time_scale)
         if delay is None:
+            _count_exhausted()
             return attempt, "exhausted", None, None
         return attempt, "pending", now + delay, delay
 
@@ -475,6 +478,20 @@ class Deliverer:
                 "error": attempt["error"],
             },
         )
+
+
+def _count_exhausted() -> None:
+    """One `WebhookDeliveriesExhausted` (template.yaml alarms on it), printed at once: the delivery
+    function flushes no metrics of its own. Counted when the last attempt is judged, before it is
+    recorded: a crash in between repeats the attempt and may count the delivery twice."""
+    with single_metric(
+        name="WebhookDeliveriesExhausted",
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ):
+        pass
 
 
 def deliverer_from_env() -> Deliverer:
