@@ -31,8 +31,9 @@ def test_a_run_whose_answer_was_lost_is_retried_with_the_same_key_and_starts_one
     assert _only_job(client) == created
 
 
-@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize("status", [429, 503, 409])
 def test_retry_after_is_honoured(api, client, tenant, status):
+    """429 (throttled), 503, and 409 with Retry-After (the same Idempotency-Key still in flight)."""
     with (
         Proxy(api.base_url, [Step("answer", status, retry_after="1")]) as proxy,
         Client(proxy.url, tenant[1], tenant[0]) as via_proxy,
