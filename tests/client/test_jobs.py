@@ -78,6 +78,19 @@ def test_sync_mode_and_path_params_from_the_openapi_document(client):
     assert explicit.wait(timeout=30).path_params == {"design_id": "d-8"}
 
 
+def test_run_many_is_one_job_of_several_actions(client):
+    job = client.run_many(
+        [
+            {"name": "diagnostic", "params": {"echo": {"i": 0}}},
+            {"name": "highlight", "params": {"text": "a fast job", "highlight_expression": "fast"}},
+        ]
+    )
+    state = job.wait(timeout=30)
+    assert state.action == "multi_action" and state.status == "succeeded"
+    assert [a.action for a in state.actions] == ["diagnostic", "highlight"]
+    assert state.actions[1].result == {"text": 'a <span class="highlight">fast</span> job'}
+
+
 def test_failed_job_raises_job_failed_with_its_error(client):
     job = client.run("diagnostic", {"fail_with": "action_error"})
     with pytest.raises(JobFailed) as failed:

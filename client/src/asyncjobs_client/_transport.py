@@ -44,9 +44,12 @@ class _Base:
             timeout=httpx.Timeout(self.timeout, read=self.timeout + call.wait_s),
         )
 
-    @staticmethod
-    def failure(call: Call[Any], exc: Exception) -> TransportError:
-        return TransportError(f"{call.method} {call.path} failed: {type(exc).__name__}: {exc}")
+    def delay_after_failure(self, call: Call[Any], exc: httpx.TransportError, attempt: int) -> float:
+        """Seconds to wait before retrying; raises TransportError when the policy gives up."""
+        delay = self.policy.after_exception(call, exc, attempt)
+        if delay is None:
+            raise TransportError(f"{call.method} {call.path} failed: {type(exc).__name__}: {exc}") from exc
+        return delay
 
 
 class SyncTransport(_Base):
@@ -60,12 +63,9 @@ class SyncTransport(_Base):
             try:
                 resp = self.http.send(self.request(self.http, call))
             except httpx.TransportError as exc:
-                delay = self.policy.after_exception(call, exc, attempt)
-                if delay is None:
-                    raise self.failure(call, exc) from exc
+                delay = self.delay_after_failure(call, exc, attempt)
             else:
-                delay = self.policy.after_response(call, resp, attempt)
-                if delay is None:
+                if (delay := self.policy.after_response(call, resp, attempt)) is None:
                     return call.parse(resp)
             time.sleep(delay)
             attempt += 1
@@ -102,12 +102,9 @@ class AsyncTransport(_Base):
             try:
                 resp = await self.http.send(self.request(self.http, call))
             except httpx.TransportError as exc:
-                delay = self.policy.after_exception(call, exc, attempt)
-                if delay is None:
-                    raise self.failure(call, exc) from exc
+                delay = self.delay_after_failure(call, exc, attempt)
             else:
-                delay = self.policy.after_response(call, resp, attempt)
-                if delay is None:
+                if (delay := self.policy.after_response(call, resp, attempt)) is None:
                     return call.parse(resp)
             await asyncio.sleep(delay)
             attempt += 1
