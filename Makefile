@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: test lint build clean local openapi admin bench
 
-$(VENV)/.installed: requirements-dev.txt layers/jobs/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/jobs/requirements.txt client/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (3.13 preferred)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

@@ -1,0 +1,73 @@
+"""The `asyncjobs` command as a user runs it: a process configured by environment variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.receiver import Receiver
+from tests.support import ROOT
+
+
+def asyncjobs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m asyncjobs_client ARGS` (what the `asyncjobs` script runs), this checkout's code."""
+    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT / "client" / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", "asyncjobs_client", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_run_wait_json_shows_progress_on_stderr_and_the_job_on_stdout(cli_env):
+    done = asyncjobs(
+        cli_env, "run", "diagnostic", "--input", '{"duration_seconds": 2, "steps": 4}', "--wait", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)
+    assert job["status"] == "succeeded" and job["result"]["steps"] == 4
+    bars = done.stderr.splitlines()  # not a terminal: one line per change
+    assert bars[-1] == "[####################] 100% succeeded", done.stderr
+    assert any("in_progress" in line for line in bars)
+
+    status = asyncjobs(cli_env, "status", job["job_id"])
+    assert status.returncode == 0 and "succeeded" in status.stdout and job["job_id"] in status.stdout
+    listed = asyncjobs(cli_env, "jobs", "list", "--json")
+    assert [j["job_id"] for j in json.loads(listed.stdout)["jobs"]] == [job["job_id"]]
+
+
+def test_exit_codes(cli_env):
+    failed = asyncjobs(cli_env, "run", "diagnostic", "--input", '{"fail_with": "action_error"}', "--wait")
+    assert failed.returncode == 3 and "diagnostic_failure" in failed.stderr
+    invalid = asyncjobs(cli_env, "run", "diagnostic", "--input", '{"duration_seconds": -1}')
+    assert invalid.returncode == 1
+    assert "422 validation_failed" in invalid.stderr and "duration_seconds" in invalid.stderr
+    late = asyncjobs(
+        cli_env, "run", "diagnostic", "--input", '{"duration_seconds": 5}', "--wait", "--timeout", "1"
+    )
+    assert late.returncode == 4 and "timed out" in late.stderr
+    assert asyncjobs(cli_env, "run", "diagnostic", "--input", "not json").returncode == 2
+    assert asyncjobs({**cli_env, "ASYNCJOBS_TENANT": ""}, "jobs", "list").returncode == 2
+    unknown = asyncjobs(cli_env, "status", "01a203b7-0e11-74d0-ad5d-dde9fe7bd4df")
+    assert unknown.returncode == 1 and "404 not_found" in unknown.stderr
+
+
+def test_webhooks_commands(cli_env):
+    with Receiver() as rx:
+        created = asyncjobs(cli_env, "webhooks", "create", rx.url, "--event", "job.succeeded", "--json")
+        assert created.returncode == 0, created.stderr
+        sub = json.loads(created.stdout)
+        assert sub["secret"].startswith("whsec_")
+        ran = asyncjobs(cli_env, "run", "diagnostic", "--wait", "--json")
+        job_id = json.loads(ran.stdout)["job_id"]
+        listed = asyncjobs(cli_env, "webhooks", "list")
+        assert sub["id"] in listed.stdout and rx.url in listed.stdout
+        for _ in range(100):
+            log = json.loads(asyncjobs(cli_env, "webhooks", "deliveries", sub["id"], "--json").stdout)
+            if log["deliveries"] and log["deliveries"][0]["status"] == "succeeded":
+                break
+        assert log["deliveries"][0]["id"] == f"{job_id}.succeeded"

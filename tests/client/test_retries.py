@@ -1,0 +1,83 @@
+"""Retries through a real proxy in front of the local stack: a lost answer, 429 and 503 with
+Retry-After, giving up; a retried run never starts a second job."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from asyncjobs_client import Client, Conflict, ServiceUnavailable, TransportError
+from tests.client.proxy import Proxy, Step
+from tests.receiver import closed_port_url
+
+
+def _only_job(client: Client) -> str:
+    [job] = list(client.jobs.list())
+    return job.job_id
+
+
+def test_a_run_whose_answer_was_lost_is_retried_with_the_same_key_and_starts_one_job(api, client, tenant):
+    # Given a proxy that forwards the first run to the stack, then hangs up without answering
+    with Proxy(api.base_url, [Step("drop")]) as proxy, Client(proxy.url, tenant[1], tenant[0]) as via_proxy:
+        # When the caller runs an action
+        job = via_proxy.run("diagnostic", {"echo": {"once": True}})
+    # Then the client sent it twice with one Idempotency-Key, and the stack replayed the first job
+    first, second = proxy.requests("POST", "/diagnostic/run")
+    assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
+    created = json.loads(first.upstream_body)["job_id"]  # what the caller never heard
+    assert first.upstream_status == 202 and job.job_id == created and job.replayed
+    # And one job exists
+    assert _only_job(client) == created
+
+
+@pytest.mark.parametrize("status", [429, 503, 409])
+def test_retry_after_is_honoured(api, client, tenant, status):
+    """429 (throttled), 503, and 409 with Retry-After (the same Idempotency-Key still in flight)."""
+    with (
+        Proxy(api.base_url, [Step("answer", status, retry_after="1")]) as proxy,
+        Client(proxy.url, tenant[1], tenant[0]) as via_proxy,
+    ):
+        job = via_proxy.run("diagnostic", {})
+    refused, accepted = proxy.requests("POST", "/diagnostic/run")
+    assert accepted.at - refused.at >= 0.95  # Retry-After: 1
+    assert refused.upstream_status is None and accepted.upstream_status == 202
+    assert _only_job(client) == job.job_id and job.state.status == "queued"
+
+
+def test_it_gives_up_after_max_retries_with_the_api_error(api, client, tenant):
+    refusals = [Step("answer", 503, retry_after="0") for _ in range(5)]
+    with (
+        Proxy(api.base_url, refusals) as proxy,
+        Client(proxy.url, tenant[1], tenant[0], max_retries=2) as c,
+        pytest.raises(ServiceUnavailable) as unavailable,
+    ):
+        c.run("diagnostic", {})
+    assert len(proxy.requests("POST")) == 3  # the first try and 2 retries
+    assert unavailable.value.code == "service_unavailable" and unavailable.value.retry_after == 0
+    assert list(client.jobs.list()) == []  # nothing reached the stack
+
+
+def test_a_conflict_without_retry_after_is_not_retried(client):
+    job = client.run("diagnostic", {}, wait=10)
+    with pytest.raises(Conflict) as ended:
+        client.jobs.cancel(job.job_id)
+    assert ended.value.code == "conflict" and ended.value.retry_after is None
+
+
+def test_a_connection_that_cannot_be_made_is_a_transport_error():
+    url = closed_port_url().removesuffix("/hooks")
+    with Client(url, "ajk_x_y", "t", max_retries=1) as c, pytest.raises(TransportError, match="ConnectError"):
+        c.jobs.get("01a203b7-0e11-74d0-ad5d-dde9fe7bd4df")
+
+
+def test_creating_a_webhook_is_not_retried_after_a_lost_answer(api, client, tenant):
+    """Not idempotent: a retry after the request may have arrived could subscribe twice."""
+    with (
+        Proxy(api.base_url, [Step("drop")]) as proxy,
+        Client(proxy.url, tenant[1], tenant[0]) as via_proxy,
+        pytest.raises(TransportError),
+    ):
+        via_proxy.webhooks.create("http://127.0.0.1:9/hooks", ["job.failed"])
+    assert len(proxy.requests("POST", "/webhooks")) == 1
+    assert len(client.webhooks.list()) == 1  # the one the stack created
