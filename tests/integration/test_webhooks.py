@@ -241,6 +241,7 @@ def test_ping(harness):
     (got,) = rx.received
     payload = _verify(sub["secret"], got)
     assert payload["type"] == "ping" and payload["data"]["subscription_id"] == sub["id"]
+    assert ISO_UTC.match(payload["timestamp"]), payload  # as a job event's: UTC, milliseconds, Z
 
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -1166,6 +1167,7 @@ def test_redeliver_while_an_attempt_is_being_made_is_409(harness):
     )
     reply = harness.request("POST", f"{HOOKS}/{sub['id']}/deliveries/{delivery['id']}/redeliver")
     assert reply.status == 409 and reply.body["error"]["code"] == "conflict"
+    assert reply.headers["Retry-After"] == "60"  # when to try again, as the message says
 
 
 def test_recover_requeues_a_pending_delivery_whose_message_was_lost(harness):

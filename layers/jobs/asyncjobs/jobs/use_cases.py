@@ -203,8 +203,12 @@ def public_view(svc: Services, job: Job) -> dict[str, Any]:
     result = doc.get("result")
     if isinstance(result, dict) and isinstance(result.get("files"), list):
         ttl = svc.settings.download_url_ttl_s
+        # The object's key is the bucket's business: a caller gets a fresh download URL instead.
         result["files"] = [
-            {**f, "download_url": svc.files.download_url(f["key"], ttl)}
+            {
+                **{k: v for k, v in f.items() if k != "key"},
+                "download_url": svc.files.download_url(f["key"], ttl),
+            }
             if isinstance(f, dict) and "key" in f
             else f
             for f in result["files"]

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
-from asyncjobs.jobs.models import MULTI_ACTION
+from asyncjobs.jobs.models import MULTI_ACTION, iso
 from asyncjobs.observability import logger
 from asyncjobs.webhooks.delivery import Deliverer
 from asyncjobs.webhooks.models import (
@@ -178,7 +178,7 @@ def ping(d: Deliverer, tenant_id: str, sub_id: str) -> Delivery:
     payload = json.dumps(
         {
             "type": "ping",
-            "timestamp": datetime.now().astimezone().isoformat(),
+            "timestamp": iso(time.time()),
             "data": {"subscription_id": sub.sub_id, "tenant_id": tenant_id},
         },
         separators=(",", ":"),
@@ -207,7 +207,9 @@ def redeliver(d: Deliverer, tenant_id: str, sub_id: str, delivery_id: str) -> De
     _enabled(d, tenant_id, sub_id)
     restarted = d.restart(_delivery(d, sub_id, delivery_id))
     if restarted is None:
-        raise Conflict("An attempt of this delivery is being made right now; retry in a minute.")
+        raise Conflict(
+            "An attempt of this delivery is being made right now; retry in a minute.", retry_after=60
+        )
     return restarted
 
 
