@@ -36,7 +36,7 @@ def register_run_routes(app: Router) -> None:
             f"works for {uploads.UPLOAD_FORM_TTL_S // 60} minutes; the file is deleted "
             f"{uploads.FILE_RETENTION_DAYS} days after its upload. Name the `file_id` in a job's input."
         ),
-        responses={201: {"description": "The file id and its upload form."}},
+        responses={201: {"description": "The file id and its upload form.", "model": "UploadForm"}},
         tags=["files"],
     )(create_upload)
 
@@ -62,7 +62,10 @@ def register_status_routes(app: Router) -> None:
         summary="An uploaded file",
         description="Whether the file was uploaded, its size and type, and when it will be deleted.",
         responses={
-            200: {"description": "The file was uploaded: its size, type, and when it will be deleted."},
+            200: {
+                "description": "The file was uploaded: its size, type, and when it will be deleted.",
+                "model": "FileDocument",
+            },
             404: {"description": "Not uploaded (yet), unknown for this tenant, or deleted."},
         },
         tags=["files"],

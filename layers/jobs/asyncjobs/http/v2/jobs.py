@@ -83,6 +83,7 @@ def _remaining_s(app: Router) -> float | None:
 
 
 NOT_FOUND = "No such job for this tenant, action and resource, or it expired."
+IN_FLIGHT = "A request with the same `Idempotency-Key` is still being accepted (`Retry-After: 1`)."
 
 
 def run_app() -> Router:
@@ -112,8 +113,15 @@ def run_app() -> Router:
             summary=action.summary,
             description=action.description,
             responses={
-                200: {"description": "With `Prefer: wait=N`: the job ended within N seconds (its status)."},
-                202: {"description": "Accepted: poll the `Location` URL for the job's status."},
+                200: {
+                    "description": "With `Prefer: wait=N`: the job ended within N seconds (its status).",
+                    "model": "JobDocument",
+                },
+                202: {
+                    "description": "Accepted: poll the `Location` URL for the job's status.",
+                    "model": "RunAccepted",
+                },
+                409: {"description": IN_FLIGHT},
                 422: {"description": "The inputs are malformed; the message names each field to fix."},
             },
             tags=["actions"],
@@ -137,8 +145,15 @@ def run_app() -> Router:
         "one failing does not fail the others. The job ends when all have ended, with one event and "
         "one webhook delivery per subscription.",
         responses={
-            200: {"description": "With `Prefer: wait=N`: the job ended within N seconds (its status)."},
-            202: {"description": "Accepted: poll the `Location` URL for the job's status."},
+            200: {
+                "description": "With `Prefer: wait=N`: the job ended within N seconds (its status).",
+                "model": "JobDocument",
+            },
+            202: {
+                "description": "Accepted: poll the `Location` URL for the job's status.",
+                "model": "RunAccepted",
+            },
+            409: {"description": IN_FLIGHT},
             422: {"description": "The request is malformed; the message names each field to fix."},
         },
         tags=["jobs"],
@@ -163,9 +178,16 @@ def run_app() -> Router:
         "/v2/tenants/<tenant_id>/jobs/<job_id>/cancel",
         summary="Cancel a job",
         responses={
-            200: {"description": "The job was queued and is now cancelled; it will never run."},
-            202: {"description": "The job is running; it stops at its next progress report."},
-            409: {"description": "The job has already ended."},
+            200: {
+                "description": "The job was queued and is now cancelled; it will never run.",
+                "model": "CancelledJob",
+            },
+            202: {
+                "description": "The job is running; it stops at its next progress report.",
+                "model": "CancelledJob",
+            },
+            404: {"description": "No such job for this tenant, or it expired."},
+            409: {"description": "The job has already ended (or changed state meanwhile: retry)."},
         },
         tags=["jobs"],
     )(cancel)
@@ -279,19 +301,31 @@ def status_app() -> Router:
         app.get(
             resolver_path(action.status_path),
             summary=f"Status of a {action.name} job",
-            responses={404: {"description": NOT_FOUND}},
+            responses={
+                200: {"description": "The job's status document.", "model": "JobDocument"},
+                404: {"description": NOT_FOUND},
+            },
             tags=["actions"],
         )(action_route(action, _status(app), [("job_id", JOB_ID_QUERY), ("prefer", PREFER, None)], "status"))
-    app.get("/v2/tenants/<tenant_id>/jobs", summary="List a tenant's jobs, newest first", tags=["jobs"])(
-        list_jobs
-    )
+    app.get(
+        "/v2/tenants/<tenant_id>/jobs",
+        summary="List a tenant's jobs, newest first",
+        responses={
+            200: {"description": "A page of jobs; `next_cursor` is `null` on the last.", "model": "JobList"},
+            422: {"description": "An invalid filter, limit or cursor."},
+        },
+        tags=["jobs"],
+    )(list_jobs)
 
     @app.get(
         "/v2/tenants/<tenant_id>/jobs/<job_id>",
         summary="Status of any job of the tenant",
         description="One-action and multi-action jobs alike; a multi-action job lists each action's "
         "status and result or error under `actions`.",
-        responses={404: {"description": "No such job for this tenant, or it expired."}},
+        responses={
+            200: {"description": "The job's status document.", "model": "JobDocument"},
+            404: {"description": "No such job for this tenant, or it expired."},
+        },
         tags=["jobs"],
     )
     def job_status(tenant_id: TENANT_ID, job_id: JOB_ID_PATH, prefer: PREFER = None) -> Response:
