@@ -257,13 +257,10 @@ class LocalStack:
 
     # -- OpenAPI ---------------------------------------------------------------------------
     def _build_openapi(self) -> dict[str, Any]:
+        from devstack.openapi import openapi_of
+
         functions = sorted({r.function for r in self.routes})
-        docs = []
-        for logical_id in functions:
-            try:
-                docs.append(json.loads(self.pools[logical_id].call("app.get_openapi_json_schema")))
-            except FunctionError:
-                continue  # a function without a Powertools resolver named `app`
+        docs = [openapi_of(self.pools[logical_id]) for logical_id in functions]
         return merge_openapi(docs, self.translated)
 
     # -- SQS event sources -----------------------------------------------------------------
@@ -513,6 +510,8 @@ def merge_openapi(docs: list[dict[str, Any]], translated: Translated) -> dict[st
             merged["components"].setdefault(section, {}).update(entries)
         if "security" in doc:
             merged.setdefault("security", doc["security"])
+        if doc.get("tags"):
+            merged.setdefault("tags", []).extend(doc["tags"])
     merged["paths"] = dict(sorted(merged["paths"].items()))
     return merged
 
