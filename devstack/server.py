@@ -259,8 +259,15 @@ class LocalStack:
     def _build_openapi(self) -> dict[str, Any]:
         from devstack.openapi import openapi_of
 
-        functions = sorted({r.function for r in self.routes})
-        docs = [openapi_of(self.pools[logical_id]) for logical_id in functions]
+        docs = []
+        for logical_id in sorted({r.function for r in self.routes}):
+            try:
+                doc = openapi_of(self.pools[logical_id])
+            except FunctionError as exc:  # the stack serves all the same, without those routes
+                self.log.warning(f"OpenAPI: {exc}")
+                continue
+            if doc is not None:
+                docs.append(doc)
         return merge_openapi(docs, self.translated)
 
     # -- SQS event sources -----------------------------------------------------------------

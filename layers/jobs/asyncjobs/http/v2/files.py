@@ -28,6 +28,7 @@ def register_run_routes(app: Router) -> None:
     """RunFunction's file route: `POST /v2/tenants/{tenant_id}/files`."""
     app.post(
         "/v2/tenants/<tenant_id>/files",
+        operation_id="create_upload",
         summary="Get an upload form for a file",
         description=(
             "Returns a new `file_id` and a presigned S3 POST: send the file as multipart/form-data to "
@@ -59,6 +60,7 @@ def register_status_routes(app: Router) -> None:
     """StatusFunction's file route: `GET /v2/tenants/{tenant_id}/files/{file_id}`."""
     app.get(
         "/v2/tenants/<tenant_id>/files/<file_id>",
+        operation_id="get_file",
         summary="An uploaded file",
         description="Whether the file was uploaded, its size and type, and when it will be deleted.",
         responses={

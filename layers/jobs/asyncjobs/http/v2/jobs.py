@@ -110,6 +110,7 @@ def run_app() -> Router:
     for action in ACTIONS.values():
         app.post(
             resolver_path(action.run_path),
+            operation_id=f"run_{action.name}",
             summary=action.summary,
             description=action.description,
             responses={
@@ -140,6 +141,7 @@ def run_app() -> Router:
 
     @app.post(
         "/v2/tenants/<tenant_id>/jobs",
+        operation_id="run_job",
         summary="Run several actions as one job",
         description="Each action runs in parallel with its own status, progress and result or error; "
         "one failing does not fail the others. The job ends when all have ended, with one event and "
@@ -176,6 +178,7 @@ def run_app() -> Router:
 
     app.post(
         "/v2/tenants/<tenant_id>/jobs/<job_id>/cancel",
+        operation_id="cancel_job",
         summary="Cancel a job",
         responses={
             200: {
@@ -300,6 +303,7 @@ def status_app() -> Router:
     for action in ACTIONS.values():
         app.get(
             resolver_path(action.status_path),
+            operation_id=f"{action.name}_status",
             summary=f"Status of a {action.name} job",
             responses={
                 200: {"description": "The job's status document.", "model": "JobDocument"},
@@ -309,6 +313,7 @@ def status_app() -> Router:
         )(action_route(action, _status(app), [("job_id", JOB_ID_QUERY), ("prefer", PREFER, None)], "status"))
     app.get(
         "/v2/tenants/<tenant_id>/jobs",
+        operation_id="list_jobs",
         summary="List a tenant's jobs, newest first",
         responses={
             200: {"description": "A page of jobs; `next_cursor` is `null` on the last.", "model": "JobList"},
@@ -319,6 +324,7 @@ def status_app() -> Router:
 
     @app.get(
         "/v2/tenants/<tenant_id>/jobs/<job_id>",
+        operation_id="get_job",
         summary="Status of any job of the tenant",
         description="One-action and multi-action jobs alike; a multi-action job lists each action's "
         "status and result or error under `actions`.",

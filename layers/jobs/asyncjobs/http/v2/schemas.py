@@ -127,7 +127,7 @@ class JobDocument(JobSummary):
             "finished_at": "2026-11-22T14:44:18.954Z",
             "progress": 100,
             "expires_at": "2026-11-29T14:44:18.000Z",
-            "result": {"echo": {}, "slept_seconds": 0.0},
+            "result": {"steps": 4, "attempt": 1, "elapsed_seconds": 2.004, "echo": None},
         }
     )
     result: Any = Field(

@@ -33,6 +33,7 @@ def _deliverer() -> Deliverer:
 
 @app.post(
     "/v2/tenants/<tenant_id>/webhooks",
+    operation_id="create_webhook",
     summary="Create a webhook subscription",
     tags=["webhooks"],
     responses={
@@ -48,6 +49,7 @@ def create(tenant_id: Tenant, body: Annotated[bodies.SubscriptionIn, Body(embed=
 
 @app.get(
     "/v2/tenants/<tenant_id>/webhooks",
+    operation_id="list_webhooks",
     summary="List webhook subscriptions",
     tags=["webhooks"],
     responses={200: {"description": "Every subscription of the tenant.", "model": "SubscriptionList"}},
@@ -59,6 +61,7 @@ def list_subscriptions(tenant_id: Tenant) -> Response:
 
 @app.get(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>",
+    operation_id="get_webhook",
     summary="Get a webhook subscription",
     tags=["webhooks"],
     responses={
@@ -72,6 +75,7 @@ def get(tenant_id: Tenant, sub_id: SubId) -> Response:
 
 @app.patch(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>",
+    operation_id="update_webhook",
     summary="Update a webhook subscription",
     tags=["webhooks"],
     responses={
@@ -89,6 +93,7 @@ def update(
 
 @app.delete(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>",
+    operation_id="delete_webhook",
     summary="Delete a webhook subscription",
     tags=["webhooks"],
     responses={
@@ -103,6 +108,7 @@ def delete(tenant_id: Tenant, sub_id: SubId) -> Response:
 
 @app.post(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/rotate-secret",
+    operation_id="rotate_webhook_secret",
     summary="Rotate the signing secret",
     tags=["webhooks"],
     responses={
@@ -128,6 +134,7 @@ def rotate(tenant_id: Tenant, sub_id: SubId, body: Annotated[bodies.RotateIn, Bo
 
 @app.post(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/ping",
+    operation_id="ping_webhook",
     summary="Send a test ping",
     tags=["webhooks"],
     responses={
@@ -142,6 +149,7 @@ def ping(tenant_id: Tenant, sub_id: SubId) -> Response:
 
 @app.get(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/deliveries",
+    operation_id="list_deliveries",
     summary="A subscription's delivery log",
     tags=["webhooks"],
     responses={
@@ -168,6 +176,7 @@ def deliveries(
 
 @app.get(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/deliveries/<delivery_id>",
+    operation_id="get_delivery",
     summary="One delivery",
     tags=["webhooks"],
     responses={
@@ -182,6 +191,7 @@ def delivery(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Respo
 
 @app.post(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/deliveries/<delivery_id>/redeliver",
+    operation_id="redeliver",
     summary="Deliver again",
     tags=["webhooks"],
     responses={
@@ -199,6 +209,7 @@ def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Resp
 
 @app.post(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/recover",
+    operation_id="recover_deliveries",
     summary="Redeliver every failed delivery since",
     tags=["webhooks"],
     responses={
