@@ -1,6 +1,7 @@
 """The OpenAPI document the local stack serves: valid, the committed copy, readable by a standard
 client generator, and true about statuses both ways (every status an operation is documented
-with is answered by some request here; every status answered here is documented)."""
+with is answered by some request here; every status answered here is documented, its body
+matching the documented schema)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from tests.e2e.openapi_coverage import answered, covered, undocumented
+from tests.e2e.openapi_coverage import answered, covered, operation_of, undocumented
 from tests.support import ROOT
 
 
@@ -168,9 +171,8 @@ def _fill(path: str, tenant: str, values: dict[str, str]) -> str:
     return out
 
 
-def _v2_errors(api, doc: dict) -> None:
+def _v2_errors(api, doc: dict, other: requests.Session) -> None:
     """For each /v2 operation, a request for each error status that any request of that shape gets."""
-    other = requests.Session()
     for path, operations in doc["paths"].items():
         if not path.startswith("/v2/"):
             continue
@@ -249,9 +251,9 @@ def _v2_successes(api) -> None:
             api.request("DELETE", f"{t}/webhooks/{reply.body['id']}")
 
 
-def _haven(api) -> None:
+def _haven(api, session: requests.Session) -> None:
     def call(method, path, **kw):
-        return requests.request(method, api.base_url + path, timeout=35, **kw)
+        return session.request(method, api.base_url + path, timeout=35, **kw)
 
     key = {"apikey": api.key}
     text = {"text": "a fast job", "highlight_expression": "fast"}
@@ -284,16 +286,46 @@ def _haven(api) -> None:
         call("GET", f"/1/job/{route}/{UNKNOWN['jobID']}")  # 401
 
 
+def _body_mismatches(doc: dict, replies: list[requests.Response]) -> list[tuple]:
+    """(method, path, status, first error) of each JSON body its documented schema refuses."""
+    found = []
+    for resp in replies:
+        path = urlsplit(resp.request.url).path
+        operation = operation_of(doc, str(resp.request.method), path)
+        if operation is None:
+            continue
+        documented = doc["paths"][operation[1]][operation[0].lower()]["responses"].get(str(resp.status_code))
+        content = ((documented or {}).get("content") or {}).get("application/json")
+        if content is None:
+            continue
+        schema = {**content["schema"], "components": doc["components"]}
+        checker = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        errors = sorted(checker.iter_errors(resp.json()), key=lambda e: e.path)
+        if errors:
+            found.append((resp.request.method, path, resp.status_code, errors[0].message[:300]))
+    return found
+
+
 def test_each_documented_status_is_answered_and_each_answer_documented(api, local, served):
-    # Given the requests below, as the local stack logs them (this test's lines only)
+    # Given the requests below, as the local stack logs them (this test's lines only), and their answers
     start = len(local.log())
-    _v2_errors(api, served)
-    _v2_successes(api)
-    _haven(api)
+    replies: list[requests.Response] = []
+    keep = lambda resp, *args, **kwargs: replies.append(resp)  # noqa: E731
+    anonymous = requests.Session()
+    for session in (api.http, anonymous):
+        session.hooks["response"].append(keep)
+    try:
+        _v2_errors(api, served, anonymous)
+        _v2_successes(api)
+        _haven(api, anonymous)
+    finally:
+        api.http.hooks["response"].remove(keep)
     answers = answered(local.log()[start:])
 
-    # Then every status they got is documented for its operation
+    # Then every status they got is documented for its operation, and every body is as documented
     assert undocumented(served, answers) == {}
+    assert len(replies) > 200
+    assert _body_mismatches(served, replies) == []
     # and every documented status was answered by one of them (run and status routes of all
     # actions as one each), but those no request here can cause
     got = {(m, _family(p), s) for m, p, s in covered(served, answers)}
