@@ -287,7 +287,8 @@ def _haven(api, session: requests.Session) -> None:
 
 
 def _body_mismatches(doc: dict, replies: list[requests.Response]) -> list[tuple]:
-    """(method, path, status, first error) of each JSON body its documented schema refuses."""
+    """(method, path, status, first error) of each JSON body its documented schema refuses, and of
+    each answer without a header documented as required."""
     found = []
     for resp in replies:
         path = urlsplit(resp.request.url).path
@@ -295,6 +296,9 @@ def _body_mismatches(doc: dict, replies: list[requests.Response]) -> list[tuple]
         if operation is None:
             continue
         documented = doc["paths"][operation[1]][operation[0].lower()]["responses"].get(str(resp.status_code))
+        for name, header in ((documented or {}).get("headers") or {}).items():
+            if header.get("required") and name not in resp.headers:
+                found.append((resp.request.method, path, resp.status_code, f"no {name} header"))
         content = ((documented or {}).get("content") or {}).get("application/json")
         if content is None:
             continue

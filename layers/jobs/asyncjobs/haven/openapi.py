@@ -110,6 +110,10 @@ ERROR_TEXT = {
     "function did not answer in time).",
 }
 _FROM_GATEWAY = {413, 429, 503}
+_HEADERS = {
+    202: {"Location": "The job's status route, `/1/job/status/{jobID}`."},
+    503: {"Retry-After": "Seconds to wait before retrying (error 5000 only)."},
+}
 
 
 def _responses(ok: dict[str, Any], errors: dict[int, str]) -> dict[str, Any]:
@@ -121,6 +125,11 @@ def _responses(ok: dict[str, Any], errors: dict[int, str]) -> dict[str, Any]:
         elif status in _FROM_GATEWAY:
             schema = {"anyOf": [schema, _GATEWAY]}
         responses[str(status)] = {"description": text, "content": {"application/json": {"schema": schema}}}
+        if status in _HEADERS:
+            responses[str(status)]["headers"] = {
+                name: {"description": text, "schema": {"type": "string"}}
+                for name, text in _HEADERS[status].items()
+            }
     return responses
 
 

@@ -12,7 +12,7 @@ import copy
 import functools
 import inspect
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -79,6 +79,8 @@ class RouteMeta:
     errors: dict[int, str]
     reads_body: bool
     reads_params: bool
+    headers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Per 2xx status, the response headers it carries: name -> `{description, required?}`."""
 
 
 ERROR_STATUSES = {
@@ -154,6 +156,8 @@ def document_responses(doc: dict[str, Any], meta: dict[tuple[str, str], RouteMet
             responses: dict[str, Any] = {}
             for status, model in sorted(route.models.items()):
                 response = {"description": declared.get(str(status), {}).get("description", "OK")}
+                if status in route.headers:
+                    response["headers"] = _headers(route.headers[status])
                 if model is not None:
                     ref = {"$ref": f"#/components/schemas/{model}"}
                     response["content"] = {"application/json": {"schema": ref}}
@@ -164,8 +168,23 @@ def document_responses(doc: dict[str, Any], meta: dict[tuple[str, str], RouteMet
                     "description": route.errors.get(status) or ERROR_STATUSES[status],
                     "content": {"application/json": {"schema": schema}},
                 }
+                if status in ERROR_HEADERS:
+                    responses[str(status)]["headers"] = _headers(ERROR_HEADERS[status])
             operation["responses"] = responses
     return doc
+
+
+# Headers of our error answers (API Gateway's own answers carry neither).
+ERROR_HEADERS = {
+    401: {
+        "WWW-Authenticate": {"description": 'Why the key was refused: `Bearer realm="asyncjobs", error="…"`.'}
+    },
+    503: {"Retry-After": {"description": "Seconds to wait before retrying."}},
+}
+
+
+def _headers(declared: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {name: {**header, "schema": {"type": "string"}} for name, header in declared.items()}
 
 
 _POWERTOOLS_PARAMS = {
@@ -227,10 +246,13 @@ def powertools_app(router: Router) -> Resolver:
     for r in router.routes:
         doc = copy.deepcopy(r.doc)
         models: dict[int, str | None] = {}
+        headers: dict[int, dict[str, Any]] = {}
         errors: dict[int, str] = {}
         for status, response in doc.get("responses", {}).items():
             if status < 300:
                 models[status] = response.pop("model", None)
+                if "headers" in response:
+                    headers[status] = response.pop("headers")
                 if models[status] is None and status != 204:
                     raise ValueError(f"{r.method} {r.path}: the {status} response names no `model`")
             else:
@@ -244,6 +266,7 @@ def powertools_app(router: Router) -> Resolver:
             errors=errors,
             reads_body=any(f.param.where == "body" for f in fields),
             reads_params=any(f.param.where != "body" and f.name != "tenant_id" for f in fields),
+            headers=headers,
         )
         app.route(r.path, r.method, **doc)(powertools_route(r.func, router, app))
     return app

@@ -83,6 +83,21 @@ def _remaining_s(app: Router) -> float | None:
 
 
 NOT_FOUND = "No such job for this tenant, action and resource, or it expired."
+# The headers of the run and status answers (OpenAPI only).
+_LOCATION = {"description": "The job's status URL (a path).", "required": True}
+_REPLAYED = {"description": "`true` when an `Idempotency-Key` replayed the first answer."}
+_APPLIED = {"description": "`wait=N`: the wait allowed, with `Prefer: wait`."}
+RUN_HEADERS_202 = {
+    "Location": _LOCATION,
+    "Retry-After": {"description": "Seconds to wait before polling.", "required": True},
+    "Idempotent-Replayed": _REPLAYED,
+    "Preference-Applied": _APPLIED,
+}
+RUN_HEADERS_200 = {"Location": _LOCATION, "Idempotent-Replayed": _REPLAYED, "Preference-Applied": _APPLIED}
+STATUS_HEADERS = {
+    "Retry-After": {"description": "Seconds to wait before polling again, while the job has not ended."},
+    "Preference-Applied": _APPLIED,
+}
 IN_FLIGHT = "A request with the same `Idempotency-Key` is still being accepted (`Retry-After: 1`)."
 
 
@@ -117,10 +132,12 @@ def run_app() -> Router:
                 200: {
                     "description": "With `Prefer: wait=N`: the job ended within N seconds (its status).",
                     "model": "JobDocument",
+                    "headers": RUN_HEADERS_200,
                 },
                 202: {
                     "description": "Accepted: poll the `Location` URL for the job's status.",
                     "model": "RunAccepted",
+                    "headers": RUN_HEADERS_202,
                 },
                 409: {"description": IN_FLIGHT},
                 422: {"description": "The inputs are malformed; the message names each field to fix."},
@@ -150,10 +167,12 @@ def run_app() -> Router:
             200: {
                 "description": "With `Prefer: wait=N`: the job ended within N seconds (its status).",
                 "model": "JobDocument",
+                "headers": RUN_HEADERS_200,
             },
             202: {
                 "description": "Accepted: poll the `Location` URL for the job's status.",
                 "model": "RunAccepted",
+                "headers": RUN_HEADERS_202,
             },
             409: {"description": IN_FLIGHT},
             422: {"description": "The request is malformed; the message names each field to fix."},
@@ -306,7 +325,11 @@ def status_app() -> Router:
             operation_id=f"{action.name}_status",
             summary=f"Status of a {action.name} job",
             responses={
-                200: {"description": "The job's status document.", "model": "JobDocument"},
+                200: {
+                    "description": "The job's status document.",
+                    "model": "JobDocument",
+                    "headers": STATUS_HEADERS,
+                },
                 404: {"description": NOT_FOUND},
             },
             tags=["actions"],
@@ -329,7 +352,11 @@ def status_app() -> Router:
         description="One-action and multi-action jobs alike; a multi-action job lists each action's "
         "status and result or error under `actions`.",
         responses={
-            200: {"description": "The job's status document.", "model": "JobDocument"},
+            200: {
+                "description": "The job's status document.",
+                "model": "JobDocument",
+                "headers": STATUS_HEADERS,
+            },
             404: {"description": "No such job for this tenant, or it expired."},
         },
         tags=["jobs"],
