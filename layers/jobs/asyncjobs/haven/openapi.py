@@ -289,7 +289,11 @@ def paths() -> dict[str, Any]:
         },
     }
     for kind, summary, text in (
-        ("status", "A job's status", "At once."),
+        (
+            "status",
+            "A job's status",
+            "The job's status now, with each action's result or error once it has ended.",
+        ),
         (
             "result",
             "A job's result",

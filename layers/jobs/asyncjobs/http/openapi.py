@@ -100,6 +100,7 @@ ERROR_STATUSES = {
 }
 # Statuses API Gateway itself may answer an existing route with, in its own shape.
 GATEWAY_STATUSES = {401, 403, 413, 429, 503}
+GATEWAY_ONLY = {429}  # no function answers these
 # Every operation: no or a wrong key, throttling, a dependency down.
 ALWAYS = {401, 403, 429, 503}
 # Any POST or PATCH may carry a body, which the gate checks before routing (`http.gate`): too
@@ -164,6 +165,8 @@ def document_responses(doc: dict[str, Any], meta: dict[tuple[str, str], RouteMet
                 responses[str(status)] = response
             for status in sorted(statuses(route)):
                 schema = either if status in GATEWAY_STATUSES else ours
+                if status in GATEWAY_ONLY:
+                    schema = {"$ref": "#/components/schemas/GatewayError"}
                 responses[str(status)] = {
                     "description": route.errors.get(status) or ERROR_STATUSES[status],
                     "content": {"application/json": {"schema": schema}},
