@@ -1,5 +1,6 @@
 """`python -m devstack.openapi [template.yaml]`: print the API's OpenAPI document, as served by
-the local stack at /openapi.json, built from the functions the template routes HTTP requests to."""
+the local stack at /openapi.json, built from the functions the template routes HTTP requests to:
+each describes its own routes (`openapi_of`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,23 @@ from devstack.routes import http_routes
 from devstack.server import merge_openapi
 from devstack.template import load
 
+# Where an HTTP function's module describes its routes: the router named `app` (run, status,
+# webhooks), or HavenFunction's `api`, which routes by hand and describes its routes itself.
+OPENAPI_ATTRIBUTES = ("app.get_openapi_json_schema", "api.get_openapi_json_schema")
+
+
+def openapi_of(pool: FunctionPool) -> dict[str, Any] | None:
+    """A function's OpenAPI document; None for a function that describes no routes (one added to
+    a copy of the template, say). Any other failure is an error."""
+    for attribute in OPENAPI_ATTRIBUTES:
+        try:
+            found: dict[str, Any] = json.loads(pool.call(attribute))
+            return found
+        except FunctionError as exc:
+            if f"has no attribute '{attribute.split('.')[0]}'" not in str(exc):
+                raise
+    return None
+
 
 def build(template: Path) -> dict[str, Any]:
     translated = load(template)
@@ -31,15 +49,11 @@ def build(template: Path) -> dict[str, Any]:
             spec, function_environment(spec, "us-east-1", "http://127.0.0.1:9"), log.function_output, 1
         )
         try:
-            docs.append(json.loads(pool.call("app.get_openapi_json_schema")))
-        except FunctionError as exc:
-            # A function without a Powertools resolver named `app` (HavenFunction: Haven's routes
-            # are documented in the README, not in this API's OpenAPI document), as the local
-            # stack's /openapi.json skips it. Any other failure is an error.
-            if "has no attribute 'app'" not in str(exc):
-                raise
+            doc = openapi_of(pool)
         finally:
             pool.close()
+        if doc is not None:
+            docs.append(doc)
     return merge_openapi(docs, translated)
 
 

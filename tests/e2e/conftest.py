@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 
 import pytest
+import requests
 
 from tests.e2e.client import Api, LocalStackProcess
+from tests.e2e.openapi_coverage import answered, undocumented
 from tests.support import ROOT
 
 
@@ -26,6 +28,9 @@ def api(tmp_path_factory):
         params={"WebhookTimeScale": "0.01"},
     ) as stack:
         yield Api(stack.base_url, stack, "e2e", stack.create_key("e2e"))
+        # Every status an operation answered over the session is one the document lists for it.
+        doc = requests.get(f"{stack.base_url}/openapi.json", timeout=30).json()
+        assert undocumented(doc, answered(stack.log())) == {}, "statuses the OpenAPI document omits"
     assert stack.returncode == 0, "Ctrl-C did not stop the local stack cleanly"
 
 

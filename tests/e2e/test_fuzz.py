@@ -1,7 +1,8 @@
 """Fuzzing: schemathesis generates requests from the served OpenAPI document and sends them over
-HTTP to a local stack of their own. No request may cause a 5xx, and every response (errors
-included) must match the schema the document gives it. Explicit hostile inputs (issue 9) share the same
-stack."""
+HTTP to a local stack of their own. No request may cause a 5xx, every status must be one the
+document lists for the operation, and every response (2xx and errors) must match the schema the
+document gives it. Explicit hostile inputs (issue 9) share the same stack; the last test checks
+every status the stack answered over the whole module against the document."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from asyncjobs.http.gate import MAX_JSON_DEPTH
 from tests.e2e.client import LocalStackProcess
+from tests.e2e.openapi_coverage import answered, undocumented
 from tests.support import ROOT
 
 schema = schemathesis.pytest.from_fixture("fuzz_schema")
@@ -49,7 +51,7 @@ def test_no_5xx_and_errors_match_the_documented_schema(case, fuzz_stack):
     case.call_and_validate(
         base_url=fuzz_stack.base_url,
         headers={"Authorization": f"Bearer {fuzz_stack.key}"},
-        checks=[not_a_server_error, response_schema_conformance],
+        checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
     )
 
 
@@ -131,3 +133,12 @@ def test_webhook_host_label_errors_are_4xx(fuzz_stack):
         body = json.dumps({"url": url, "events": ["job.succeeded"]}).encode()
         resp = _call(fuzz_stack, "POST", "/v2/tenants/fuzz/webhooks", body)
         assert_client_error(resp)
+
+
+def test_every_status_answered_over_the_module_is_documented(fuzz_stack):
+    # Given every request this module sent (the fuzz run, the hostile bodies), as the stack logged them
+    doc = requests.get(f"{fuzz_stack.base_url}/openapi.json", timeout=30).json()
+    answers = answered(fuzz_stack.log())
+    assert answers
+    # Then each status an operation answered is one the document lists for it
+    assert undocumented(doc, answers) == {}

@@ -27,22 +27,36 @@ BATCH = "aws_lambda_powertools.utilities.batch"
 # function directory -> modules its handler module must not import
 MUST_NOT_IMPORT = {
     # The HTTP API functions route with `asyncjobs.http.router`; Powertools builds the OpenAPI
-    # document offline only (`asyncjobs.http.openapi`).
+    # document offline only (`asyncjobs.http.openapi`, with the response models of
+    # `asyncjobs.http.v2.schemas`; Haven's description is `asyncjobs.haven.openapi`).
     # A run route's signature, so its action's input model, is built when the route first runs:
     # the first event imports one action's module, not all of them.
     "run": [
         EVENT_HANDLER,
         "asyncjobs.http.openapi",
+        "asyncjobs.http.v2.schemas",
         "aws_lambda_powertools.utilities.idempotency",
         *[f"asyncjobs.actions.{name}" for name in ACTIONS],
     ],
     # Status and webhooks read no body on their usual requests: request bodies, the actions'
     # input models and pydantic load when a route needs them (`http.lazy`, `actions.declaration`).
-    "status": [EVENT_HANDLER, "asyncjobs.http.openapi", "pydantic", "python_multipart"],
-    "webhooks": [EVENT_HANDLER, "asyncjobs.http.openapi", "pydantic"],
+    "status": [
+        EVENT_HANDLER,
+        "asyncjobs.http.openapi",
+        "asyncjobs.http.v2.schemas",
+        "pydantic",
+        "python_multipart",
+    ],
+    "webhooks": [EVENT_HANDLER, "asyncjobs.http.openapi", "asyncjobs.http.v2.schemas", "pydantic"],
     "authorizer": [EVENT_HANDLER, "pydantic", BATCH],
     # A Haven status poll reads a job: the actions' input models (pydantic) load on a submit only.
-    "haven": [EVENT_HANDLER, "pydantic", "python_multipart", "aws_lambda_powertools.utilities.idempotency"],
+    "haven": [
+        EVENT_HANDLER,
+        "pydantic",
+        "python_multipart",
+        "aws_lambda_powertools.utilities.idempotency",
+        "asyncjobs.haven.openapi",
+    ],
     # The reconciler ends jobs without running their action: no input model, no pydantic.
     "reconciler": [EVENT_HANDLER, BATCH, "pydantic", "asyncjobs.actions.registry"],
     "executor": [EVENT_HANDLER, BATCH],

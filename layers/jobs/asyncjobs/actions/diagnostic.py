@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from asyncjobs.actions.base import ActionFailed, ActionInput, JobContext
 from asyncjobs.errors import TransientActionError
 
 
 class DiagnosticInput(ActionInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"duration_seconds": 2, "steps": 4}]})
     duration_seconds: float = Field(0.0, ge=0, le=840, description="How long the job runs.")
     steps: int = Field(4, ge=1, le=100, description="Progress reports spread over the duration.")
     fail_with: Literal["action_error", "exception"] | None = Field(

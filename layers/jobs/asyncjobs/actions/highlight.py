@@ -16,7 +16,7 @@ import html
 import re
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from asyncjobs.actions.base import ActionFailed, ActionInput, JobContext
 
@@ -24,6 +24,9 @@ MAX_TERMS = 100
 
 
 class HighlightInput(ActionInput):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"text": "a fast job", "highlight_expression": "fast"}]}
+    )
     text: str = Field(min_length=1, max_length=500_000, description="Plain text to highlight in.")
     highlight_expression: str = Field(
         min_length=1,

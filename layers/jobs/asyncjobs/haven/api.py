@@ -84,6 +84,13 @@ class HavenApi:
             "isBase64Encoded": False,
         }
 
+    def get_openapi_json_schema(self) -> str:
+        """These routes' OpenAPI description, for the local stack and `make openapi` (offline only:
+        `haven.openapi` imports pydantic)."""
+        from asyncjobs.haven.openapi import openapi_json_schema
+
+        return openapi_json_schema()
+
     # -- routing ---------------------------------------------------------------------------
     def _route(
         self, event: dict[str, Any], remaining_s: Callable[[], float]

@@ -1,14 +1,18 @@
 """The OpenAPI side of the API, offline only (the local stack's /openapi.json, `make openapi`):
 Powertools' resolver, given the routes the functions' router serves (`powertools_app`), documents
-them, with the bearer key scheme and the one error body on every operation. No handler imports
+their parameters and request bodies; each operation's responses are what its route declares (its
+2xx bodies as models of `http.v2.schemas`, named by string) and the error statuses it can answer
+(`statuses`), with the one error body. No handler imports
 this module at run time: Powertools' event handler and its OpenAPI models cost too much at every
 cold start for a document the functions never serve (see `http.router`)."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -46,11 +50,13 @@ class ErrorBody(BaseModel):
 
 
 class Resolver(APIGatewayHttpResolver):
-    """Powertools' HTTP API resolver, declaring the bearer key scheme in the OpenAPI document."""
+    """Powertools' HTTP API resolver, declaring the bearer key scheme in the OpenAPI document, and
+    each operation's response bodies and statuses as its route declares them (`route_meta`)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("json_body_deserializer", load_checked_json)
         super().__init__(**kwargs)
+        self.route_meta: dict[tuple[str, str], RouteMeta] = {}
 
     def get_openapi_json_schema(self, **kwargs: Any) -> str:  # type: ignore[override]
         from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
@@ -58,24 +64,76 @@ class Resolver(APIGatewayHttpResolver):
         kwargs.setdefault("title", "asyncjobs")
         kwargs.setdefault("security_schemes", {"apiKey": HTTPBearer(description="An API key of the tenant.")})
         kwargs.setdefault("security", [{"apiKey": []}])
-        return json.dumps(document_errors(json.loads(super().get_openapi_json_schema(**kwargs))))
+        doc = json.loads(super().get_openapi_json_schema(**kwargs))
+        return json.dumps(document_responses(doc, self.route_meta))
+
+
+@dataclass
+class RouteMeta:
+    """What an operation answers, as its route declares it: 2xx bodies by model name (in
+    `asyncjobs.http.v2.schemas`), the errors only this route gives, and whether it reads a body
+    or parameters other than the tenant (which decides the request errors it can answer)."""
+
+    method: str
+    models: dict[int, str | None]
+    errors: dict[int, str]
+    reads_body: bool
+    reads_params: bool
+    headers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Per 2xx status, the response headers it carries: name -> `{description, required?}`."""
 
 
 ERROR_STATUSES = {
-    400: "The body is not JSON.",
-    401: "No valid API key (`WWW-Authenticate` says why).",
-    403: "The key belongs to another tenant.",
-    404: "No such route, job or resource for this tenant.",
-    409: "The request conflicts with the resource's state (or an in-flight Idempotency-Key).",
-    413: "The body is too large.",
+    400: "The body is not JSON (or not UTF-8).",
+    401: "No valid API key: our body says why (`WWW-Authenticate` too); with no `Authorization` "
+    'header at all, API Gateway answers `{"message": "Unauthorized"}` before any function runs.',
+    403: 'The key belongs to another tenant (API Gateway\'s `{"message": "Forbidden"}` if the '
+    "authorizer refuses the request).",
+    404: "No such resource for this tenant.",
+    409: "The request conflicts with the resource's state.",
+    413: "The body is over 256 KB (over 10 MB, API Gateway answers itself).",
     415: "The body is not application/json.",
     422: "The request is invalid: `message` names each field to fix; `details` lists them.",
-    503: "A dependency is unavailable; retry after `Retry-After` seconds.",
+    429: 'API Gateway\'s stage throttling (`{"message": "Too Many Requests"}`); retry later.',
+    503: "A dependency is unavailable; retry after `Retry-After` seconds (API Gateway answers "
+    '`{"message": "Service Unavailable"}` if the function did not answer in time).',
 }
+# Statuses API Gateway itself may answer an existing route with, in its own shape.
+GATEWAY_STATUSES = {401, 403, 413, 429, 503}
+GATEWAY_ONLY = {429}  # no function answers these
+# Every operation: no or a wrong key, throttling, a dependency down.
+ALWAYS = {401, 403, 429, 503}
+# Any POST or PATCH may carry a body, which the gate checks before routing (`http.gate`): too
+# large, not JSON, or past the JSON limits (422). GET and DELETE take none; one sent anyway is
+# checked the same way, which this document does not describe.
+BODY_STATUSES = {400, 413, 415, 422}
 
 
-def document_errors(doc: dict[str, Any]) -> dict[str, Any]:
-    """Every operation answers errors with the one error body, whatever Powertools assumed."""
+def statuses(meta: RouteMeta) -> set[int]:
+    """The error statuses an operation can answer."""
+    found = set(ALWAYS) | set(meta.errors)
+    if meta.method in ("post", "patch"):
+        found |= BODY_STATUSES
+    if meta.reads_body or meta.reads_params:
+        found.add(422)
+    return found
+
+
+def response_schemas(names: set[str]) -> dict[str, Any]:
+    """The JSON schemas of the named response models and of every model they use."""
+    from pydantic.json_schema import models_json_schema
+
+    from asyncjobs.http.v2 import schemas
+
+    models = [(getattr(schemas, name), "serialization") for name in sorted(names)]
+    _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    found: dict[str, Any] = defs.get("$defs", {})
+    return found
+
+
+def document_responses(doc: dict[str, Any], meta: dict[tuple[str, str], RouteMeta]) -> dict[str, Any]:
+    """Each operation's responses as its route declares them: every 2xx with its model, and the
+    error statuses it can answer (`statuses`), each with the one error body (or API Gateway's)."""
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     # Powertools' own validation-error schemas: our error body replaces them everywhere.
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
@@ -89,29 +147,47 @@ def document_errors(doc: dict[str, Any]) -> dict[str, Any]:
         "required": ["message"],
         "properties": {"message": {"type": "string"}},
     }
+    schemas.update(response_schemas({m for r in meta.values() for m in r.models.values() if m}))
     ours = {"$ref": "#/components/schemas/ErrorBody"}
     either = {"anyOf": [ours, {"$ref": "#/components/schemas/GatewayError"}]}
-    for operations in doc.get("paths", {}).values():
-        for operation in operations.values():
-            responses = operation.setdefault("responses", {})
-            for status, response in responses.items():
-                # Routes return a prepared Response, which Powertools can only call a string.
-                if status.startswith("2"):
-                    if status == "204":
-                        response.pop("content", None)
-                    else:
-                        response["content"] = {"application/json": {"schema": {"type": "object"}}}
-            for status, text in ERROR_STATUSES.items():
+    for path, operations in doc.get("paths", {}).items():
+        for method, operation in operations.items():
+            route = meta[(method, path)]
+            declared = operation.get("responses", {})
+            responses: dict[str, Any] = {}
+            for status, model in sorted(route.models.items()):
+                response = {"description": declared.get(str(status), {}).get("description", "OK")}
+                if status in route.headers:
+                    response["headers"] = _headers(route.headers[status])
+                if model is not None:
+                    ref = {"$ref": f"#/components/schemas/{model}"}
+                    response["content"] = {"application/json": {"schema": ref}}
+                responses[str(status)] = response
+            for status in sorted(statuses(route)):
                 schema = either if status in GATEWAY_STATUSES else ours
+                if status in GATEWAY_ONLY:
+                    schema = {"$ref": "#/components/schemas/GatewayError"}
                 responses[str(status)] = {
-                    "description": text,
+                    "description": route.errors.get(status) or ERROR_STATUSES[status],
                     "content": {"application/json": {"schema": schema}},
                 }
+                if status in ERROR_HEADERS:
+                    responses[str(status)]["headers"] = _headers(ERROR_HEADERS[status])
+            operation["responses"] = responses
     return doc
 
 
-# Statuses API Gateway itself may answer with, in its own shape.
-GATEWAY_STATUSES = {401, 403, 404, 413, 503}
+# Headers of our error answers (API Gateway's own answers carry neither).
+ERROR_HEADERS = {
+    401: {
+        "WWW-Authenticate": {"description": 'Why the key was refused: `Bearer realm="asyncjobs", error="…"`.'}
+    },
+    503: {"Retry-After": {"description": "Seconds to wait before retrying."}},
+}
+
+
+def _headers(declared: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {name: {**header, "schema": {"type": "string"}} for name, header in declared.items()}
 
 
 _POWERTOOLS_PARAMS = {
@@ -166,8 +242,34 @@ def powertools_route(func: Callable[..., Any], router: Router, app: Resolver) ->
 def powertools_app(router: Router) -> Resolver:
     """A Powertools resolver with the router's routes, in the same order and with the same error
     answers: it builds the OpenAPI document, and the tests compare its answers with the router's."""
+    from asyncjobs.http.router import route_fields
+
     app = Resolver(enable_validation=True)
     register_error_handlers(app)
     for r in router.routes:
-        app.route(r.path, r.method, **r.doc)(powertools_route(r.func, router, app))
+        doc = copy.deepcopy(r.doc)
+        models: dict[int, str | None] = {}
+        headers: dict[int, dict[str, Any]] = {}
+        errors: dict[int, str] = {}
+        for status, response in doc.get("responses", {}).items():
+            if status < 300:
+                models[status] = response.pop("model", None)
+                if "headers" in response:
+                    headers[status] = response.pop("headers")
+                if models[status] is None and status != 204:
+                    raise ValueError(f"{r.method} {r.path}: the {status} response names no `model`")
+            else:
+                errors[status] = response.get("description", "")
+        if not models:
+            raise ValueError(f"{r.method} {r.path}: declares no 2xx response")
+        fields = route_fields(r.func)
+        app.route_meta[(r.method.lower(), r.path.replace("<", "{").replace(">", "}"))] = RouteMeta(
+            method=r.method.lower(),
+            models=models,
+            errors=errors,
+            reads_body=any(f.param.where == "body" for f in fields),
+            reads_params=any(f.param.where != "body" and f.name != "tenant_id" for f in fields),
+            headers=headers,
+        )
+        app.route(r.path, r.method, **doc)(powertools_route(r.func, router, app))
     return app

@@ -33,7 +33,22 @@ class ActionSpec(BaseModel):
 class MultiJobRequest(BaseModel):
     """A job of several actions that run in parallel, each with its own status and result."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "actions": [
+                        {"name": "diagnostic", "params": {"duration_seconds": 1}},
+                        {
+                            "name": "highlight",
+                            "params": {"text": "a fast job", "highlight_expression": "fast"},
+                        },
+                    ]
+                }
+            ]
+        },
+    )
     actions: list[ActionSpec] = Field(min_length=1, max_length=use_cases.MAX_ACTIONS)
 
 

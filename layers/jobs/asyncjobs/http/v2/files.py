@@ -28,6 +28,7 @@ def register_run_routes(app: Router) -> None:
     """RunFunction's file route: `POST /v2/tenants/{tenant_id}/files`."""
     app.post(
         "/v2/tenants/<tenant_id>/files",
+        operation_id="create_upload",
         summary="Get an upload form for a file",
         description=(
             "Returns a new `file_id` and a presigned S3 POST: send the file as multipart/form-data to "
@@ -36,7 +37,7 @@ def register_run_routes(app: Router) -> None:
             f"works for {uploads.UPLOAD_FORM_TTL_S // 60} minutes; the file is deleted "
             f"{uploads.FILE_RETENTION_DAYS} days after its upload. Name the `file_id` in a job's input."
         ),
-        responses={201: {"description": "The file id and its upload form."}},
+        responses={201: {"description": "The file id and its upload form.", "model": "UploadForm"}},
         tags=["files"],
     )(create_upload)
 
@@ -59,10 +60,14 @@ def register_status_routes(app: Router) -> None:
     """StatusFunction's file route: `GET /v2/tenants/{tenant_id}/files/{file_id}`."""
     app.get(
         "/v2/tenants/<tenant_id>/files/<file_id>",
+        operation_id="get_file",
         summary="An uploaded file",
         description="Whether the file was uploaded, its size and type, and when it will be deleted.",
         responses={
-            200: {"description": "The file was uploaded: its size, type, and when it will be deleted."},
+            200: {
+                "description": "The file was uploaded: its size, type, and when it will be deleted.",
+                "model": "FileDocument",
+            },
             404: {"description": "Not uploaded (yet), unknown for this tenant, or deleted."},
         },
         tags=["files"],

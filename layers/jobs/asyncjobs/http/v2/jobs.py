@@ -83,6 +83,22 @@ def _remaining_s(app: Router) -> float | None:
 
 
 NOT_FOUND = "No such job for this tenant, action and resource, or it expired."
+# The headers of the run and status answers (OpenAPI only).
+_LOCATION = {"description": "The job's status URL (a path).", "required": True}
+_REPLAYED = {"description": "`true` when an `Idempotency-Key` replayed the first answer."}
+_APPLIED = {"description": "`wait=N`: the wait allowed, with `Prefer: wait`."}
+RUN_HEADERS_202 = {
+    "Location": _LOCATION,
+    "Retry-After": {"description": "Seconds to wait before polling.", "required": True},
+    "Idempotent-Replayed": _REPLAYED,
+    "Preference-Applied": _APPLIED,
+}
+RUN_HEADERS_200 = {"Location": _LOCATION, "Idempotent-Replayed": _REPLAYED, "Preference-Applied": _APPLIED}
+STATUS_HEADERS = {
+    "Retry-After": {"description": "Seconds to wait before polling again, while the job has not ended."},
+    "Preference-Applied": _APPLIED,
+}
+IN_FLIGHT = "A request with the same `Idempotency-Key` is still being accepted (`Retry-After: 1`)."
 
 
 def run_app() -> Router:
@@ -109,11 +125,21 @@ def run_app() -> Router:
     for action in ACTIONS.values():
         app.post(
             resolver_path(action.run_path),
+            operation_id=f"run_{action.name}",
             summary=action.summary,
             description=action.description,
             responses={
-                200: {"description": "With `Prefer: wait=N`: the job ended within N seconds (its status)."},
-                202: {"description": "Accepted: poll the `Location` URL for the job's status."},
+                200: {
+                    "description": "With `Prefer: wait=N`: the job ended within N seconds (its status).",
+                    "model": "JobDocument",
+                    "headers": RUN_HEADERS_200,
+                },
+                202: {
+                    "description": "Accepted: poll the `Location` URL for the job's status.",
+                    "model": "RunAccepted",
+                    "headers": RUN_HEADERS_202,
+                },
+                409: {"description": IN_FLIGHT},
                 422: {"description": "The inputs are malformed; the message names each field to fix."},
             },
             tags=["actions"],
@@ -132,13 +158,23 @@ def run_app() -> Router:
 
     @app.post(
         "/v2/tenants/<tenant_id>/jobs",
+        operation_id="run_job",
         summary="Run several actions as one job",
         description="Each action runs in parallel with its own status, progress and result or error; "
         "one failing does not fail the others. The job ends when all have ended, with one event and "
         "one webhook delivery per subscription.",
         responses={
-            200: {"description": "With `Prefer: wait=N`: the job ended within N seconds (its status)."},
-            202: {"description": "Accepted: poll the `Location` URL for the job's status."},
+            200: {
+                "description": "With `Prefer: wait=N`: the job ended within N seconds (its status).",
+                "model": "JobDocument",
+                "headers": RUN_HEADERS_200,
+            },
+            202: {
+                "description": "Accepted: poll the `Location` URL for the job's status.",
+                "model": "RunAccepted",
+                "headers": RUN_HEADERS_202,
+            },
+            409: {"description": IN_FLIGHT},
             422: {"description": "The request is malformed; the message names each field to fix."},
         },
         tags=["jobs"],
@@ -161,11 +197,19 @@ def run_app() -> Router:
 
     app.post(
         "/v2/tenants/<tenant_id>/jobs/<job_id>/cancel",
+        operation_id="cancel_job",
         summary="Cancel a job",
         responses={
-            200: {"description": "The job was queued and is now cancelled; it will never run."},
-            202: {"description": "The job is running; it stops at its next progress report."},
-            409: {"description": "The job has already ended."},
+            200: {
+                "description": "The job was queued and is now cancelled; it will never run.",
+                "model": "CancelledJob",
+            },
+            202: {
+                "description": "The job is running; it stops at its next progress report.",
+                "model": "CancelledJob",
+            },
+            404: {"description": "No such job for this tenant, or it expired."},
+            409: {"description": "The job has already ended (or changed state meanwhile: retry)."},
         },
         tags=["jobs"],
     )(cancel)
@@ -278,20 +322,43 @@ def status_app() -> Router:
     for action in ACTIONS.values():
         app.get(
             resolver_path(action.status_path),
+            operation_id=f"{action.name}_status",
             summary=f"Status of a {action.name} job",
-            responses={404: {"description": NOT_FOUND}},
+            responses={
+                200: {
+                    "description": "The job's status document.",
+                    "model": "JobDocument",
+                    "headers": STATUS_HEADERS,
+                },
+                404: {"description": NOT_FOUND},
+            },
             tags=["actions"],
         )(action_route(action, _status(app), [("job_id", JOB_ID_QUERY), ("prefer", PREFER, None)], "status"))
-    app.get("/v2/tenants/<tenant_id>/jobs", summary="List a tenant's jobs, newest first", tags=["jobs"])(
-        list_jobs
-    )
+    app.get(
+        "/v2/tenants/<tenant_id>/jobs",
+        operation_id="list_jobs",
+        summary="List a tenant's jobs, newest first",
+        responses={
+            200: {"description": "A page of jobs; `next_cursor` is `null` on the last.", "model": "JobList"},
+            422: {"description": "An invalid filter, limit or cursor."},
+        },
+        tags=["jobs"],
+    )(list_jobs)
 
     @app.get(
         "/v2/tenants/<tenant_id>/jobs/<job_id>",
+        operation_id="get_job",
         summary="Status of any job of the tenant",
         description="One-action and multi-action jobs alike; a multi-action job lists each action's "
         "status and result or error under `actions`.",
-        responses={404: {"description": "No such job for this tenant, or it expired."}},
+        responses={
+            200: {
+                "description": "The job's status document.",
+                "model": "JobDocument",
+                "headers": STATUS_HEADERS,
+            },
+            404: {"description": "No such job for this tenant, or it expired."},
+        },
         tags=["jobs"],
     )
     def job_status(tenant_id: TENANT_ID, job_id: JOB_ID_PATH, prefer: PREFER = None) -> Response:

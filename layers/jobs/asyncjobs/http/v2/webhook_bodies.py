@@ -81,6 +81,12 @@ EventType = Literal["job.succeeded", "job.failed", "job.cancelled"]
 
 
 class SubscriptionIn(_Model):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"url": "https://example.com/hooks/jobs", "events": ["job.succeeded", "job.failed"]}]
+        },
+    )
     url: str = Field(max_length=2000, description="Where events are POSTed (https).")
     events: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
     actions: list[str] = Field([], max_length=50, description="Only these actions (default: all).")

@@ -22,6 +22,9 @@ SubId = Annotated[str, Path(pattern=r"^sub_[0-9a-f]{32}$")]
 DELIVERY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 DeliveryId = Annotated[str, Path(pattern=DELIVERY_ID_PATTERN, max_length=100)]
 Cursor = Annotated[str | None, Query(pattern=DELIVERY_ID_PATTERN, max_length=100)]
+NO_SUB = "No such webhook subscription for this tenant."
+RACED = "Other changes to the subscription kept racing this one; retry."
+DISABLED = "The subscription is disabled (enable it first), or the request is invalid."
 
 
 def _deliverer() -> Deliverer:
@@ -30,28 +33,56 @@ def _deliverer() -> Deliverer:
 
 @app.post(
     "/v2/tenants/<tenant_id>/webhooks",
+    operation_id="create_webhook",
     summary="Create a webhook subscription",
     tags=["webhooks"],
-    responses={201: {"description": "Created. `secret` is shown this once."}},
+    responses={
+        201: {"description": "Created. `secret` is shown this once.", "model": "SubscriptionCreated"},
+        409: {"description": "The tenant has 25 subscriptions already."},
+        422: {"description": "An invalid field, an unsafe `url` (loopback, private) or an unknown action."},
+    },
 )
 def create(tenant_id: Tenant, body: Annotated[bodies.SubscriptionIn, Body(embed=False)]) -> Response:
     created = subscriptions.create(_deliverer(), tenant_id, **body.model_dump())
     return json_response(201, {**created.subscription.to_public(), "secret": created.secret})
 
 
-@app.get("/v2/tenants/<tenant_id>/webhooks", summary="List webhook subscriptions", tags=["webhooks"])
+@app.get(
+    "/v2/tenants/<tenant_id>/webhooks",
+    operation_id="list_webhooks",
+    summary="List webhook subscriptions",
+    tags=["webhooks"],
+    responses={200: {"description": "Every subscription of the tenant.", "model": "SubscriptionList"}},
+)
 def list_subscriptions(tenant_id: Tenant) -> Response:
     subs = subscriptions.list_subscriptions(_deliverer(), tenant_id)
     return json_response(200, {"webhooks": [s.to_public() for s in subs]})
 
 
-@app.get("/v2/tenants/<tenant_id>/webhooks/<sub_id>", summary="Get a webhook subscription", tags=["webhooks"])
+@app.get(
+    "/v2/tenants/<tenant_id>/webhooks/<sub_id>",
+    operation_id="get_webhook",
+    summary="Get a webhook subscription",
+    tags=["webhooks"],
+    responses={
+        200: {"description": "The subscription.", "model": "Subscription"},
+        404: {"description": NO_SUB},
+    },
+)
 def get(tenant_id: Tenant, sub_id: SubId) -> Response:
     return json_response(200, subscriptions.get(_deliverer(), tenant_id, sub_id).to_public())
 
 
 @app.patch(
-    "/v2/tenants/<tenant_id>/webhooks/<sub_id>", summary="Update a webhook subscription", tags=["webhooks"]
+    "/v2/tenants/<tenant_id>/webhooks/<sub_id>",
+    operation_id="update_webhook",
+    summary="Update a webhook subscription",
+    tags=["webhooks"],
+    responses={
+        200: {"description": "The subscription as changed.", "model": "Subscription"},
+        404: {"description": NO_SUB},
+        409: {"description": RACED},
+    },
 )
 def update(
     tenant_id: Tenant, sub_id: SubId, body: Annotated[bodies.SubscriptionPatch, Body(embed=False)]
@@ -62,9 +93,13 @@ def update(
 
 @app.delete(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>",
+    operation_id="delete_webhook",
     summary="Delete a webhook subscription",
     tags=["webhooks"],
-    responses={204: {"description": "Deleted; pending deliveries are skipped."}},
+    responses={
+        204: {"description": "Deleted; pending deliveries are skipped."},
+        404: {"description": NO_SUB},
+    },
 )
 def delete(tenant_id: Tenant, sub_id: SubId) -> Response:
     subscriptions.delete(_deliverer(), tenant_id, sub_id)
@@ -73,8 +108,17 @@ def delete(tenant_id: Tenant, sub_id: SubId) -> Response:
 
 @app.post(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/rotate-secret",
+    operation_id="rotate_webhook_secret",
     summary="Rotate the signing secret",
     tags=["webhooks"],
+    responses={
+        200: {"description": "The new secret, shown this once.", "model": "SecretRotated"},
+        404: {"description": NO_SUB},
+        409: {
+            "description": "3 secrets would sign at once (rotate with `overlap_seconds: 0`), or other "
+            "changes kept racing this one."
+        },
+    },
 )
 def rotate(tenant_id: Tenant, sub_id: SubId, body: Annotated[bodies.RotateIn, Body(embed=False)]) -> Response:
     done = subscriptions.rotate_secret(_deliverer(), tenant_id, sub_id, body.overlap_seconds)
@@ -90,9 +134,14 @@ def rotate(tenant_id: Tenant, sub_id: SubId, body: Annotated[bodies.RotateIn, Bo
 
 @app.post(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/ping",
+    operation_id="ping_webhook",
     summary="Send a test ping",
     tags=["webhooks"],
-    responses={202: {"description": "The ping is queued; follow it in the delivery log."}},
+    responses={
+        202: {"description": "The ping is queued; follow it in the delivery log.", "model": "Delivery"},
+        404: {"description": NO_SUB},
+        422: {"description": DISABLED},
+    },
 )
 def ping(tenant_id: Tenant, sub_id: SubId) -> Response:
     return json_response(202, subscriptions.ping(_deliverer(), tenant_id, sub_id).to_public())
@@ -100,8 +149,13 @@ def ping(tenant_id: Tenant, sub_id: SubId) -> Response:
 
 @app.get(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/deliveries",
+    operation_id="list_deliveries",
     summary="A subscription's delivery log",
     tags=["webhooks"],
+    responses={
+        200: {"description": "A page of the log.", "model": "DeliveryList"},
+        404: {"description": NO_SUB},
+    },
 )
 def deliveries(
     tenant_id: Tenant,
@@ -122,8 +176,13 @@ def deliveries(
 
 @app.get(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/deliveries/<delivery_id>",
+    operation_id="get_delivery",
     summary="One delivery",
     tags=["webhooks"],
+    responses={
+        200: {"description": "The delivery, its attempts and payload.", "model": "DeliveryDetail"},
+        404: {"description": "No such subscription or delivery."},
+    },
 )
 def delivery(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Response:
     found = subscriptions.delivery(_deliverer(), tenant_id, sub_id, delivery_id)
@@ -132,9 +191,15 @@ def delivery(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Respo
 
 @app.post(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/deliveries/<delivery_id>/redeliver",
+    operation_id="redeliver",
     summary="Deliver again",
     tags=["webhooks"],
-    responses={202: {"description": "Queued again from the start of the retry schedule."}},
+    responses={
+        202: {"description": "Queued again from the start of the retry schedule.", "model": "Delivery"},
+        404: {"description": "No such subscription or delivery."},
+        409: {"description": "An attempt of this delivery is being made right now; retry in a minute."},
+        422: {"description": DISABLED},
+    },
 )
 def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Response:
     return json_response(
@@ -144,8 +209,14 @@ def redeliver(tenant_id: Tenant, sub_id: SubId, delivery_id: DeliveryId) -> Resp
 
 @app.post(
     "/v2/tenants/<tenant_id>/webhooks/<sub_id>/recover",
+    operation_id="recover_deliveries",
     summary="Redeliver every failed delivery since",
     tags=["webhooks"],
+    responses={
+        202: {"description": "Queued again, 100 at most per call.", "model": "Recovered"},
+        404: {"description": NO_SUB},
+        422: {"description": DISABLED},
+    },
 )
 def recover(
     tenant_id: Tenant, sub_id: SubId, body: Annotated[bodies.RecoverIn, Body(embed=False)]
