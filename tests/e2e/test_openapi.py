@@ -45,14 +45,15 @@ GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 
 
 def _generated_client(doc: dict, where: Path):
-    """The package openapi-python-client generates from `doc`, imported as `asyncjobs_client`."""
+    """The package openapi-python-client generates from `doc`, imported as `generated_asyncjobs` (not
+    under its default name, `asyncjobs_client`: that is the project's own client, in `client/`)."""
     spec_file, config = where / "openapi.json", where / "config.json"
     spec_file.write_text(json.dumps(doc))
-    config.write_text(json.dumps({"post_hooks": [], "package_name_override": "asyncjobs_client"}))
+    config.write_text(json.dumps({"post_hooks": [], "package_name_override": "generated_asyncjobs"}))
     out = subprocess.run(
         [
             *(str(GENERATOR), "generate", "--path", str(spec_file), "--meta", "none"),
-            *("--output-path", str(where / "asyncjobs_client"), "--config", str(config)),
+            *("--output-path", str(where / "generated_asyncjobs"), "--config", str(config)),
         ],
         capture_output=True,
         text=True,
@@ -62,13 +63,13 @@ def _generated_client(doc: dict, where: Path):
     assert out.returncode == 0, out.stdout + out.stderr
     # Warnings name the parts of the document it skipped: none may be skipped.
     assert "Warning" not in out.stdout + out.stderr, out.stdout + out.stderr
-    package = where / "asyncjobs_client"
+    package = where / "generated_asyncjobs"
     spec = importlib.util.spec_from_file_location(
-        "asyncjobs_client", package / "__init__.py", submodule_search_locations=[str(package)]
+        "generated_asyncjobs", package / "__init__.py", submodule_search_locations=[str(package)]
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["asyncjobs_client"] = module
+    sys.modules["generated_asyncjobs"] = module
     spec.loader.exec_module(module)
     return module
 
@@ -77,9 +78,9 @@ def test_a_generated_client_reads_a_finished_job_as_a_typed_object(api, served, 
     # Given a client generated from the served document by openapi-python-client
     try:
         client_pkg = _generated_client(served, tmp_path)
-        run_diagnostic = importlib.import_module("asyncjobs_client.api.actions.run_diagnostic")
-        get_job = importlib.import_module("asyncjobs_client.api.jobs.get_job")
-        models = importlib.import_module("asyncjobs_client.models")
+        run_diagnostic = importlib.import_module("generated_asyncjobs.api.actions.run_diagnostic")
+        get_job = importlib.import_module("generated_asyncjobs.api.jobs.get_job")
+        models = importlib.import_module("generated_asyncjobs.models")
         client = client_pkg.AuthenticatedClient(base_url=api.base_url, token=api.key)
 
         # When it runs a diagnostic job and reads it until it has ended
@@ -103,7 +104,9 @@ def test_a_generated_client_reads_a_finished_job_as_a_typed_object(api, served, 
         assert job.created_at <= job.started_at <= job.finished_at < job.expires_at
         assert job.result["steps"] == 1
     finally:
-        for name in [m for m in sys.modules if m == "asyncjobs_client" or m.startswith("asyncjobs_client.")]:
+        for name in [
+            m for m in sys.modules if m == "generated_asyncjobs" or m.startswith("generated_asyncjobs.")
+        ]:
             del sys.modules[name]
 
 
