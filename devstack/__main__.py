@@ -17,6 +17,9 @@ from devstack.functions import FunctionError
 from devstack.logs import LogSink
 from devstack.server import LocalStack, Options, PortInUse
 
+# The CLI command the banner suggests after the curl example (with ASYNCJOBS_* set before it).
+CLI_EXAMPLE = """.venv/bin/asyncjobs run diagnostic --input '{"duration_seconds": 2}' --wait"""
+
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
@@ -43,6 +46,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "function's process right after the call",
     )
     p.add_argument(
+        "--no-reload",
+        dest="reload",
+        action="store_false",
+        help="do not restart a function's environments when its code or layers change on disk",
+    )
+    p.add_argument(
         "--state-file",
         type=Path,
         default=Path(".devstack/state.json"),
@@ -66,6 +75,17 @@ def _curl(base_url: str, example: str, headers: dict[str, str]) -> str:
     return cmd
 
 
+def _cli(base_url: str, boot: dict[str, Any]) -> str | None:
+    """The project's CLI command to try next (the `asyncjobs` console script of ./client, installed
+    into .venv by `make`), with the API URL and the bootstrap's tenant and key."""
+    tenant, key = boot.get("tenant_id"), boot.get("api_key")
+    if not (tenant and key):
+        return None
+    env = f"ASYNCJOBS_URL={shlex.quote(base_url)} ASYNCJOBS_TENANT={shlex.quote(tenant)} "
+    env += f"ASYNCJOBS_API_KEY={shlex.quote(key)}"
+    return f"{env} {CLI_EXAMPLE}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
@@ -83,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         retry_after=args.retry_after,
         raw_logs=args.raw_logs,
         faults=args.faults,
+        reload=args.reload,
     )
     log = LogSink(raw=args.raw_logs)
     stack = LocalStack(options, log)
@@ -195,7 +216,17 @@ def _banner(stack: LocalStack, state: dict[str, Any], example: str | None) -> No
             f"  {_curl(str(base), example, boot.get('headers') or {})}",
             "then GET the Location it returns (after the API URL), with the same Authorization header.",
         ]
-    lines += ["", "Ctrl-C stops everything.", ""]
+        cli = _cli(str(base), boot)
+        if cli:
+            lines += ["or with the CLI:", f"  {cli}"]
+    if stack.warnings:
+        lines += ["", "Not run locally (declared in the template, ignored here):"]
+        lines += [f"  warning: {w}" for w in stack.warnings]
+    if stack.options.reload:
+        reload = "on: a function restarts when its code or layers change (--no-reload: off)"
+    else:
+        reload = "off (--no-reload)"
+    lines += ["", f"Hot reload {reload}", "Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)
 
 
