@@ -90,10 +90,10 @@ def _function(name: str, props: dict[str, Any]) -> list[str]:
         elif etype in ("EventBridgeRule", "CloudWatchEvent"):
             out += [f"{label}: {why}" for why in _pattern(eprops.get("Pattern"))]
             target = eprops.get("Target") or {}
-            if eprops.get("InputTransformer") or target.get("InputTransformer"):
+            if "InputTransformer" in eprops or "InputTransformer" in target:
                 out.append(f"{label}: InputTransformer is not applied locally: the function gets the event")
             for key in ("RetryPolicy", "DeadLetterConfig"):
-                if eprops.get(key):
+                if key in eprops:
                     out.append(f"{label}: the rule's {key} is not applied locally (EventInvokeConfig is)")
     if props.get("FunctionUrlConfig"):
         out.append(f"{name}: its function URL (FunctionUrlConfig) is not served locally")
@@ -135,7 +135,7 @@ def _rule(name: str, props: dict[str, Any]) -> list[str]:
         return [f"{name}: rule ({what}) does not fire locally (only event-pattern rules do)"]
     out = [f"{name}: {why}" for why in _pattern(props["EventPattern"])]
     for target in props.get("Targets") or []:
-        if target.get("InputTransformer"):
+        if "InputTransformer" in target:
             out.append(f"{name}: target {target.get('Id')}: InputTransformer is not applied locally")
     return out
 
