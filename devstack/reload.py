@@ -23,9 +23,15 @@ Snapshot = dict[Path, tuple[int, int]]
 
 
 def snapshot(roots: Iterable[Path]) -> Snapshot:
-    """(mtime in ns, size) of every `.py` file under `roots`, skipping caches and hidden folders."""
+    """(mtime in ns, size) of every `.py` file under `roots`, skipping caches and hidden folders,
+    and of each root that is a file."""
     found: Snapshot = {}
     for root in roots:
+        if root.is_file():
+            with contextlib.suppress(OSError):
+                st = root.stat()
+                found[root] = (st.st_mtime_ns, st.st_size)
+            continue
         for folder, dirs, files in os.walk(root):
             dirs[:] = [d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith(".")]
             for name in files:

@@ -186,7 +186,8 @@ class LocalStack:
         self._spawn(self._http.serve_forever, name="http", poll_interval=0.2)
         self._serving = True
         if opts.reload:
-            watcher = Watcher(self.watched_dirs(), self.reload, self._stop)
+            watched = [*self.watched_dirs(), self.translated.source]
+            watcher = Watcher(watched, self.reload, self._stop)
             self._spawn(watcher.run, name="reload")
         self.started_in_s = time.monotonic() - began
 
@@ -278,6 +279,12 @@ class LocalStack:
         fails INIT keeps its current environments and the failure is logged. Returns the functions
         reloaded."""
         root = self.options.template.resolve().parent
+        if self.translated.source in paths:
+            self.log.warning(
+                f"{self.translated.source.name} changed: the local stack runs the template it started "
+                "with; restart it (Ctrl-C, then make local) to apply the change"
+            )
+            paths = paths - {self.translated.source}
         affected = sorted(
             logical_id
             for logical_id, spec in self.stack.functions.items()

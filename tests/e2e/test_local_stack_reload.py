@@ -143,6 +143,17 @@ def test_broken_edit_is_reported_and_the_stack_keeps_serving_until_it_is_fixed(p
     assert reply.body["job_id"] == job["job_id"]
 
 
+def test_template_edit_asks_for_a_restart(project, stack, api):
+    mark = len(stack.log())
+
+    with (project / "template.yaml").open("a") as template:
+        template.write("# edited\n")
+
+    out = _wait_for(stack, "template.yaml changed", mark)
+    assert "restart" in out and "reloaded" not in out
+    assert api.request("GET", "/v2/tenants/t/jobs").status == 200
+
+
 HELLO = """
 def handler(event, context):
     return {"statusCode": 200, "body": "hello"}
