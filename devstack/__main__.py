@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -16,9 +17,6 @@ from typing import Any
 from devstack.functions import FunctionError
 from devstack.logs import LogSink
 from devstack.server import LocalStack, Options, PortInUse
-
-# The CLI command the banner suggests after the curl example (with ASYNCJOBS_* set before it).
-CLI_EXAMPLE = """.venv/bin/asyncjobs run diagnostic --input '{"duration_seconds": 2}' --wait"""
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -75,15 +73,12 @@ def _curl(base_url: str, example: str, headers: dict[str, str]) -> str:
     return cmd
 
 
-def _cli(base_url: str, boot: dict[str, Any]) -> str | None:
-    """The project's CLI command to try next (the `asyncjobs` console script of ./client, installed
-    into .venv by `make`), with the API URL and the bootstrap's tenant and key."""
-    tenant, key = boot.get("tenant_id"), boot.get("api_key")
-    if not (tenant and key):
-        return None
-    env = f"ASYNCJOBS_URL={shlex.quote(base_url)} ASYNCJOBS_TENANT={shlex.quote(tenant)} "
-    env += f"ASYNCJOBS_API_KEY={shlex.quote(key)}"
-    return f"{env} {CLI_EXAMPLE}"
+def _command(template: str, values: dict[str, Any]) -> str | None:
+    """`cli` of [tool.devstack] with its `{name}` placeholders filled in (shell-quoted): `base_url`
+    and the bootstrap's string values (e.g. `tenant_id`, `api_key`). None if one has no value."""
+    known = {k: shlex.quote(v) for k, v in values.items() if isinstance(v, str)}
+    filled = re.sub(r"\{(\w+)\}", lambda m: known.get(m[1], m[0]), template)
+    return None if re.search(r"\{\w+\}", filled) else filled
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     state["ready"] = True
     _write_state(args.state_file, state)
-    _banner(stack, state, args.example or config.get("example"))
+    _banner(stack, state, args.example or config.get("example"), config.get("cli"))
     stopping.wait()
     log.info("stopping…")
     stack.stop()
@@ -144,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _project_config(template: Path) -> dict[str, Any]:
     """`[tool.devstack]` of the pyproject.toml beside the template: `parameters` (template
-    parameters for local runs), `example` (a request to print as curl) and `bootstrap` (a command
-    run once the stack is up, e.g. to create credentials)."""
+    parameters for local runs), `example` (a request to print as curl), `cli` (a command to print
+    after it, see `_command`) and `bootstrap` (a command run once the stack is up, e.g. to create
+    credentials)."""
     pyproject = template.resolve().with_name("pyproject.toml")
     if not pyproject.exists():
         return {}
@@ -187,7 +183,7 @@ def _bootstrap(stack: LocalStack, command: str | None, state_file: Path) -> dict
     return result
 
 
-def _banner(stack: LocalStack, state: dict[str, Any], example: str | None) -> None:
+def _banner(stack: LocalStack, state: dict[str, Any], example: str | None, cli: str | None = None) -> None:
     base = state["base_url"]
     http = sorted({r.function for r in stack.routes})
     queues = [
@@ -216,9 +212,9 @@ def _banner(stack: LocalStack, state: dict[str, Any], example: str | None) -> No
             f"  {_curl(str(base), example, boot.get('headers') or {})}",
             "then GET the Location it returns (after the API URL), with the same Authorization header.",
         ]
-        cli = _cli(str(base), boot)
-        if cli:
-            lines += ["or with the CLI:", f"  {cli}"]
+    command = _command(cli, {**boot, "base_url": str(base)}) if cli else None
+    if command:
+        lines += [*(["or with the CLI:"] if example else ["", "Try it:"]), f"  {command}"]
     if stack.warnings:
         lines += ["", "Not run locally (declared in the template, ignored here):"]
         lines += [f"  warning: {w}" for w in stack.warnings]

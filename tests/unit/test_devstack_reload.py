@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from devstack.__main__ import _command
 from devstack.functions import FunctionPool, InitError, function_environment
 from devstack.provision import FunctionSpec
 from devstack.reload import Watcher, changed, forget_bytecode, snapshot
@@ -287,3 +288,15 @@ def test_routes_behind_a_jwt_authorizer_are_served_without_one():
     (route,) = http_routes(Translated(Path("template.yaml"), sam, {}, {}))
 
     assert route.path == "/x" and route.authorizer is None
+
+
+# -- the banner's CLI line -----------------------------------------------------------------------
+
+
+def test_cli_command_is_filled_from_the_bootstrap_and_quoted():
+    template = "URL={base_url} KEY={api_key} cli run --input '{\"n\": 2}'"
+
+    filled = _command(template, {"base_url": "http://127.0.0.1:8000", "api_key": "a b", "lines": []})
+
+    assert filled == "URL=http://127.0.0.1:8000 KEY='a b' cli run --input '{\"n\": 2}'"
+    assert _command(template, {"base_url": "http://x"}) is None  # no key: no line
