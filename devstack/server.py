@@ -8,10 +8,12 @@ import contextlib
 import errno
 import json
 import logging
+import os
 import re
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -306,11 +308,10 @@ class LocalStack:
                 failures[logical_id] = str(exc)
 
         with self._reloading:
-            threads = [threading.Thread(target=replace, args=(lid,)) for lid in affected]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            # As many INITs at a time as there are cores: a layer edit restarts every function, and
+            # eight INITs at once on two busy cores could each overrun Lambda's 10 s INIT limit.
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as executor:
+                list(executor.map(replace, affected))
             if self._stop.is_set():
                 return []
             done = [lid for lid in affected if lid not in failures]
