@@ -187,7 +187,8 @@ def _banner(stack: LocalStack, state: dict[str, Any], example: str | None, cli: 
     base = state["base_url"]
     http = sorted({r.function for r in stack.routes})
     queues = [
-        f"{t.function} ← {t.queue_arn.rsplit(':', 1)[-1]} (batch {t.batch_size})"
+        f"{t.function} ← {t.queue_arn.rsplit(':', 1)[-1]} (batch {t.batch_size}"
+        f"{'' if t.enabled else ', disabled: not polled'})"
         for t in stack.stack.queue_triggers
     ]
     rules = [f"{r.function} ← rule {r.rule}" for r in stack.stack.rule_triggers]

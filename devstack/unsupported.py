@@ -95,6 +95,11 @@ def _function(name: str, props: dict[str, Any]) -> list[str]:
             for key in ("RetryPolicy", "DeadLetterConfig"):
                 if key in eprops:
                     out.append(f"{label}: the rule's {key} is not applied locally (EventInvokeConfig is)")
+    if props.get("DeadLetterQueue"):
+        out.append(
+            f"{name}: its DeadLetterQueue (failed asynchronous invocations) is not sent locally "
+            "(an EventInvokeConfig OnFailure SQS destination is)"
+        )
     if props.get("FunctionUrlConfig"):
         out.append(f"{name}: its function URL (FunctionUrlConfig) is not served locally")
     out += _destinations(name, (props.get("EventInvokeConfig") or {}).get("DestinationConfig") or {})

@@ -240,6 +240,7 @@ def test_other_unsupported_declarations_are_named():
         "F": _function(
             {},
             FunctionUrlConfig={"AuthType": "NONE"},
+            DeadLetterQueue={"Type": "SQS", "TargetArn": "arn:aws:sqs:us-east-1:1:dlq"},
             EventInvokeConfig={
                 "DestinationConfig": {"OnSuccess": {"Type": "SQS"}, "OnFailure": {"Type": "SNS"}}
             },
@@ -258,6 +259,7 @@ def test_other_unsupported_declarations_are_named():
         "Url: function URLs",
         "F: its function URL",
         "F: the OnSuccess destination",
+        "F: its DeadLetterQueue",
         "F: the OnFailure destination (SNS)",
         "Api: authorizer Jwt",
     ):
