@@ -203,7 +203,7 @@ class FunctionPool:
         with self._cond:
             generation = self._generation
         env = _Environment(self.spec, self._env, self._on_output)
-        env.generation = generation  # started before a reload finished: retired after this use
+        env.generation = generation  # if a reload finished meanwhile, retired after this use
         with self._cond:
             self._all.add(env)
         return env

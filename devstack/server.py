@@ -276,10 +276,9 @@ class LocalStack:
         return sorted(dirs)
 
     def reload(self, paths: set[Path]) -> list[str]:
-        """Restarts the environments of every function whose code or layers include one of `paths`,
-        all at once (a layer edit reaches every function that uses it). A function whose new code
-        fails INIT keeps its current environments and the failure is logged. Returns the functions
-        reloaded."""
+        """Restarts the environments of every function whose code or layers include one of `paths`
+        (a layer edit reaches every function that uses it). A function whose new code fails INIT
+        keeps its current environments and the failure is logged. Returns the functions reloaded."""
         root = self.options.template.resolve().parent
         if self.translated.source in paths:
             self.log.warning(
