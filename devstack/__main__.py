@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -43,6 +44,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "function's process right after the call",
     )
     p.add_argument(
+        "--no-reload",
+        dest="reload",
+        action="store_false",
+        help="do not restart a function's environments when its code or layers change on disk",
+    )
+    p.add_argument(
         "--state-file",
         type=Path,
         default=Path(".devstack/state.json"),
@@ -66,6 +73,14 @@ def _curl(base_url: str, example: str, headers: dict[str, str]) -> str:
     return cmd
 
 
+def _command(template: str, values: dict[str, Any]) -> str | None:
+    """`cli` of [tool.devstack] with its `{name}` placeholders filled in (shell-quoted): `base_url`
+    and the bootstrap's string values (e.g. `tenant_id`, `api_key`). None if one has no value."""
+    known = {k: shlex.quote(v) for k, v in values.items() if isinstance(v, str)}
+    filled = re.sub(r"\{(\w+)\}", lambda m: known.get(m[1], m[0]), template)
+    return None if re.search(r"\{\w+\}", filled) else filled
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
@@ -83,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         retry_after=args.retry_after,
         raw_logs=args.raw_logs,
         faults=args.faults,
+        reload=args.reload,
     )
     log = LogSink(raw=args.raw_logs)
     stack = LocalStack(options, log)
@@ -113,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     state["ready"] = True
     _write_state(args.state_file, state)
-    _banner(stack, state, args.example or config.get("example"))
+    _banner(stack, state, args.example or config.get("example"), config.get("cli"))
     stopping.wait()
     log.info("stopping…")
     stack.stop()
@@ -123,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _project_config(template: Path) -> dict[str, Any]:
     """`[tool.devstack]` of the pyproject.toml beside the template: `parameters` (template
-    parameters for local runs), `example` (a request to print as curl) and `bootstrap` (a command
-    run once the stack is up, e.g. to create credentials)."""
+    parameters for local runs), `example` (a request to print as curl), `cli` (a command to print
+    after it, see `_command`) and `bootstrap` (a command run once the stack is up, e.g. to create
+    credentials)."""
     pyproject = template.resolve().with_name("pyproject.toml")
     if not pyproject.exists():
         return {}
@@ -166,11 +183,12 @@ def _bootstrap(stack: LocalStack, command: str | None, state_file: Path) -> dict
     return result
 
 
-def _banner(stack: LocalStack, state: dict[str, Any], example: str | None) -> None:
+def _banner(stack: LocalStack, state: dict[str, Any], example: str | None, cli: str | None = None) -> None:
     base = state["base_url"]
     http = sorted({r.function for r in stack.routes})
     queues = [
-        f"{t.function} ← {t.queue_arn.rsplit(':', 1)[-1]} (batch {t.batch_size})"
+        f"{t.function} ← {t.queue_arn.rsplit(':', 1)[-1]} (batch {t.batch_size}"
+        f"{'' if t.enabled else ', disabled: not polled'})"
         for t in stack.stack.queue_triggers
     ]
     rules = [f"{r.function} ← rule {r.rule}" for r in stack.stack.rule_triggers]
@@ -195,7 +213,17 @@ def _banner(stack: LocalStack, state: dict[str, Any], example: str | None) -> No
             f"  {_curl(str(base), example, boot.get('headers') or {})}",
             "then GET the Location it returns (after the API URL), with the same Authorization header.",
         ]
-    lines += ["", "Ctrl-C stops everything.", ""]
+    command = _command(cli, {**boot, "base_url": str(base)}) if cli else None
+    if command:
+        lines += [*(["or with the CLI:"] if example else ["", "Try it:"]), f"  {command}"]
+    if stack.warnings:
+        lines += ["", "Not run locally (declared in the template, ignored here):"]
+        lines += [f"  warning: {w}" for w in stack.warnings]
+    if stack.options.reload:
+        reload = "on: a function restarts when its code or layers change (--no-reload: off)"
+    else:
+        reload = "off (--no-reload)"
+    lines += ["", f"Hot reload {reload}", "Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)
 
 

@@ -5,6 +5,10 @@ the template gives the function, its code and layers on the import path, and one
 time. A pool keeps warm environments and starts new ones up to a concurrency limit. An invocation
 that outlives the function's `Timeout` is ended by killing its environment, as Lambda does, and
 counts as a failed invocation.
+
+`FunctionPool.replace` swaps a pool's environments for ones running the code as it is now (hot
+reload): the new code must pass INIT first, idle environments are retired at once and busy ones
+when their invocation ends, so no invocation is cut short.
 """
 
 from __future__ import annotations
@@ -48,6 +52,14 @@ class FunctionError(Exception):
     pass
 
 
+class InitError(FunctionError):
+    """An environment's INIT failed (the handler's module did not import, or took too long)."""
+
+    def __init__(self, function: str, detail: str) -> None:
+        super().__init__(f"{function}: INIT failed: {detail}")
+        self.detail = detail
+
+
 def function_environment(spec: FunctionSpec, region: str, endpoint_url: str) -> dict[str, str]:
     """The variables Lambda sets, the template's own, and moto's endpoint for every AWS SDK call."""
     env = {k: os.environ[k] for k in _KEEP if k in os.environ}
@@ -78,6 +90,8 @@ class _Environment:
         self, spec: FunctionSpec, env: dict[str, str], on_output: Callable[[str, str], None]
     ) -> None:
         self.spec = spec
+        self.generation = 0
+        """The pool's code generation this environment was started for (see FunctionPool.replace)."""
         parent_in, child_out = os.pipe()
         child_in, parent_out = os.pipe()
         cfg = {
@@ -110,7 +124,7 @@ class _Environment:
         if ready is None or not ready.get("ok"):
             self.kill()
             detail = (ready or {}).get("errorMessage", "INIT did not finish in time")
-            raise FunctionError(f"{spec.logical_id}: INIT failed: {detail}")
+            raise InitError(spec.logical_id, detail)
         self.init_ms: float | None = ready["init_ms"]
 
     def _forward_output(self, on_output: Callable[[str, str], None]) -> None:
@@ -170,6 +184,7 @@ class FunctionPool:
         self._all: set[_Environment] = set()
         self._cond = threading.Condition()
         self._closed = False
+        self._generation = 0
 
     def _acquire(self) -> _Environment | None:
         """An idle environment, or None when the caller may create a new one."""
@@ -185,14 +200,18 @@ class FunctionPool:
                 self._cond.wait()
 
     def _create(self) -> _Environment:
+        with self._cond:
+            generation = self._generation
         env = _Environment(self.spec, self._env, self._on_output)
+        env.generation = generation  # if a reload finished meanwhile, retired after this use
         with self._cond:
             self._all.add(env)
         return env
 
     def _release(self, env: _Environment | None) -> None:
         with self._cond:
-            if env is not None and env.alive and not self._closed:
+            current = env is not None and env.generation == self._generation
+            if env is not None and env.alive and not self._closed and current:
                 self._idle.append(env)
             else:
                 self._count -= 1
@@ -262,6 +281,27 @@ class FunctionPool:
             return Invocation(True, result=reply["result"], duration_ms=duration, init_ms=init_ms)
         finally:
             self._release(env)
+
+    def replace(self) -> None:
+        """Hot reload: starts one environment with the code as it is on disk now and, once its INIT
+        succeeded, retires the others: idle ones at once, busy ones when their invocation ends
+        (it finishes on the code it started with). Raises InitError, and changes nothing, when the
+        new code does not import."""
+        env = _Environment(self.spec, self._env, self._on_output)
+        with self._cond:
+            if self._closed:
+                stale = [env]
+            else:
+                self._generation += 1
+                env.generation = self._generation
+                stale, self._idle = self._idle, [env]
+                self._all.add(env)
+                self._all.difference_update(stale)
+                # The new environment may briefly exceed `concurrency` while old ones finish.
+                self._count += 1 - len(stale)
+                self._cond.notify()
+        for old in stale:
+            old.kill()
 
     def close(self) -> None:
         """Ends every environment, busy ones included (their invocations fail, as in a crash)."""

@@ -124,6 +124,10 @@ class _Resolver:
             raise _Pending(logical_id)
         res = self.stack.resources[logical_id]
         key = "Ref" if attribute is None else attribute
+        if key not in res and res.get("Emulated") is False:
+            # A resource the local stack does not build (a log group, an alarm, a topic): any of
+            # its attributes resolves to a placeholder, so a template that references one starts.
+            return f"arn:aws:local:{self.stack.region}:{ACCOUNT}:{logical_id}/{key}"
         if key not in res:
             raise ValueError(f"{logical_id} ({res['Type']}) has no attribute {key} locally")
         return res[key]
@@ -273,7 +277,7 @@ class _Creator:
             return self._rule(logical_id, props)
         # IAM roles, permissions, alarms, API Gateway resources: nothing to emulate here.
         arn = f"arn:aws:local:{region}:{ACCOUNT}:{logical_id}"
-        return {"Ref": logical_id, "Arn": arn}
+        return {"Ref": logical_id, "Arn": arn, "Emulated": False}
 
     def _code_dir(self, s3_key: str) -> Path:
         return self.translated.code_paths[s3_key]
@@ -288,8 +292,8 @@ class _Creator:
         stack = self.stack
         name = self.physical_name(logical_id, props, "Name")
         bus = str(props.get("EventBusName", "default")).rsplit("/", 1)[-1]
-        if "EventPattern" not in props:
-            raise ValueError(f"rule {logical_id}: only event-pattern rules run locally (no schedules)")
+        if "EventPattern" not in props:  # a schedule: not run locally (devstack.unsupported says so)
+            return {"Ref": name, "Arn": f"arn:aws:events:{stack.region}:{ACCOUNT}:rule/{bus}/{name}"}
         pattern = props["EventPattern"]
         self.events.put_rule(
             Name=name,

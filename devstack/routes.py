@@ -77,8 +77,8 @@ def _authorizers(translated: Translated) -> dict[str, tuple[str | None, dict[str
         found = {}
         for name, spec in (auth.get("Authorizers") or {}).items():
             function = _logical_id(spec.get("FunctionArn"))
-            if function is None:  # a JWT authorizer, or a function outside the template
-                raise ValueError(f"{logical_id}: authorizer {name} is not a Lambda function of the template")
+            if function is None:  # a JWT authorizer, or a function outside the template: its
+                continue  # routes are served without authorization (devstack.unsupported says so)
             identity = spec.get("Identity") or {}
             found[name] = Authorizer(
                 name=name,
@@ -110,7 +110,7 @@ def http_routes(translated: Translated) -> list[Route]:
             method = "ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method
             default, authorizers = apis.get(_logical_id(props.get("ApiId")) or "", (None, {}))
             name = (props.get("Auth") or {}).get("Authorizer", default)
-            authorizer = None if name in (None, "NONE") else authorizers[name]
+            authorizer = None if name in (None, "NONE") else authorizers.get(name)
             pattern = _compile(path if path != "$default" else "/{p+}")
             routes.append(Route(method, path, logical_id, pattern, authorizer))
     routes.sort(

@@ -8,10 +8,12 @@ import contextlib
 import errno
 import json
 import logging
+import os
 import re
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,12 +23,14 @@ from urllib.parse import unquote_plus
 import boto3
 
 from devstack.authorizers import Authorizers
-from devstack.functions import FunctionError, FunctionPool, Invocation, function_environment
+from devstack.functions import FunctionError, FunctionPool, InitError, Invocation, function_environment
 from devstack.lambda_runtime import aws_event, deliver_batch, http_event, target_input
 from devstack.logs import LogSink
 from devstack.provision import QueueTrigger, RuleTrigger, Stack, provision
+from devstack.reload import Watcher, forget_bytecode
 from devstack.routes import Route, http_routes, match_route
 from devstack.template import Translated, load
+from devstack.unsupported import unsupported
 
 MAX_BODY = 10 * 1024 * 1024  # HTTP API payload limit
 HTTP_API_TIMEOUT_S = 30.0  # HTTP API integration timeout
@@ -53,6 +57,8 @@ class Options:
     raw_logs: bool = False
     faults: str | None = None
     """JSON {"service:Operation": failure rate} injected into every function's AWS calls (tests)."""
+    reload: bool = False
+    """Hot reload: restart a function's environments when its code or layers change on disk."""
 
 
 def on_failure_record(payload: Any, out: Invocation, spec: Any, attempts: int, region: str) -> dict[str, Any]:
@@ -131,6 +137,9 @@ class LocalStack:
         self.pools: dict[str, FunctionPool] = {}
         self.started_in_s = 0.0
         self.openapi: dict[str, Any] = {}
+        self.warnings: list[str] = []
+        """What the template declares that the local stack does not run (see devstack.unsupported)."""
+        self._reloading = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -159,6 +168,7 @@ class LocalStack:
             parameters=opts.parameters,
         )
         self.routes: list[Route] = http_routes(self.translated)
+        self.warnings = unsupported(self.translated)
         self.authorizers = Authorizers(self._invoke_authorizer, opts.region)
         for logical_id, spec in self.stack.functions.items():
             env = function_environment(spec, opts.region, self.moto_url)
@@ -177,6 +187,10 @@ class LocalStack:
                 self._spawn(self._poll_rule, rule, name=f"rule-{rule.rule}-{n}")
         self._spawn(self._http.serve_forever, name="http", poll_interval=0.2)
         self._serving = True
+        if opts.reload:
+            watched = [*self.watched_dirs(), self.translated.source]
+            watcher = Watcher(watched, self.reload, self._stop)
+            self._spawn(watcher.run, name="reload")
         self.started_in_s = time.monotonic() - began
 
     def stop(self) -> None:
@@ -254,6 +268,71 @@ class LocalStack:
             raise
         server.daemon_threads = True
         return server
+
+    # -- hot reload ------------------------------------------------------------------------
+    def watched_dirs(self) -> list[Path]:
+        """Every function's code directory and layer directories."""
+        dirs = {d for f in self.stack.functions.values() for d in (f.code_dir, *f.layer_dirs)}
+        return sorted(dirs)
+
+    def reload(self, paths: set[Path]) -> list[str]:
+        """Restarts the environments of every function whose code or layers include one of `paths`
+        (a layer edit reaches every function that uses it). A function whose new code fails INIT
+        keeps its current environments and the failure is logged. Returns the functions reloaded."""
+        root = self.options.template.resolve().parent
+        if self.translated.source in paths:
+            self.log.warning(
+                f"{self.translated.source.name} changed: the local stack runs the template it started "
+                "with; restart it (Ctrl-C, then make local) to apply the change"
+            )
+            paths = paths - {self.translated.source}
+        affected = sorted(
+            logical_id
+            for logical_id, spec in self.stack.functions.items()
+            if any(p.is_relative_to(d) for p in paths for d in (spec.code_dir, *spec.layer_dirs))
+        )
+        if not affected or self._stop.is_set():
+            return []
+        shown = sorted(str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in paths)
+        files = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+        forget_bytecode(paths)
+        failures: dict[str, str] = {}
+
+        def replace(logical_id: str) -> None:
+            try:
+                self.pools[logical_id].replace()
+            except InitError as exc:
+                failures[logical_id] = exc.detail
+            except FunctionError as exc:
+                failures[logical_id] = str(exc)
+
+        with self._reloading:
+            # As many INITs at a time as there are cores: a layer edit restarts every function, and
+            # eight INITs at once on two busy cores could each overrun Lambda's 10 s INIT limit.
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as executor:
+                list(executor.map(replace, affected))
+            if self._stop.is_set():
+                return []
+            done = [lid for lid in affected if lid not in failures]
+            if done:
+                self.log.info(f"reloaded {', '.join(done)} ({files} changed)")
+            by_error: dict[str, list[str]] = {}
+            for logical_id, detail in failures.items():
+                by_error.setdefault(detail, []).append(logical_id)
+            for detail, functions in by_error.items():
+                who = ", ".join(sorted(functions))
+                self.log.warning(
+                    f"reload failed ({files} changed): {who}: {detail}; "
+                    "the previous code keeps serving until the file is fixed"
+                )
+            if any(r.authorizer and r.authorizer.function in done for r in self.routes):
+                self.authorizers.clear_cache()  # decisions of the old authorizer code
+            if any(r.function in done for r in self.routes):
+                try:
+                    self.openapi = self._build_openapi()
+                except Exception as exc:  # the docs stay as they were; requests are unaffected
+                    self.log.warning(f"API docs not refreshed after the reload: {exc}")
+        return done
 
     # -- OpenAPI ---------------------------------------------------------------------------
     def _build_openapi(self) -> dict[str, Any]:

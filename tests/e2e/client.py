@@ -24,8 +24,10 @@ class LocalStackProcess:
         workdir: Path,
         retry_after: int | None = None,
         params: dict[str, str] | None = None,
+        reload: bool = False,
     ) -> None:
         self.template = template
+        self.reload = reload  # off unless a test is about hot reload: no restarts mid-test
         self.params = params or {}
         self.workdir = workdir
         self.retry_after = retry_after
@@ -49,6 +51,8 @@ class LocalStackProcess:
         ]
         if self.retry_after is not None:
             cmd += ["--retry-after", str(self.retry_after)]
+        if not self.reload:
+            cmd.append("--no-reload")
         for name, value in self.params.items():
             cmd += ["--param", f"{name}={value}"]
         cmd += self.extra_args
