@@ -15,8 +15,11 @@ os.environ.update(
 
 import moto
 import pytest
+import requests
 
 from devstack import template
+from tests.e2e.client import Api, LocalStackProcess
+from tests.e2e.openapi_coverage import answered, undocumented
 from tests.support import ROOT, Harness
 
 assert moto
@@ -47,3 +50,36 @@ def log_lines():
         yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
     finally:
         logger.registered_handler.setStream(previous)
+
+
+# -- the local stack, over HTTP: one per session, shared by tests/e2e/ and tests/client/ ---------
+# End-to-end tests run against a deployed stack instead when E2E_BASE_URL is set (see
+# tests/e2e/conftest.py).
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory):
+    base = os.environ.get("E2E_BASE_URL")
+    if base:
+        yield Api(base.rstrip("/"), None, os.environ["E2E_TENANT"], os.environ["E2E_API_KEY"])
+        return
+    # Webhook retries at 1/100 of real time: the 5 s retry comes after a second, not five.
+    with LocalStackProcess(
+        ROOT / "template.yaml",
+        tmp_path_factory.mktemp("stack"),
+        retry_after=1,
+        params={"WebhookTimeScale": "0.01"},
+    ) as stack:
+        yield Api(stack.base_url, stack, "e2e", stack.create_key("e2e"))
+        # Every status an operation answered over the session is one the document lists for it.
+        doc = requests.get(f"{stack.base_url}/openapi.json", timeout=30).json()
+        assert undocumented(doc, answered(stack.log())) == {}, "statuses the OpenAPI document omits"
+    assert stack.returncode == 0, "Ctrl-C did not stop the local stack cleanly"
+
+
+@pytest.fixture(scope="session")
+def local(api):
+    """The local stack process (tests of the local stack itself need it, not a deployed one)."""
+    if api.stack is None:
+        pytest.skip("checks the local stack itself; E2E_BASE_URL points at a deployed stack")
+    return api.stack

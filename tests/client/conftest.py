@@ -1,5 +1,5 @@
-"""The client's tests run against one local stack per session, the end-to-end suite's (`api`),
-over real sockets. Each test that counts jobs gets a tenant of its own."""
+"""The client's tests run against one local stack per session, the end-to-end suite's (`api`, in
+tests/conftest.py), over real sockets. Each test that counts jobs gets a tenant of its own."""
 
 from __future__ import annotations
 
@@ -8,10 +8,6 @@ import uuid
 import pytest
 
 from asyncjobs_client import Client
-from tests.e2e import conftest as e2e
-
-api = e2e.api  # the session's local stack, shared with the end-to-end suite's fixtures
-local = e2e.local
 
 
 @pytest.fixture
