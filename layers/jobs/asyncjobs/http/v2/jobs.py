@@ -101,6 +101,24 @@ STATUS_HEADERS = {
 IN_FLIGHT = "A request with the same `Idempotency-Key` is still being accepted (`Retry-After: 1`)."
 
 
+def _run_responses(invalid: str) -> dict[int, dict[str, Any]]:
+    """What a run (of one action or of several) answers, for the OpenAPI document."""
+    return {
+        200: {
+            "description": "With `Prefer: wait=N`: the job ended within N seconds (its status).",
+            "model": "JobDocument",
+            "headers": RUN_HEADERS_200,
+        },
+        202: {
+            "description": "Accepted: poll the `Location` URL for the job's status.",
+            "model": "RunAccepted",
+            "headers": RUN_HEADERS_202,
+        },
+        409: {"description": IN_FLIGHT},
+        422: {"description": invalid},
+    }
+
+
 def run_app() -> Router:
     """RunFunction's resolver: `POST …/{action}/run` for every action, and cancel."""
     app = new_app()
@@ -128,20 +146,7 @@ def run_app() -> Router:
             operation_id=f"run_{action.name}",
             summary=action.summary,
             description=action.description,
-            responses={
-                200: {
-                    "description": "With `Prefer: wait=N`: the job ended within N seconds (its status).",
-                    "model": "JobDocument",
-                    "headers": RUN_HEADERS_200,
-                },
-                202: {
-                    "description": "Accepted: poll the `Location` URL for the job's status.",
-                    "model": "RunAccepted",
-                    "headers": RUN_HEADERS_202,
-                },
-                409: {"description": IN_FLIGHT},
-                422: {"description": "The inputs are malformed; the message names each field to fix."},
-            },
+            responses=_run_responses("The inputs are malformed; the message names each field to fix."),
             tags=["actions"],
         )(
             action_route(
@@ -163,20 +168,7 @@ def run_app() -> Router:
         description="Each action runs in parallel with its own status, progress and result or error; "
         "one failing does not fail the others. The job ends when all have ended, with one event and "
         "one webhook delivery per subscription.",
-        responses={
-            200: {
-                "description": "With `Prefer: wait=N`: the job ended within N seconds (its status).",
-                "model": "JobDocument",
-                "headers": RUN_HEADERS_200,
-            },
-            202: {
-                "description": "Accepted: poll the `Location` URL for the job's status.",
-                "model": "RunAccepted",
-                "headers": RUN_HEADERS_202,
-            },
-            409: {"description": IN_FLIGHT},
-            422: {"description": "The request is malformed; the message names each field to fix."},
-        },
+        responses=_run_responses("The request is malformed; the message names each field to fix."),
         tags=["jobs"],
     )
     def run_multi(
