@@ -56,9 +56,13 @@ PORT ?= 8000
 local: $(VENV)/.installed
 	$(PY) -m devstack --template template.yaml --port $(PORT)
 
-## openapi: regenerate docs/openapi.json (the document the local stack serves at /openapi.json)
+## openapi: regenerate the OpenAPI document (the one the local stack builds live and serves at
+## /openapi.json). It lives in the layer, which ships it to StatusFunction (GET /openapi.json on a
+## deployed stack); docs/openapi.json is a symlink to it. Written whole or not at all.
+OPENAPI := layers/jobs/asyncjobs/openapi.json
 openapi: $(VENV)/.installed
-	$(PY) -m devstack.openapi template.yaml > docs/openapi.json
+	$(PY) -m devstack.openapi template.yaml > $(OPENAPI).tmp || { rm -f $(OPENAPI).tmp; exit 1; }
+	mv $(OPENAPI).tmp $(OPENAPI)
 
 ## admin: tenants and API keys, e.g. make admin ARGS="--local create-key demo"
 admin: $(VENV)/.installed

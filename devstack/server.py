@@ -443,6 +443,9 @@ class LocalStack:
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         path, _, query = raw_path.partition("?")
+        # The API docs come first: /openapi.json is built live from the code here (it follows a
+        # hot reload), where a deployed stack routes GET /openapi.json to StatusFunction, which
+        # serves the committed copy (`make openapi`); both are the same document apart from servers.
         if method == "GET" and path in _DOCS:
             return self._docs(path)
         found = match_route(self.routes, method, path)

@@ -13,6 +13,7 @@ import pytest
 from asyncjobs_client import (
     AsyncClient,
     Client,
+    ConfigurationError,
     Forbidden,
     JobCancelled,
     JobFailed,
@@ -22,7 +23,7 @@ from asyncjobs_client import (
     ValidationFailed,
     WaitTimeout,
 )
-from tests.client.proxy import Proxy
+from tests.client.proxy import Proxy, Step
 from tests.integration.test_run_and_status import PROPOSAL
 
 
@@ -76,6 +77,22 @@ def test_sync_mode_and_path_params_from_the_openapi_document(client):
     assert pdf.name == "proposal.pdf" and pdf.download_url.startswith("http")
     explicit = client.run(path="designs/d-8/proposal_pdf", inputs=PROPOSAL)
     assert explicit.wait(timeout=30).path_params == {"design_id": "d-8"}
+
+
+def test_an_api_without_the_openapi_document_asks_for_path(api, tenant):
+    # Given an API that answers GET /openapi.json with API Gateway's 404 (a stack deployed before
+    # that route existed), when a run needs the document to find its route, then the error says
+    # what to do, and a run with `path` works
+    not_found = Step("answer", 404, retry_after=None, body=b'{"message": "Not Found"}')
+    with (
+        Proxy(api.base_url, [not_found], methods=frozenset({"GET"})) as proxy,
+        Client(proxy.url, tenant[1], tenant[0]) as c,
+    ):
+        with pytest.raises(ConfigurationError, match=r"no /openapi\.json .*redeploy.*pass path="):
+            c.run("proposal_pdf", PROPOSAL, path_params={"design_id": "d-9"})
+        assert [s.path for s in proxy.requests("GET")] == ["/openapi.json"]
+        job = c.run(path="designs/d-9/proposal_pdf", inputs=PROPOSAL)
+        assert job.job_id
 
 
 def test_run_many_is_one_job_of_several_actions(client):

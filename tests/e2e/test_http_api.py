@@ -8,6 +8,7 @@ import time
 import requests
 
 from tests.integration.test_run_and_status import PROPOSAL
+from tests.support import ROOT
 
 
 def test_submit_poll_succeeded(api):
@@ -85,6 +86,18 @@ def test_openapi_document_and_docs_are_served(api, local):
     page = api.request("GET", "/docs")
     assert page.status == 200 and "swagger-ui-bundle.js" in page.text
     assert api.request("GET", "/docs/swagger-ui-bundle.js").status == 200
+
+
+def test_openapi_document_is_public(api):
+    # Locally (built live) and on a deployed stack (StatusFunction's GET /openapi.json, from the
+    # layer's copy): no API key, the committed document, with the URL it was requested at as server
+    resp = requests.get(f"{api.base_url}/openapi.json", timeout=30)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    doc = resp.json()
+    assert doc["servers"] == [{"url": api.base_url}]
+    committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    assert {k: v for k, v in doc.items() if k != "servers"} == committed
 
 
 def test_local_stack_logs_one_line_per_request_and_job_transition(api, local):

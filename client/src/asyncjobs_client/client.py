@@ -309,8 +309,8 @@ class _ClientBase:
 
         The URL: `path` if given (the action's resource path below the tenant, without `/run`,
         e.g. `designs/d-1/proposal_pdf`); else `<action>` when there are no `path_params`; else
-        the action's route template read once from the API's `/openapi.json` (the local stack
-        serves it; a deployment may not: pass `path` there).
+        the action's route template read once from the API's `/openapi.json` (public: the local
+        stack and deployed stacks serve it; one deployed before that route did not: pass `path`).
 
         Every run carries an `Idempotency-Key` (`idempotency_key`, or a fresh uuid4) that is the
         same on every retry of this call, so a retry after a lost answer replays the first job
@@ -370,7 +370,8 @@ class _ClientBase:
         def parse(resp: httpx.Response) -> None:
             if resp.status_code == 404:
                 raise ConfigurationError(
-                    "this API serves no /openapi.json to find an action's route in: pass path= to run"
+                    "this API serves no /openapi.json to find an action's route in (a stack deployed "
+                    "before GET /openapi.json existed; redeploy it): pass path= to run"
                 )
             paths = json_of(resp).get("paths") or {}
             self._run_paths = {
