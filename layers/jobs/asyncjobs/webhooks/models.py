@@ -136,7 +136,17 @@ class Delivery:
             "created_at": iso(self.created_at),
         }
         if with_payload:
-            doc["attempt_log"] = [{**a, "at": iso(float(a["at"]))} if "at" in a else a for a in self.attempts]
+            # Every attempt with the same fields, null where none applies (DynamoDB leaves a null
+            # out of a stored map): as the list shows the last one.
+            doc["attempt_log"] = [
+                {
+                    "at": iso(float(a["at"])) if "at" in a else None,
+                    "status_code": a.get("status_code"),
+                    "latency_ms": a.get("latency_ms"),
+                    "error": a.get("error"),
+                }
+                for a in self.attempts
+            ]
             doc["payload"] = json.loads(self.payload)
         return doc
 

@@ -301,14 +301,12 @@ class Delivery(BaseModel):
 
 
 class DeliveryAttempt(BaseModel):
-    """One attempt. The log is stored as DynamoDB keeps maps: a value that was null is left out."""
+    """One attempt."""
 
     at: datetime
-    status_code: int = Field(
-        default_factory=_absent, description="The receiver's answer; absent if none came."
-    )
+    status_code: int | None = Field(description="The receiver's answer; null if none came.")
     latency_ms: float
-    error: str = Field(default_factory=_absent, description="Why the attempt failed; absent if it did not.")
+    error: str | None = Field(description="Why the attempt failed; null if it did not.")
 
 
 class DeliveryDetail(Delivery):
