@@ -317,8 +317,8 @@ class DeliveryDetail(Delivery):
 
 
 class DeliveryList(BaseModel):
-    """A page of the delivery log, newest first; it may be short (even empty) and still have a
-    `next_cursor`: each request reads a bounded part of the log."""
+    """A page of the delivery log, newest job first (a delivery is keyed by its job's id); it may be
+    short (even empty) and still have a `next_cursor`: each request reads a bounded part of the log."""
 
     deliveries: list[Delivery]
     next_cursor: str | None
