@@ -90,6 +90,7 @@ def test_subscription_lifecycle(client):
 def test_async_client_lists_subscriptions(api, tenant):
     """`AsyncClient` has `Client`'s surface (README): `await client.webhooks.list()` is the list of
     subscriptions, as `client.webhooks.list()` is for the blocking client."""
+
     async def scenario() -> list[str]:
         async with AsyncClient(api.base_url, tenant[1], tenant[0]) as c:
             with Receiver() as rx:
