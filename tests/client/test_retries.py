@@ -4,10 +4,11 @@ Retry-After, giving up; a retried run never starts a second job."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from asyncjobs_client import Client, Conflict, ServiceUnavailable, TransportError
+from asyncjobs_client import Client, Conflict, ServiceUnavailable, TransportError, WaitTimeout
 from tests.client.proxy import Proxy, Step
 from tests.receiver import closed_port_url
 
@@ -81,3 +82,20 @@ def test_creating_a_webhook_is_not_retried_after_a_lost_answer(api, client, tena
         via_proxy.webhooks.create("http://127.0.0.1:9/hooks", ["job.failed"])
     assert len(proxy.requests("POST", "/webhooks")) == 1
     assert len(client.webhooks.list()) == 1  # the one the stack created
+
+
+def test_wait_gives_up_at_its_timeout_even_while_retrying(api, client, tenant):
+    """`job.wait(timeout=T)` raises `WaitTimeout` after T seconds (README): a status read answered
+    503 with `Retry-After` is not slept through past the caller's deadline, three times over."""
+    job = client.run("diagnostic", {"duration_seconds": 30, "steps": 2})
+    refusals = [Step("answer", 503, retry_after="4") for _ in range(3)]
+    with (
+        Proxy(api.base_url, refusals, methods=frozenset({"GET"})) as proxy,
+        Client(proxy.url, tenant[1], tenant[0]) as via_proxy,
+    ):
+        started = time.monotonic()
+        with pytest.raises(WaitTimeout):
+            via_proxy.job(job.job_id).wait(timeout=2)
+        waited = time.monotonic() - started
+    client.jobs.cancel(job.job_id)
+    assert waited < 3.5, f"wait(timeout=2) returned after {waited:.1f} s"
