@@ -71,3 +71,12 @@ def test_webhooks_commands(cli_env):
             if log["deliveries"] and log["deliveries"][0]["status"] == "succeeded":
                 break
         assert log["deliveries"][0]["id"] == f"{job_id}.succeeded"
+
+
+def test_an_input_file_that_cannot_be_read_is_a_usage_error(cli_env, tmp_path):
+    """`--input @file` (README): a missing or unreadable file is exit 2 with a message, like
+    `--input 'not json'`, not a Python traceback."""
+    for bad in (tmp_path / "missing.json", tmp_path):  # no such file; a directory
+        done = asyncjobs(cli_env, "run", "diagnostic", "--input", f"@{bad}")
+        assert done.returncode == 2, (bad, done.returncode, done.stderr)
+        assert "Traceback" not in done.stderr and str(bad) in done.stderr
