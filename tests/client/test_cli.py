@@ -80,3 +80,13 @@ def test_an_input_file_that_cannot_be_read_is_a_usage_error(cli_env, tmp_path):
         done = asyncjobs(cli_env, "run", "diagnostic", "--input", f"@{bad}")
         assert done.returncode == 2, (bad, done.returncode, done.stderr)
         assert "Traceback" not in done.stderr and str(bad) in done.stderr
+
+
+def test_an_input_that_is_not_an_object_starts_no_job(cli_env):
+    """The API answers 422 to a body that is not a JSON object (`[]`, `null`); the CLI must not
+    replace it with `{}` and start a job with default inputs, exiting 0."""
+    for text in ("[]", "null"):
+        done = asyncjobs(cli_env, "run", "diagnostic", "--input", text, "--json")
+        assert done.returncode != 0, (text, done.stdout)
+    listed = asyncjobs(cli_env, "jobs", "list", "--json")
+    assert json.loads(listed.stdout)["jobs"] == []
