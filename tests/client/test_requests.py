@@ -1,0 +1,51 @@
+"""The client's request building without a stack: what it sends for given arguments (an httpx
+MockTransport records the requests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from asyncjobs_client import Client
+
+
+@pytest.fixture
+def local_time_in_tokyo():
+    """A machine whose local time is UTC+9, as a caller's laptop may be."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    yield
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def _recording_client(sent: list[httpx.Request], answer: dict) -> Client:
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=answer)
+
+    http = httpx.Client(base_url="http://api.test", transport=httpx.MockTransport(handler))
+    return Client("http://api.test", "ajk_x_y", "t", http=http)
+
+
+def test_recover_since_a_naive_local_datetime_is_sent_as_that_instant(local_time_in_tokyo):
+    """`recover(sub_id, since)` takes a `datetime`; the API reads a time without an offset as UTC.
+    A naive `datetime.now() - 1 h` (Python's local time) must reach the API as one hour ago, not
+    as a time 8 hours in the future that recovers nothing."""
+    sent: list[httpx.Request] = []
+    with _recording_client(sent, {"requeued": 0, "next_cursor": None}) as client:
+        client.webhooks.recover("sub_1", since=datetime.now() - timedelta(hours=1))
+
+    since = datetime.fromisoformat(json.loads(sent[0].content)["since"])
+    as_the_api_reads_it = since if since.tzinfo else since.replace(tzinfo=UTC)
+    expected = datetime.now(UTC) - timedelta(hours=1)
+    assert abs(as_the_api_reads_it - expected) < timedelta(minutes=1), (since, expected)
