@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from tests.client.proxy import Proxy, Step
 from tests.receiver import Receiver
 from tests.support import ROOT
 
@@ -90,3 +91,16 @@ def test_an_input_that_is_not_an_object_starts_no_job(cli_env):
         assert done.returncode != 0, (text, done.stdout)
     listed = asyncjobs(cli_env, "jobs", "list", "--json")
     assert json.loads(listed.stdout)["jobs"] == []
+
+
+def test_a_run_whose_answers_were_all_lost_names_its_idempotency_key(api, cli_env):
+    """A run the client gave up on (every answer lost) may have started a job: the stack has it.
+    The only safe retry is the same command with `--idempotency-key` (README), so the error must
+    say which key was sent; without it, running the command again starts a second job."""
+    with Proxy(api.base_url, [Step("drop") for _ in range(4)]) as proxy:
+        done = asyncjobs({**cli_env, "ASYNCJOBS_URL": proxy.url}, "run", "diagnostic", "--input", "{}")
+    assert done.returncode == 1, done.stderr
+    sent = proxy.requests("POST", "/diagnostic/run")
+    assert sent[0].upstream_status == 202  # the job exists
+    key = sent[0].headers["idempotency-key"]
+    assert key in done.stderr, done.stderr
