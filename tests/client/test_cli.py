@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from tests.client.proxy import Proxy, Step
-from tests.receiver import Receiver
+from tests.receiver import Answer, Receiver
 from tests.support import ROOT
 
 
@@ -104,3 +104,17 @@ def test_a_run_whose_answers_were_all_lost_names_its_idempotency_key(api, cli_en
     assert sent[0].upstream_status == 202  # the job exists
     key = sent[0].headers["idempotency-key"]
     assert key in done.stderr, done.stderr
+
+
+def test_a_url_that_is_not_the_api_is_an_error_message_not_a_traceback():
+    """ASYNCJOBS_URL set to a web page (200 HTML) or to an http:// address that redirects to
+    https (301): exit 1 with what answered, not a Python traceback."""
+    answers = [
+        Answer(200, {"content-type": "text/html"}, b"<html><body>Welcome</body></html>"),
+        Answer(301, {"location": "https://api.example.com/v2/tenants/t/diagnostic/run"}),
+    ]
+    with Receiver(answers) as site:
+        env = {"ASYNCJOBS_URL": site.url.removesuffix("/hooks"), "ASYNCJOBS_API_KEY": "ajk_x_y"}
+        for _ in answers:
+            done = asyncjobs({**env, "ASYNCJOBS_TENANT": "t"}, "run", "diagnostic", "--input", "{}")
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from asyncjobs_client import Client
+from asyncjobs_client import AsyncJobsError, Client
 
 
 @pytest.fixture
@@ -49,3 +49,20 @@ def test_recover_since_a_naive_local_datetime_is_sent_as_that_instant(local_time
     as_the_api_reads_it = since if since.tzinfo else since.replace(tzinfo=UTC)
     expected = datetime.now(UTC) - timedelta(hours=1)
     assert abs(as_the_api_reads_it - expected) < timedelta(minutes=1), (since, expected)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, headers={"content-type": "text/html"}, content=b"<html>Welcome</html>"),
+        httpx.Response(301, headers={"location": "https://api.test/v2/tenants/t/diagnostic/run"}),
+        httpx.Response(204),
+    ],
+    ids=["html-page", "redirect", "empty"],
+)
+def test_an_answer_that_is_not_the_apis_raises_the_clients_error(answer):
+    """README: errors are `ApiError`/`TransportError`, all `AsyncJobsError`. A base URL that is not
+    the API (a web page, a redirect to https) must not surface as JSONDecodeError or TypeError."""
+    http = httpx.Client(base_url="http://api.test", transport=httpx.MockTransport(lambda _: answer))
+    with Client("http://api.test", "ajk_x_y", "t", http=http) as client, pytest.raises(AsyncJobsError):
+        client.run("diagnostic", {})
