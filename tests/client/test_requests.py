@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import get_origin, get_type_hints
 
 import httpx
 import pytest
 
-from asyncjobs_client import AsyncJobsError, Client
+from asyncjobs_client import AsyncClient, AsyncJobsError, Client
 
 
 @pytest.fixture
@@ -66,3 +68,15 @@ def test_an_answer_that_is_not_the_apis_raises_the_clients_error(answer):
     http = httpx.Client(base_url="http://api.test", transport=httpx.MockTransport(lambda _: answer))
     with Client("http://api.test", "ajk_x_y", "t", http=http) as client, pytest.raises(AsyncJobsError):
         client.run("diagnostic", {})
+
+
+def test_the_async_clients_methods_are_typed_as_awaitables():
+    """README: "`AsyncClient` has the same surface with `await` on every call and `async for` over
+    listings". Its annotations are the blocking client's (`run -> Job`, `jobs.list -> Iterator`), so
+    a type checker rejects `await client.run(...)` and `async for row in client.jobs.list()`, and
+    accepts the bugs (`client.run(...).job_id` without await)."""
+    async_client = AsyncClient("http://api.test", "ajk_x_y", "t")
+    run = get_type_hints(type(async_client).run)["return"]
+    listing = get_type_hints(type(async_client.jobs).list)["return"]
+    assert get_origin(run) in (Awaitable, Coroutine), run
+    assert get_origin(listing) is AsyncIterator, listing
