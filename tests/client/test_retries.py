@@ -10,7 +10,7 @@ import pytest
 
 from asyncjobs_client import Client, Conflict, ServiceUnavailable, TransportError, WaitTimeout
 from tests.client.proxy import Proxy, Step
-from tests.receiver import closed_port_url
+from tests.receiver import Receiver, closed_port_url
 
 
 def _only_job(client: Client) -> str:
@@ -99,3 +99,40 @@ def test_wait_gives_up_at_its_timeout_even_while_retrying(api, client, tenant):
         waited = time.monotonic() - started
     client.jobs.cancel(job.job_id)
     assert waited < 3.5, f"wait(timeout=2) returned after {waited:.1f} s"
+
+
+def test_a_delete_whose_answer_was_lost_is_not_reported_as_not_found(api, client, tenant):
+    """DELETE is retried after a dropped connection (README's table). The first try deleted the
+    subscription; the retry is answered 404: the caller must not be told the subscription did not
+    exist (it did, and is now deleted, which is what was asked)."""
+    sub = client.webhooks.create("http://127.0.0.1:9/hooks", ["job.failed"])
+    with (
+        Proxy(api.base_url, [Step("drop")], methods=frozenset({"DELETE"})) as proxy,
+        Client(proxy.url, tenant[1], tenant[0]) as via_proxy,
+    ):
+        via_proxy.webhooks.delete(sub.id)
+    first, second = proxy.requests("DELETE", sub.id)
+    assert first.upstream_status == 204 and second.upstream_status == 404
+    assert client.webhooks.list() == []
+
+
+def test_a_redelivery_whose_answer_was_lost_is_delivered_once(api, client, tenant):
+    """Redeliver is retried after a dropped connection (README's table). The first try restarted
+    the delivery; the retry then meets its attempt in flight (409 `conflict`, raised to the caller
+    as if the redelivery had failed) or, once it is done, restarts it again (the receiver gets the
+    event twice). Either way the caller is misled."""
+    with Receiver() as rx:
+        sub = client.webhooks.create(rx.url, ["job.succeeded"])
+        ping = client.webhooks.ping(sub.id)
+        for _ in range(300):
+            if client.webhooks.delivery(sub.id, ping.id).status == "succeeded":
+                break
+            time.sleep(0.1)
+        with (
+            Proxy(api.base_url, [Step("drop")]) as proxy,
+            Client(proxy.url, tenant[1], tenant[0]) as via_proxy,
+        ):
+            via_proxy.webhooks.redeliver(sub.id, ping.id)
+        assert len(proxy.requests("POST", "/redeliver")) == 2
+        time.sleep(3)  # both restarts' messages have been processed
+        assert len(rx.received) == 2, [r.headers.get("webhook-id") for r in rx.received]  # ping + 1
