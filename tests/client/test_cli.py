@@ -118,3 +118,20 @@ def test_a_url_that_is_not_the_api_is_an_error_message_not_a_traceback():
         for _ in answers:
             done = asyncjobs({**env, "ASYNCJOBS_TENANT": "t"}, "run", "diagnostic", "--input", "{}")
             assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_status_of_a_multi_action_job_shows_each_actions_outcome(cli_env, client):
+    """A failed multi-action job's error says "each action's outcome is in `actions`": the
+    human-readable status must show them (which action failed, with what), not only --json."""
+    job = client.run_many(
+        [
+            {"name": "diagnostic", "params": {"duration_seconds": 0}},
+            {"name": "diagnostic", "params": {"duration_seconds": 0, "fail_with": "action_error"}},
+        ]
+    )
+    assert job.wait(timeout=30).status == "failed"
+
+    shown = asyncjobs(cli_env, "status", job.job_id)
+
+    assert "actions_failed" in shown.stdout
+    assert "diagnostic_failure" in shown.stdout, shown.stdout
