@@ -135,3 +135,15 @@ def test_status_of_a_multi_action_job_shows_each_actions_outcome(cli_env, client
 
     assert "actions_failed" in shown.stdout
     assert "diagnostic_failure" in shown.stdout, shown.stdout
+
+
+def test_status_of_a_failed_job_exits_3(cli_env, client):
+    """README's exit codes: "3 the job failed or was cancelled". `asyncjobs status JOB` of a job
+    that has failed exits 0, as for one that succeeded: `asyncjobs status $JOB && deploy` goes on."""
+    job = client.run("diagnostic", {"duration_seconds": 0, "fail_with": "action_error"})
+    assert job.wait(timeout=30).status == "failed"
+
+    shown = asyncjobs(cli_env, "status", job.job_id)
+
+    assert "failed" in shown.stdout
+    assert shown.returncode == 3, shown.returncode
