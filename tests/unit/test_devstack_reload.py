@@ -216,6 +216,31 @@ def test_sqs_trigger_settings_the_stack_ignores_are_named(setting, expected):
     assert len(warnings) == 1 and warnings[0].startswith("F: ") and expected in warnings[0], warnings
 
 
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({"ReservedConcurrentExecutions": 1}, "ReservedConcurrentExecutions (1)"),
+        ({"ProvisionedConcurrencyConfig": {"ProvisionedConcurrentExecutions": 2}}, "Provisioned"),
+    ],
+)
+def test_function_concurrency_settings_the_stack_ignores_are_named(setting, expected):
+    mapping = {
+        "Type": "AWS::Lambda::EventSourceMapping",
+        "Properties": {"EventSourceArn": "arn:aws:sqs:r:1:q"},
+    }
+    resources = {
+        "F": _function({}, **setting),
+        "M": {**mapping, "Properties": {**mapping["Properties"], "ScalingConfig": {"MaximumConcurrency": 3}}},
+    }
+    sam = {"Globals": {"Function": setting}, "Resources": resources}
+
+    warnings = unsupported(Translated(Path("template.yaml"), sam, {}, {}))
+
+    assert [w.split(":", 1)[0] for w in warnings] == ["Globals.Function", "F", "M"], warnings
+    assert expected in warnings[0] and expected in warnings[1], warnings
+    assert "MaximumConcurrency (3)" in warnings[2], warnings
+
+
 def test_events_the_stack_runs_give_no_warning():
     pattern = {"source": ["a"], "detail": {"n": [{"numeric": [">", 1]}, {"anything-but": {"prefix": "x"}}]}}
     events = {
