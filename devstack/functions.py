@@ -8,7 +8,9 @@ counts as a failed invocation.
 
 `FunctionPool.replace` swaps a pool's environments for ones running the code as it is now (hot
 reload): the new code must pass INIT first, idle environments are retired at once and busy ones
-when their invocation ends, so no invocation is cut short.
+when their invocation ends, so no invocation is cut short. INIT imports only the handler's module
+and what it imports; modules imported on first use (an action, say) are checked too: every changed
+file must compile, and a changed module the function has imported before must still import.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -57,6 +59,15 @@ class InitError(FunctionError):
 
     def __init__(self, function: str, detail: str) -> None:
         super().__init__(f"{function}: INIT failed: {detail}")
+        self.detail = detail
+
+
+class CodeCheckError(FunctionError):
+    """A hot reload's new code failed its check: a changed file does not compile, or a changed
+    module the function imported before (lazily, say) no longer imports."""
+
+    def __init__(self, function: str, detail: str) -> None:
+        super().__init__(f"{function}: {detail}")
         self.detail = detail
 
 
@@ -126,6 +137,8 @@ class _Environment:
             detail = (ready or {}).get("errorMessage", "INIT did not finish in time")
             raise InitError(spec.logical_id, detail)
         self.init_ms: float | None = ready["init_ms"]
+        self.loaded: dict[str, str] = ready.get("loaded") or {}
+        """The modules of the function's code and layers its INIT imported (file → name)."""
 
     def _forward_output(self, on_output: Callable[[str, str], None]) -> None:
         assert self.proc.stdout is not None
@@ -185,6 +198,9 @@ class FunctionPool:
         self._cond = threading.Condition()
         self._closed = False
         self._generation = 0
+        self._used: dict[str, str] = {}
+        """Every module of the function's code and layers its environments imported so far, at INIT
+        or on first use, under any generation of the code (real path of its file → name)."""
 
     def _acquire(self) -> _Environment | None:
         """An idle environment, or None when the caller may create a new one."""
@@ -206,7 +222,13 @@ class FunctionPool:
         env.generation = generation  # if a reload finished meanwhile, retired after this use
         with self._cond:
             self._all.add(env)
+        self._note_loaded(env.loaded)
         return env
+
+    def _note_loaded(self, loaded: dict[str, str]) -> None:
+        if loaded:
+            with self._cond:
+                self._used.update((os.path.realpath(file), name) for file, name in loaded.items())
 
     def _release(self, env: _Environment | None) -> None:
         with self._cond:
@@ -270,6 +292,7 @@ class FunctionPool:
                     init_ms=init_ms,
                     timed_out=timed_out,
                 )
+            self._note_loaded(reply.get("loaded") or {})
             if not reply["ok"]:
                 return Invocation(
                     False,
@@ -282,12 +305,51 @@ class FunctionPool:
         finally:
             self._release(env)
 
-    def replace(self) -> None:
+    def replace(self, changed: Iterable[Path] = ()) -> None:
         """Hot reload: starts one environment with the code as it is on disk now and, once its INIT
-        succeeded, retires the others: idle ones at once, busy ones when their invocation ends
-        (it finishes on the code it started with). Raises InitError, and changes nothing, when the
-        new code does not import."""
+        succeeded and the `changed` files passed their check, retires the others: idle ones at
+        once, busy ones when their invocation ends (it finishes on the code it started with).
+        Raises InitError or CodeCheckError, and changes nothing, when the new code fails.
+
+        The check covers what INIT does not import: each changed `.py` file of the function's code
+        and layers must compile, and each changed module the function has imported before (at
+        INIT or on first use, e.g. an action) must import in the new environment. Other changed
+        modules are not imported: one the function never used may fail to import here for a good
+        reason (a variable only another function has), and importing it is no test of this one."""
+        mine = sorted(
+            path
+            for path in changed
+            if path.suffix == ".py"
+            and any(path.is_relative_to(d) for d in (self.spec.code_dir, *self.spec.layer_dirs))
+        )
+        for path in mine:
+            try:
+                source = path.read_bytes()
+            except OSError:
+                continue  # deleted
+            try:
+                compile(source, str(path), "exec", dont_inherit=True)
+            except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
+                raise CodeCheckError(self.spec.logical_id, str(exc)) from None
         env = _Environment(self.spec, self._env, self._on_output)
+        self._note_loaded(env.loaded)
+        with self._cond:
+            used = dict(self._used)
+        modules = sorted(
+            {used[real] for path in mine if (real := os.path.realpath(path)) in used and path.exists()}
+        )
+        if modules:
+            reply = env.request({"type": "import", "modules": modules}, INIT_TIMEOUT_S)
+            if reply is None or not reply["ok"]:
+                env.kill()
+                if reply is None:
+                    detail = f"importing {', '.join(modules)} did not finish in {INIT_TIMEOUT_S:.0f} s"
+                else:
+                    detail = (
+                        f"{reply['module']} does not import: {reply['errorType']}: {reply['errorMessage']}"
+                    )
+                raise CodeCheckError(self.spec.logical_id, detail)
+            self._note_loaded(reply.get("loaded") or {})
         with self._cond:
             if self._closed:
                 stale = [env]

@@ -23,7 +23,14 @@ from urllib.parse import unquote_plus
 import boto3
 
 from devstack.authorizers import Authorizers
-from devstack.functions import FunctionError, FunctionPool, InitError, Invocation, function_environment
+from devstack.functions import (
+    CodeCheckError,
+    FunctionError,
+    FunctionPool,
+    InitError,
+    Invocation,
+    function_environment,
+)
 from devstack.lambda_runtime import aws_event, deliver_batch, http_event, target_input
 from devstack.logs import LogSink
 from devstack.provision import QueueTrigger, RuleTrigger, Stack, provision
@@ -278,7 +285,8 @@ class LocalStack:
     def reload(self, paths: set[Path]) -> list[str]:
         """Restarts the environments of every function whose code or layers include one of `paths`
         (a layer edit reaches every function that uses it). A function whose new code fails INIT
-        keeps its current environments and the failure is logged. Returns the functions reloaded."""
+        keeps its current environments and the failure is logged, as does one whose changed files
+        fail their check (FunctionPool.replace). Returns the functions reloaded."""
         root = self.options.template.resolve().parent
         if self.translated.source in paths:
             self.log.warning(
@@ -300,8 +308,8 @@ class LocalStack:
 
         def replace(logical_id: str) -> None:
             try:
-                self.pools[logical_id].replace()
-            except InitError as exc:
+                self.pools[logical_id].replace(paths)
+            except (InitError, CodeCheckError) as exc:
                 failures[logical_id] = exc.detail
             except FunctionError as exc:
                 failures[logical_id] = str(exc)

@@ -27,6 +27,23 @@ _WHY = {
 
 _NO_FILTER = "FilterCriteria is not applied locally: every message reaches the function"
 
+# Settings of an SQS event source the local stack does not apply: it polls every queue with its own
+# number of pollers (--concurrency, 4) and hands each batch over as soon as it is received.
+_SQS_IGNORED = {
+    "MaximumConcurrency": "ScalingConfig.MaximumConcurrency ({}) is not applied locally: the queue "
+    "is polled by as many invocations at once as the stack's --concurrency",
+    "MaximumBatchingWindowInSeconds": "MaximumBatchingWindowInSeconds ({}) is not applied locally: "
+    "a batch is handed over as soon as it is received",
+}
+
+# Settings of a function the local stack does not apply.
+_FUNCTION_IGNORED = {
+    "ReservedConcurrentExecutions": "ReservedConcurrentExecutions ({}) is not applied locally: the "
+    "function runs as many invocations at once as the stack's --concurrency",
+    "ProvisionedConcurrencyConfig": "ProvisionedConcurrencyConfig is not applied locally: execution "
+    "environments start on demand",
+}
+
 # EventBridge pattern operators moto 5.2 matches (devstack relies on moto for rule matching).
 _PATTERN_OPERATORS = {
     "exists",
@@ -42,7 +59,12 @@ _PATTERN_OPERATORS = {
 
 def unsupported(translated: Translated) -> list[str]:
     resources: dict[str, Any] = translated.sam.get("Resources") or {}
-    out: list[str] = []
+    globals_ = (translated.sam.get("Globals") or {}).get("Function") or {}
+    out: list[str] = [
+        f"Globals.Function: {why.format(globals_[key])}"
+        for key, why in _FUNCTION_IGNORED.items()
+        if globals_.get(key) is not None
+    ]
     for logical_id, res in resources.items():
         rtype = res.get("Type")
         props = res.get("Properties") or {}
@@ -54,8 +76,10 @@ def unsupported(translated: Translated) -> list[str]:
             source = _source_kind(props.get("EventSourceArn"), resources)
             if source != "sqs":
                 out.append(f"{logical_id}: event source {source} is not polled locally (only SQS queues are)")
-            elif props.get("FilterCriteria"):
-                out.append(f"{logical_id}: {_NO_FILTER}")
+            else:
+                if props.get("FilterCriteria"):
+                    out.append(f"{logical_id}: {_NO_FILTER}")
+                out += [f"{logical_id}: {why}" for why in _sqs_settings(props)]
         elif rtype == "AWS::Events::Rule":
             out += _rule(logical_id, props)
         elif rtype == "AWS::Lambda::Url":
@@ -72,7 +96,22 @@ def unsupported(translated: Translated) -> list[str]:
             out.append(f"{logical_id}: S3 notifications to functions are not delivered locally")
         elif rtype == "AWS::Lambda::EventInvokeConfig":
             out += _destinations(logical_id, props.get("DestinationConfig") or {})
+        elif rtype == "AWS::Lambda::Function":
+            out += [f"{logical_id}: {why}" for why in _function_settings(props)]
     return out
+
+
+def _sqs_settings(props: dict[str, Any]) -> list[str]:
+    """The SQS event source settings of `props` (SAM event or EventSourceMapping) not applied."""
+    values = {
+        "MaximumConcurrency": (props.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+        "MaximumBatchingWindowInSeconds": props.get("MaximumBatchingWindowInSeconds"),
+    }
+    return [_SQS_IGNORED[key].format(value) for key, value in values.items() if value is not None]
+
+
+def _function_settings(props: dict[str, Any]) -> list[str]:
+    return [why.format(props[key]) for key, why in _FUNCTION_IGNORED.items() if props.get(key) is not None]
 
 
 def _function(name: str, props: dict[str, Any]) -> list[str]:
@@ -85,8 +124,10 @@ def _function(name: str, props: dict[str, Any]) -> list[str]:
             out.append(f"{label} is not run locally: {_WHY.get(etype, 'this event type is not emulated')}")
         elif etype == "HttpApi" and str(eprops.get("PayloadFormatVersion", "2.0")) != "2.0":
             out.append(f"{label}: payload format {eprops['PayloadFormatVersion']} is sent as 2.0 locally")
-        elif etype == "SQS" and eprops.get("FilterCriteria"):
-            out.append(f"{label}: {_NO_FILTER}")
+        elif etype == "SQS":
+            if eprops.get("FilterCriteria"):
+                out.append(f"{label}: {_NO_FILTER}")
+            out += [f"{label}: {why}" for why in _sqs_settings(eprops)]
         elif etype in ("EventBridgeRule", "CloudWatchEvent"):
             out += [f"{label}: {why}" for why in _pattern(eprops.get("Pattern"))]
             target = eprops.get("Target") or {}
@@ -95,6 +136,7 @@ def _function(name: str, props: dict[str, Any]) -> list[str]:
             for key in ("RetryPolicy", "DeadLetterConfig"):
                 if key in eprops:
                     out.append(f"{label}: the rule's {key} is not applied locally (EventInvokeConfig is)")
+    out += [f"{name}: {why}" for why in _function_settings(props)]
     if props.get("DeadLetterQueue"):
         out.append(
             f"{name}: its DeadLetterQueue (failed asynchronous invocations) is not sent locally "

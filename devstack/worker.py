@@ -5,6 +5,10 @@ Run as a script by `devstack.functions`, never imported by function code. It use
 library only, so its own start-up adds nothing to the function's measured INIT. Requests and
 replies travel as length-prefixed JSON on two inherited file descriptors; the function's stdout
 and stderr stay free for its logs, as in Lambda.
+
+Each reply names (`loaded`: file → module) the modules of the function's code and layers imported
+since the previous one, so the pool knows which of them the function uses, lazily imported ones
+included; a hot reload checks that those of them that changed still import (an `import` request).
 """
 
 from __future__ import annotations
@@ -59,6 +63,39 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
         "errorMessage": str(exc),
         "stackTrace": traceback.format_exception(exc),
     }
+
+
+class _Loaded:
+    """The modules of the function's code and layers imported since the last call (file → name)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self._roots = tuple(os.path.join(p, "") for p in paths)
+        self._seen: set[str] = set()
+        self._count = -1
+
+    def __call__(self) -> dict[str, str]:
+        if len(sys.modules) == self._count:  # the usual case: nothing new was imported
+            return {}
+        self._count = len(sys.modules)
+        found = {}
+        for name, module in list(sys.modules.items()):
+            if name in self._seen:
+                continue
+            self._seen.add(name)
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str) and file.startswith(self._roots):
+                found[file] = name
+        return found
+
+
+def _import(modules: list[str]) -> dict[str, Any]:
+    """Imports `modules` (a hot reload's check of changed modules the function uses)."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            return {**_error(exc), "module": name}
+    return {"ok": True, "result": None}
 
 
 def _install_faults(spec: str) -> None:
@@ -133,9 +170,13 @@ def main() -> None:
     except Exception as exc:
         _write(replies, {**_error(exc, "Runtime.ImportModuleError"), "init_ms": 0})
         return
-    _write(replies, {"ok": True, "init_ms": round((time.perf_counter() - started) * 1000, 1)})
+    init_ms = round((time.perf_counter() - started) * 1000, 1)
+    loaded = _Loaded(cfg["paths"])
+    _write(replies, {"ok": True, "init_ms": init_ms, "loaded": loaded()})
     while (request := _read(requests)) is not None:
-        if request["type"] == "invoke":
+        if request["type"] == "import":
+            reply = _import(request["modules"])
+        elif request["type"] == "invoke":
             context = LambdaContext(cfg, request.get("request_id") or str(uuid.uuid4()))
             try:
                 result = handler(request["event"], context)
@@ -156,6 +197,8 @@ def main() -> None:
                 reply = _error(exc)
         sys.stdout.flush()
         sys.stderr.flush()
+        if new_modules := loaded():
+            reply["loaded"] = new_modules
         _write(replies, reply)
 
 

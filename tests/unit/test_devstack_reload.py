@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from devstack.__main__ import _command
-from devstack.functions import FunctionPool, InitError, function_environment
+from devstack.functions import CodeCheckError, FunctionPool, InitError, function_environment
 from devstack.provision import FunctionSpec
 from devstack.reload import Watcher, changed, forget_bytecode, snapshot
 from devstack.routes import http_routes
@@ -155,6 +155,69 @@ def test_replace_with_code_that_does_not_import_changes_nothing(pool):
     assert pool.invoke({}).result == 3
 
 
+LAZY_APP = """
+import importlib
+
+
+def handler(event, context):
+    return importlib.import_module(event["module"]).VALUE
+"""
+
+
+@pytest.fixture
+def lazy_pool(pool):
+    """A function that imports a module on first use, not at INIT (as the jobs layer's actions)."""
+    code = pool.spec.code_dir
+    (code / "lazy.py").write_text("VALUE = 1\n")
+    (code / "other.py").write_text("import os\n\nVALUE = os.environ['ONLY_ANOTHER_FUNCTION_HAS_IT']\n")
+    _write(pool, LAZY_APP)
+    pool.replace([code / "app.py"])
+    assert pool.invoke({"module": "lazy"}).result == 1  # now the function has used `lazy`
+    return pool
+
+
+def _edit_lazy(pool: FunctionPool, name: str, text: str) -> Path:
+    path = pool.spec.code_dir / name
+    path.write_text(text)
+    forget_bytecode([path])
+    return path
+
+
+def test_replace_rejects_a_changed_module_that_does_not_compile_though_init_does_not_import_it(lazy_pool):
+    path = _edit_lazy(lazy_pool, "lazy.py", "VALUE = 2\ndef broken(:\n")
+
+    with pytest.raises(CodeCheckError) as raised:
+        lazy_pool.replace([path])
+
+    assert "invalid syntax" in raised.value.detail or "never closed" in raised.value.detail
+    assert "lazy.py" in raised.value.detail
+    # the environment that imported the module before keeps serving its previous code
+    assert lazy_pool.invoke({"module": "lazy"}).result == 1
+
+
+def test_replace_rejects_a_changed_module_the_function_used_that_no_longer_imports(lazy_pool):
+    path = _edit_lazy(lazy_pool, "lazy.py", "import no_such_module_anywhere\n\nVALUE = 2\n")
+
+    with pytest.raises(CodeCheckError) as raised:
+        lazy_pool.replace([path])
+
+    assert raised.value.detail.startswith("lazy does not import: ModuleNotFoundError"), raised.value.detail
+    assert lazy_pool.invoke({"module": "lazy"}).result == 1
+
+    path = _edit_lazy(lazy_pool, "lazy.py", "VALUE = 3\n")
+    lazy_pool.replace([path])
+    assert lazy_pool.invoke({"module": "lazy"}).result == 3
+
+
+def test_replace_does_not_import_a_changed_module_the_function_never_used(lazy_pool):
+    # `other` needs a variable this function does not have: it never imported it, and need not
+    path = _edit_lazy(lazy_pool, "other.py", "import os\n\nVALUE = os.environ['STILL_ANOTHER_ONE']\n")
+
+    lazy_pool.replace([path])
+
+    assert lazy_pool.invoke({"module": "lazy"}).result == 1
+
+
 # -- triggers the local stack does not run -------------------------------------------------------
 
 
@@ -196,6 +259,49 @@ def test_each_event_the_stack_does_not_run_is_named_with_its_function(event, exp
     warnings = _warnings({"F": _function({"E": event})})
 
     assert len(warnings) == 1 and warnings[0].startswith("F: ") and expected in warnings[0], warnings
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({"ScalingConfig": {"MaximumConcurrency": 2}}, "MaximumConcurrency"),
+        ({"MaximumBatchingWindowInSeconds": 20}, "MaximumBatchingWindowInSeconds"),
+    ],
+)
+def test_sqs_trigger_settings_the_stack_ignores_are_named(setting, expected):
+    """The module's promise: "trigger settings it ignores" are listed. The local stack polls every
+    queue with its own concurrency (4) and no batching window, whatever the event source says: a
+    template that caps a consumer at 2 concurrent invocations runs it 4 at a time, silently."""
+    event = {"Type": "SQS", "Properties": {"Queue": "arn", "BatchSize": 10, **setting}}
+
+    warnings = _warnings({"F": _function({"E": event})})
+
+    assert len(warnings) == 1 and warnings[0].startswith("F: ") and expected in warnings[0], warnings
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({"ReservedConcurrentExecutions": 1}, "ReservedConcurrentExecutions (1)"),
+        ({"ProvisionedConcurrencyConfig": {"ProvisionedConcurrentExecutions": 2}}, "Provisioned"),
+    ],
+)
+def test_function_concurrency_settings_the_stack_ignores_are_named(setting, expected):
+    mapping = {
+        "Type": "AWS::Lambda::EventSourceMapping",
+        "Properties": {"EventSourceArn": "arn:aws:sqs:r:1:q"},
+    }
+    resources = {
+        "F": _function({}, **setting),
+        "M": {**mapping, "Properties": {**mapping["Properties"], "ScalingConfig": {"MaximumConcurrency": 3}}},
+    }
+    sam = {"Globals": {"Function": setting}, "Resources": resources}
+
+    warnings = unsupported(Translated(Path("template.yaml"), sam, {}, {}))
+
+    assert [w.split(":", 1)[0] for w in warnings] == ["Globals.Function", "F", "M"], warnings
+    assert expected in warnings[0] and expected in warnings[1], warnings
+    assert "MaximumConcurrency (3)" in warnings[2], warnings
 
 
 def test_events_the_stack_runs_give_no_warning():
