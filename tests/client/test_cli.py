@@ -7,7 +7,8 @@ import os
 import subprocess
 import sys
 
-from tests.receiver import Receiver
+from tests.client.proxy import Proxy, Step
+from tests.receiver import Answer, Receiver
 from tests.support import ROOT
 
 
@@ -71,3 +72,78 @@ def test_webhooks_commands(cli_env):
             if log["deliveries"] and log["deliveries"][0]["status"] == "succeeded":
                 break
         assert log["deliveries"][0]["id"] == f"{job_id}.succeeded"
+
+
+def test_an_input_file_that_cannot_be_read_is_a_usage_error(cli_env, tmp_path):
+    """`--input @file` (README): a missing or unreadable file is exit 2 with a message, like
+    `--input 'not json'`, not a Python traceback."""
+    for bad in (tmp_path / "missing.json", tmp_path):  # no such file; a directory
+        done = asyncjobs(cli_env, "run", "diagnostic", "--input", f"@{bad}")
+        assert done.returncode == 2, (bad, done.returncode, done.stderr)
+        assert "Traceback" not in done.stderr and str(bad) in done.stderr
+
+
+def test_an_input_that_is_not_an_object_starts_no_job(cli_env):
+    """The API answers 422 to a body that is not a JSON object (`[]`, `null`); the CLI must not
+    replace it with `{}` and start a job with default inputs, exiting 0."""
+    for text in ("[]", "null"):
+        done = asyncjobs(cli_env, "run", "diagnostic", "--input", text, "--json")
+        assert done.returncode != 0, (text, done.stdout)
+    listed = asyncjobs(cli_env, "jobs", "list", "--json")
+    assert json.loads(listed.stdout)["jobs"] == []
+
+
+def test_a_run_whose_answers_were_all_lost_names_its_idempotency_key(api, cli_env):
+    """A run the client gave up on (every answer lost) may have started a job: the stack has it.
+    The only safe retry is the same command with `--idempotency-key` (README), so the error must
+    say which key was sent; without it, running the command again starts a second job."""
+    with Proxy(api.base_url, [Step("drop") for _ in range(4)]) as proxy:
+        done = asyncjobs({**cli_env, "ASYNCJOBS_URL": proxy.url}, "run", "diagnostic", "--input", "{}")
+    assert done.returncode == 1, done.stderr
+    sent = proxy.requests("POST", "/diagnostic/run")
+    assert sent[0].upstream_status == 202  # the job exists
+    key = sent[0].headers["idempotency-key"]
+    assert key in done.stderr, done.stderr
+
+
+def test_a_url_that_is_not_the_api_is_an_error_message_not_a_traceback():
+    """ASYNCJOBS_URL set to a web page (200 HTML) or to an http:// address that redirects to
+    https (301): exit 1 with what answered, not a Python traceback."""
+    answers = [
+        Answer(200, {"content-type": "text/html"}, b"<html><body>Welcome</body></html>"),
+        Answer(301, {"location": "https://api.example.com/v2/tenants/t/diagnostic/run"}),
+    ]
+    with Receiver(answers) as site:
+        env = {"ASYNCJOBS_URL": site.url.removesuffix("/hooks"), "ASYNCJOBS_API_KEY": "ajk_x_y"}
+        for _ in answers:
+            done = asyncjobs({**env, "ASYNCJOBS_TENANT": "t"}, "run", "diagnostic", "--input", "{}")
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_status_of_a_multi_action_job_shows_each_actions_outcome(cli_env, client):
+    """A failed multi-action job's error says "each action's outcome is in `actions`": the
+    human-readable status must show them (which action failed, with what), not only --json."""
+    job = client.run_many(
+        [
+            {"name": "diagnostic", "params": {"duration_seconds": 0}},
+            {"name": "diagnostic", "params": {"duration_seconds": 0, "fail_with": "action_error"}},
+        ]
+    )
+    assert job.wait(timeout=30).status == "failed"
+
+    shown = asyncjobs(cli_env, "status", job.job_id)
+
+    assert "actions_failed" in shown.stdout
+    assert "diagnostic_failure" in shown.stdout, shown.stdout
+
+
+def test_status_of_a_failed_job_exits_3(cli_env, client):
+    """README's exit codes: "3 the job failed or was cancelled". `asyncjobs status JOB` of a job
+    that has failed exits 0, as for one that succeeded: `asyncjobs status $JOB && deploy` goes on."""
+    job = client.run("diagnostic", {"duration_seconds": 0, "fail_with": "action_error"})
+    assert job.wait(timeout=30).status == "failed"
+
+    shown = asyncjobs(cli_env, "status", job.job_id)
+
+    assert "failed" in shown.stdout
+    assert shown.returncode == 3, shown.returncode

@@ -165,3 +165,22 @@ def test_errors_map_to_classes_with_the_api_code(api, client, tenant):
     assert unauthorized.value.code == "unauthorized"
     with Client(api.base_url, tenant[1], "someone-else") as other, pytest.raises(Forbidden):
         other.jobs.get("01a203b7-0e11-74d0-ad5d-dde9fe7bd4df")
+
+
+def test_async_wait_awaits_a_coroutine_progress_callback(api, tenant):
+    """In async code the natural `on_progress` is `async def`: the async client calls it and
+    drops the coroutine (RuntimeWarning "never awaited"), so no progress is ever reported."""
+
+    async def scenario() -> list[int]:
+        seen: list[int] = []
+
+        async def on_progress(state: JobState) -> None:
+            seen.append(state.progress)
+
+        async with AsyncClient(api.base_url, tenant[1], tenant[0]) as c:
+            job = await c.run("diagnostic", {"duration_seconds": 1, "steps": 2})
+            await job.wait(timeout=30, on_progress=on_progress)
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen and seen[-1] == 100, seen

@@ -4,12 +4,13 @@ Retry-After, giving up; a retried run never starts a second job."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from asyncjobs_client import Client, Conflict, ServiceUnavailable, TransportError
+from asyncjobs_client import Client, Conflict, ServiceUnavailable, TransportError, WaitTimeout
 from tests.client.proxy import Proxy, Step
-from tests.receiver import closed_port_url
+from tests.receiver import Receiver, closed_port_url
 
 
 def _only_job(client: Client) -> str:
@@ -81,3 +82,57 @@ def test_creating_a_webhook_is_not_retried_after_a_lost_answer(api, client, tena
         via_proxy.webhooks.create("http://127.0.0.1:9/hooks", ["job.failed"])
     assert len(proxy.requests("POST", "/webhooks")) == 1
     assert len(client.webhooks.list()) == 1  # the one the stack created
+
+
+def test_wait_gives_up_at_its_timeout_even_while_retrying(api, client, tenant):
+    """`job.wait(timeout=T)` raises `WaitTimeout` after T seconds (README): a status read answered
+    503 with `Retry-After` is not slept through past the caller's deadline, three times over."""
+    job = client.run("diagnostic", {"duration_seconds": 30, "steps": 2})
+    refusals = [Step("answer", 503, retry_after="4") for _ in range(3)]
+    with (
+        Proxy(api.base_url, refusals, methods=frozenset({"GET"})) as proxy,
+        Client(proxy.url, tenant[1], tenant[0]) as via_proxy,
+    ):
+        started = time.monotonic()
+        with pytest.raises(WaitTimeout):
+            via_proxy.job(job.job_id).wait(timeout=2)
+        waited = time.monotonic() - started
+    client.jobs.cancel(job.job_id)
+    assert waited < 3.5, f"wait(timeout=2) returned after {waited:.1f} s"
+
+
+def test_a_delete_whose_answer_was_lost_is_not_reported_as_not_found(api, client, tenant):
+    """DELETE is retried after a dropped connection (README's table). The first try deleted the
+    subscription; the retry is answered 404: the caller must not be told the subscription did not
+    exist (it did, and is now deleted, which is what was asked)."""
+    sub = client.webhooks.create("http://127.0.0.1:9/hooks", ["job.failed"])
+    with (
+        Proxy(api.base_url, [Step("drop")], methods=frozenset({"DELETE"})) as proxy,
+        Client(proxy.url, tenant[1], tenant[0]) as via_proxy,
+    ):
+        via_proxy.webhooks.delete(sub.id)
+    first, second = proxy.requests("DELETE", sub.id)
+    assert first.upstream_status == 204 and second.upstream_status == 404
+    assert client.webhooks.list() == []
+
+
+def test_a_redelivery_whose_answer_was_lost_is_delivered_once(api, client, tenant):
+    """Redeliver is retried after a dropped connection (README's table). The first try restarted
+    the delivery; the retry then meets its attempt in flight (409 `conflict`, raised to the caller
+    as if the redelivery had failed) or, once it is done, restarts it again (the receiver gets the
+    event twice). Either way the caller is misled."""
+    with Receiver() as rx:
+        sub = client.webhooks.create(rx.url, ["job.succeeded"])
+        ping = client.webhooks.ping(sub.id)
+        for _ in range(300):
+            if client.webhooks.delivery(sub.id, ping.id).status == "succeeded":
+                break
+            time.sleep(0.1)
+        with (
+            Proxy(api.base_url, [Step("drop")]) as proxy,
+            Client(proxy.url, tenant[1], tenant[0]) as via_proxy,
+        ):
+            via_proxy.webhooks.redeliver(sub.id, ping.id)
+        assert len(proxy.requests("POST", "/redeliver")) == 2
+        time.sleep(3)  # both restarts' messages have been processed
+        assert len(rx.received) == 2, [r.headers.get("webhook-id") for r in rx.received]  # ping + 1

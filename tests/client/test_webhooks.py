@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from asyncjobs_client import NotFound, WebhookVerificationError
+from asyncjobs_client import AsyncClient, NotFound, WebhookVerificationError
 from asyncjobs_client.webhooks import verify
 from tests.receiver import Receiver
 
@@ -84,3 +85,18 @@ def test_subscription_lifecycle(client):
     client.webhooks.delete(sub.id)
     with pytest.raises(NotFound):
         client.webhooks.get(sub.id)
+
+
+def test_async_client_lists_subscriptions(api, tenant):
+    """`AsyncClient` has `Client`'s surface (README): `await client.webhooks.list()` is the list of
+    subscriptions, as `client.webhooks.list()` is for the blocking client."""
+
+    async def scenario() -> list[str]:
+        async with AsyncClient(api.base_url, tenant[1], tenant[0]) as c:
+            with Receiver() as rx:
+                sub = await c.webhooks.create(rx.url, ["job.failed"])
+            listed = await c.webhooks.list()
+            return [sub.id, *(s.id for s in listed)]
+
+    created, *listed = asyncio.run(scenario())
+    assert listed == [created]

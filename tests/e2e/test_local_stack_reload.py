@@ -143,6 +143,29 @@ def test_broken_edit_is_reported_and_the_stack_keeps_serving_until_it_is_fixed(p
     assert reply.body["job_id"] == job["job_id"]
 
 
+def test_broken_edit_of_an_action_is_reported_and_its_runs_keep_the_previous_code(project, stack, api):
+    """README: a broken edit (a syntax error...) is reported with `reload failed` and "the previous
+    code keeps serving until the file is fixed". An action's module is imported on the first run,
+    not at INIT: the reload must not take a broken one for a good one and retire the working code."""
+    action = project / "layers/jobs/asyncjobs/actions/diagnostic.py"
+    original = action.read_text()
+    mark = len(stack.log())
+    try:
+        # When the layer's diagnostic action gets a syntax error
+        action.write_text(original + "\ndef broken(:\n")
+
+        # Then the failure is reported, and runs of the action are still accepted and run
+        out = _wait_for(stack, "reload", mark)
+        assert "reload failed" in out and "diagnostic.py" in out, out
+        accepted = api.run("/diagnostic", {"steps": 1})
+        assert accepted.status == 202, accepted.text
+        assert api.wait(accepted.headers["Location"])["status"] == "succeeded"
+    finally:
+        mark = len(stack.log())
+        action.write_text(original)
+        _wait_for(stack, "reloaded ", mark)
+
+
 def test_template_edit_asks_for_a_restart(project, stack, api):
     mark = len(stack.log())
 

@@ -198,6 +198,24 @@ def test_each_event_the_stack_does_not_run_is_named_with_its_function(event, exp
     assert len(warnings) == 1 and warnings[0].startswith("F: ") and expected in warnings[0], warnings
 
 
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({"ScalingConfig": {"MaximumConcurrency": 2}}, "MaximumConcurrency"),
+        ({"MaximumBatchingWindowInSeconds": 20}, "MaximumBatchingWindowInSeconds"),
+    ],
+)
+def test_sqs_trigger_settings_the_stack_ignores_are_named(setting, expected):
+    """The module's promise: "trigger settings it ignores" are listed. The local stack polls every
+    queue with its own concurrency (4) and no batching window, whatever the event source says: a
+    template that caps a consumer at 2 concurrent invocations runs it 4 at a time, silently."""
+    event = {"Type": "SQS", "Properties": {"Queue": "arn", "BatchSize": 10, **setting}}
+
+    warnings = _warnings({"F": _function({"E": event})})
+
+    assert len(warnings) == 1 and warnings[0].startswith("F: ") and expected in warnings[0], warnings
+
+
 def test_events_the_stack_runs_give_no_warning():
     pattern = {"source": ["a"], "detail": {"n": [{"numeric": [">", 1]}, {"anything-but": {"prefix": "x"}}]}}
     events = {
