@@ -200,7 +200,7 @@ def _webhooks_list(client: Client, args: argparse.Namespace) -> int:
 
 def _webhooks_create(client: Client, args: argparse.Namespace) -> int:
     sub = client.webhooks.create(
-        args.webhook_url, args.event or ALL_EVENTS, args.action, description=args.description
+        args.webhook_url, args.event or ALL_EVENTS, actions=args.action, description=args.description
     )
     if args.json:
         _print_json(sub.raw)
