@@ -5,7 +5,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from asyncjobs_client.client import AsyncClient, Client, Job
+from asyncjobs_client.client import AsyncClient, AsyncJob, Client, Job
 from asyncjobs_client.errors import (
     ApiError,
     AsyncJobsError,
@@ -22,6 +22,7 @@ from asyncjobs_client.errors import (
     ServiceUnavailable,
     TransportError,
     Unauthorized,
+    UnexpectedResponse,
     UnsupportedMediaType,
     ValidationFailed,
     WaitTimeout,
@@ -40,6 +41,7 @@ from asyncjobs_client.models import (
 __all__ = [
     "ApiError",
     "AsyncClient",
+    "AsyncJob",
     "AsyncJobsError",
     "BadRequest",
     "Client",
@@ -62,6 +64,7 @@ __all__ = [
     "Subscription",
     "TransportError",
     "Unauthorized",
+    "UnexpectedResponse",
     "UnsupportedMediaType",
     "ValidationFailed",
     "WaitTimeout",

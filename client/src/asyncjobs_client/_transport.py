@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
 
 from asyncjobs_client import __version__
-from asyncjobs_client._core import Call, RetryPolicy, Waiter
-from asyncjobs_client.errors import TransportError
+from asyncjobs_client._core import Call, DeadlineReached, RetryPolicy, Waiter, finish
+from asyncjobs_client.errors import AsyncJobsError, TransportError
 
 T = TypeVar("T")
 Page = tuple[list[Any], str | None]
@@ -35,21 +35,57 @@ class _Base:
         }
 
     def request(self, http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
+        read = self.timeout + call.wait_s
+        if call.deadline is not None:  # not read past the caller's deadline
+            read = max(0.05, min(read, call.deadline - time.monotonic()))
         return http.build_request(
             call.method,
             call.path,
             params=call.params,
             json=call.json,
             headers=call.headers,
-            timeout=httpx.Timeout(self.timeout, read=self.timeout + call.wait_s),
+            timeout=httpx.Timeout(self.timeout, read=read),
         )
 
-    def delay_after_failure(self, call: Call[Any], exc: httpx.TransportError, attempt: int) -> float:
+    def after_failure(self, call: Call[Any], exc: httpx.TransportError, attempt: int) -> float:
         """Seconds to wait before retrying; raises TransportError when the policy gives up."""
         delay = self.policy.after_exception(call, exc, attempt)
         if delay is None:
-            raise TransportError(f"{call.method} {call.path} failed: {type(exc).__name__}: {exc}") from exc
+            self.check_deadline(call, 0.0)
+            error = TransportError(f"{call.method} {call.path} failed: {type(exc).__name__}: {exc}")
+            raise _keyed(error, call) from exc
+        return self.check_deadline(call, delay)
+
+    def after_answer(self, call: Call[T], resp: httpx.Response, attempt: int, uncertain: bool) -> T | Again:
+        """The parsed answer, or `Again(seconds)` to wait before retrying it."""
+        delay = self.policy.after_response(call, resp, attempt)
+        if delay is not None:
+            return Again(self.check_deadline(call, delay))
+        try:
+            return finish(call, resp, uncertain)
+        except AsyncJobsError as exc:
+            _keyed(exc, call)
+            raise
+
+    @staticmethod
+    def check_deadline(call: Call[Any], delay: float) -> float:
+        if call.deadline is not None and time.monotonic() + delay >= call.deadline:
+            raise DeadlineReached
         return delay
+
+    @staticmethod
+    def may_have_arrived(exc: httpx.TransportError) -> bool:
+        return not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+class Again(float):
+    """Seconds to wait before the next attempt."""
+
+
+def _keyed(exc: AsyncJobsError, call: Call[Any]) -> AsyncJobsError:
+    """The error of a run names the Idempotency-Key its attempts carried."""
+    exc.idempotency_key = call.headers.get("Idempotency-Key")
+    return exc
 
 
 class SyncTransport(_Base):
@@ -58,15 +94,18 @@ class SyncTransport(_Base):
         self.http = http or httpx.Client(**self.options)
 
     def send(self, call: Call[T]) -> T:
-        attempt = 0
+        attempt, uncertain = 0, False
         while True:
             try:
                 resp = self.http.send(self.request(self.http, call))
             except httpx.TransportError as exc:
-                delay = self.delay_after_failure(call, exc, attempt)
+                uncertain = uncertain or self.may_have_arrived(exc)
+                delay = self.after_failure(call, exc, attempt)
             else:
-                if (delay := self.policy.after_response(call, resp, attempt)) is None:
-                    return call.parse(resp)
+                outcome = self.after_answer(call, resp, attempt, uncertain)
+                if not isinstance(outcome, Again):
+                    return outcome
+                delay = outcome
             time.sleep(delay)
             attempt += 1
 
@@ -79,13 +118,14 @@ class SyncTransport(_Base):
                 return
 
     def drive(self, waiter: Waiter) -> Any:
-        while (call := waiter.next_call()) is not None:
-            self.send(call)
-        return waiter.job.state
-
-    @staticmethod
-    def then(value: Any, step: Callable[[Any], T]) -> T:
-        return step(value)
+        try:
+            while True:
+                waiter.report()
+                if (call := waiter.next_call()) is None:
+                    return waiter.job.state
+                self.send(call)
+        except DeadlineReached:
+            raise waiter.timed_out() from None
 
     def close(self) -> None:
         self.http.close()
@@ -97,15 +137,18 @@ class AsyncTransport(_Base):
         self.http = http or httpx.AsyncClient(**self.options)
 
     async def send(self, call: Call[T]) -> T:
-        attempt = 0
+        attempt, uncertain = 0, False
         while True:
             try:
                 resp = await self.http.send(self.request(self.http, call))
             except httpx.TransportError as exc:
-                delay = self.delay_after_failure(call, exc, attempt)
+                uncertain = uncertain or self.may_have_arrived(exc)
+                delay = self.after_failure(call, exc, attempt)
             else:
-                if (delay := self.policy.after_response(call, resp, attempt)) is None:
-                    return call.parse(resp)
+                outcome = self.after_answer(call, resp, attempt, uncertain)
+                if not isinstance(outcome, Again):
+                    return outcome
+                delay = outcome
             await asyncio.sleep(delay)
             attempt += 1
 
@@ -119,14 +162,16 @@ class AsyncTransport(_Base):
                 return
 
     async def drive(self, waiter: Waiter) -> Any:
-        while (call := waiter.next_call()) is not None:
-            await self.send(call)
-        return waiter.job.state
-
-    @staticmethod
-    async def then(value: Awaitable[Any], step: Callable[[Any], Any]) -> Any:
-        out = step(await value)
-        return await out if inspect.isawaitable(out) else out
+        """As the blocking one; an `async def` on_progress is awaited."""
+        try:
+            while True:
+                if inspect.isawaitable(reported := waiter.report()):
+                    await reported
+                if (call := waiter.next_call()) is None:
+                    return waiter.job.state
+                await self.send(call)
+        except DeadlineReached:
+            raise waiter.timed_out() from None
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -10,13 +10,20 @@ import argparse
 import itertools
 import json
 import sys
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from asyncjobs_client import __version__
 from asyncjobs_client.client import ALL_EVENTS, Client
-from asyncjobs_client.errors import ApiError, ConfigurationError, TransportError, WaitTimeout
+from asyncjobs_client.errors import (
+    ApiError,
+    AsyncJobsError,
+    ConfigurationError,
+    TransportError,
+    WaitTimeout,
+)
 from asyncjobs_client.models import Delivery, JobState, Subscription
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_JOB_FAILED, EXIT_TIMEOUT = 0, 1, 2, 3, 4
@@ -46,12 +53,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"asyncjobs: timed out: {exc}")
         return EXIT_TIMEOUT
     except ApiError as exc:
-        _err(f"asyncjobs: API error {exc.status} {exc.code}: {exc.message}")
+        extra = "".join(
+            f"; {name} {value:g} s" if isinstance(value, float) else f"; {name} {value}"
+            for name, value in (("request id", exc.request_id), ("retry after", exc.retry_after))
+            if value is not None
+        )
+        _err(f"asyncjobs: API error {exc.status} {exc.code}: {exc.message}{extra}")
         for detail in exc.details:
             _err(f"  {detail.get('field', '')}: {detail.get('message', '')}")
+        if exc.status >= 500 or exc.status == 429:
+            _retry_hint(exc)
         return EXIT_API
     except TransportError as exc:
         _err(f"asyncjobs: {exc}")
+        _retry_hint(exc)
         return EXIT_API
     except BrokenPipeError:  # `asyncjobs jobs list | head`: the reader has gone
         import os
@@ -59,8 +74,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except KeyboardInterrupt:
-        _err("asyncjobs: interrupted (a job already started goes on)")
+        key = getattr(args, "idempotency_key", None)
+        again = f"; to get the job a run may have started: retry with --idempotency-key {key}" if key else ""
+        _err(f"asyncjobs: interrupted (a job already started goes on){again}")
         return 130
+
+
+def _retry_hint(exc: AsyncJobsError) -> None:
+    """After a run's failure whose job may exist (a lost answer, a 5xx), the key to retry with."""
+    if exc.idempotency_key:
+        _err(
+            "asyncjobs: the job may have started: retry with "
+            f"--idempotency-key {exc.idempotency_key} to get it rather than start a second"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,9 +161,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(client: Client, args: argparse.Namespace) -> int:
     path_params = dict(_pair(p) for p in args.path_param)
+    _wait_options(args)
+    inputs = _inputs(args.input)
+    if not isinstance(inputs, dict):
+        raise Usage(f"--input must be a JSON object (the action's inputs), not {type(inputs).__name__}")
+    args.idempotency_key = args.idempotency_key or str(uuid.uuid4())  # named if the run is lost
     job = client.run(
         args.action if args.path is None else None,
-        _inputs(args.input),
+        inputs,
         path_params=path_params or None,
         path=args.path,
         idempotency_key=args.idempotency_key,
@@ -150,11 +181,16 @@ def _run(client: Client, args: argparse.Namespace) -> int:
 
 
 def _status(client: Client, args: argparse.Namespace) -> int:
+    _wait_options(args)
     job = client.job(args.job_id)
     if args.wait:
         return _wait_and_show(job, args)
-    _show_job(job.refresh(), args.json)
-    return EXIT_OK
+    return _show_outcome(job.refresh(), args)
+
+
+def _wait_options(args: argparse.Namespace) -> None:
+    if args.timeout is not None and not args.wait:
+        raise Usage("--timeout is the time --wait may take: give --wait too")
 
 
 def _wait_and_show(job: Any, args: argparse.Namespace) -> int:
@@ -163,8 +199,13 @@ def _wait_and_show(job: Any, args: argparse.Namespace) -> int:
         state = job.wait(timeout=args.timeout, on_progress=bar.update)
     finally:
         bar.close()
+    return _show_outcome(state, args)
+
+
+def _show_outcome(state: JobState, args: argparse.Namespace) -> int:
+    """Shows the job; exit 3 if it failed or was cancelled (0 if it succeeded or goes on)."""
     _show_job(state, args.json)
-    if state.status != "succeeded":
+    if state.status in ("failed", "cancelled"):
         reason = f": {state.error.code}: {state.error.message}" if state.error else ""
         _err(f"asyncjobs: job {state.job_id} {state.status}{reason}")
         return EXIT_JOB_FAILED
@@ -200,7 +241,7 @@ def _webhooks_list(client: Client, args: argparse.Namespace) -> int:
 
 def _webhooks_create(client: Client, args: argparse.Namespace) -> int:
     sub = client.webhooks.create(
-        args.webhook_url, args.event or ALL_EVENTS, args.action, description=args.description
+        args.webhook_url, args.event or ALL_EVENTS, actions=args.action, description=args.description
     )
     if args.json:
         _print_json(sub.raw)
@@ -279,6 +320,21 @@ def _show_job(state: JobState, as_json: bool) -> None:
     for name, value in rows:
         if value:
             print(f"{name:<12} {value}")
+    if state.actions:
+        print("actions")
+        _table(
+            ["  #", "ACTION", "STATUS", "PROGRESS", "ERROR"],
+            [
+                [
+                    f"  {a.raw.get('index', i)}",
+                    a.action or "",
+                    a.status,
+                    f"{a.progress}%",
+                    f"{a.error.code}: {a.error.message}" if a.error else "",
+                ]
+                for i, a in enumerate(state.actions)
+            ],
+        )
     if state.result is not None:
         print("result")
         print(json.dumps(state.result, indent=2))
@@ -317,7 +373,10 @@ def _inputs(text: str) -> Any:
     if text == "-":
         text = sys.stdin.read()
     elif text.startswith("@"):
-        text = Path(text[1:]).read_text()
+        try:
+            text = Path(text[1:]).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Usage(f"--input {text}: cannot read it: {exc}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -23,6 +23,7 @@ __all__ = [
     "ServiceUnavailable",
     "TransportError",
     "Unauthorized",
+    "UnexpectedResponse",
     "UnsupportedMediaType",
     "ValidationFailed",
     "WaitTimeout",
@@ -32,6 +33,11 @@ __all__ = [
 
 class AsyncJobsError(Exception):
     """Everything this package raises derives from this."""
+
+    idempotency_key: str | None = None
+    """On an error of `run` / `run_many`: the `Idempotency-Key` every attempt carried. After a
+    `TransportError` or a 5xx the job may have started: retry with this key to get it, not a
+    second one."""
 
 
 class ConfigurationError(AsyncJobsError, ValueError):
@@ -127,14 +133,22 @@ class TransportError(AsyncJobsError):
     client's retries; the httpx exception is the `__cause__`."""
 
 
-class WaitTimeout(AsyncJobsError, TimeoutError):
-    """The job had not ended when `wait` (or `result`) gave up; the job goes on."""
+class UnexpectedResponse(ApiError):
+    """An answer that is not the API's: a redirect (`message` names its `Location`), or a 2xx
+    whose body is not the JSON the API sends (a web page, an empty answer). The base URL is
+    probably not the API's."""
 
-    def __init__(self, job: JobState, timeout: float) -> None:
-        super().__init__(
-            f"job {job.job_id} still {job.status} after {timeout:g} s (progress {job.progress}%)"
-        )
+
+class WaitTimeout(AsyncJobsError, TimeoutError):
+    """The job had not ended when `wait` (or `result`) gave up; the job goes on. `job` is the
+    last state read (None if no status could be read in time)."""
+
+    def __init__(self, job: JobState | None, timeout: float, job_id: str | None = None) -> None:
+        job_id = job.job_id if job is not None else job_id
+        seen = f"still {job.status} (progress {job.progress}%)" if job is not None else "not read"
+        super().__init__(f"job {job_id} {seen} after {timeout:g} s")
         self.job = job
+        self.job_id = job_id
         self.timeout = timeout
 
 
