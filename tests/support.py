@@ -83,6 +83,7 @@ class Harness:
             "RunFunction": run_app.handler,
             "StatusFunction": status_app.handler,
             "ExecutorFunction": executor_app.handler,
+            "ScienceExecutorFunction": executor_app.handler,  # the same code, fed by the science queue
             "ReconcilerFunction": reconciler_app.handler,
             "AuthorizerFunction": authorizer_app.handler,
             "WebhooksFunction": webhooks_app.handler,

@@ -63,6 +63,13 @@ MUST_NOT_IMPORT = {
     "webhook_delivery": [EVENT_HANDLER, BATCH],
 }
 
+# The science layer's libraries (the `science` runtime profile: actions/profiles.py). Only
+# ScienceExecutorFunction carries them, and its actions import them inside `run`: no handler module
+# may import them, the executor's included (ExecutorFunction has no science layer at all).
+SCIENCE = ["pvlib", "shapely", "numpy", "pandas", "scipy"]
+for _modules in MUST_NOT_IMPORT.values():
+    _modules.extend(SCIENCE)
+
 _PROBE = """
 import json, sys
 import app
