@@ -89,14 +89,17 @@ def test_functions_run_python313_on_arm64_with_the_layer(translated):
         assert fn["Properties"]["Runtime"] == "python3.13"
         assert fn["Properties"]["Architectures"] == ["arm64"]
         assert fn["Properties"]["Layers"][0]["Ref"].startswith("JobsLayer")  # JobsLayer<hash>: a version
-    # only the science profile's executor carries the science layer (after the jobs layer)
+    # each profile's executor carries its own layer after the jobs layer: the API functions neither
     layered = {
         lid: [re.sub(r"[0-9a-f]{10}$", "", ref["Ref"]) for ref in r["Properties"]["Layers"]]
         for lid, r in translated.cfn["Resources"].items()
         if r["Type"] == "AWS::Lambda::Function" and len(r["Properties"]["Layers"]) > 1
     }
-    assert layered == {"ScienceExecutorFunction": ["JobsLayer", "ScienceLayer"]}
-    for name in ("JobsLayer", "ScienceLayer"):
+    assert layered == {
+        "ExecutorFunction": ["JobsLayer", "DocumentsLayer"],
+        "ScienceExecutorFunction": ["JobsLayer", "ScienceLayer"],
+    }
+    for name in ("JobsLayer", "DocumentsLayer", "ScienceLayer"):
         layer = translated.sam["Resources"][name]
         assert layer["Metadata"]["BuildMethod"] == "python3.13", name
         assert layer["Metadata"]["BuildArchitecture"] == "arm64", name
