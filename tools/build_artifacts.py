@@ -63,7 +63,8 @@ def strip(root: Path) -> int:
 
 def sourceless(root: Path) -> int:
     """Deletes each `.py` that has its bytecode beside it (`compileall -b`, the legacy location
-    Python imports from when the source is absent); returns the bytes freed.
+    Python imports from when the source is absent); returns the bytes freed. This project's own
+    packages (`asyncjobs*`) keep their sources, so their tracebacks show the failing line.
 
     For the science layer: numpy, pandas, scipy and pvlib with both their sources and bytecode do
     not fit Lambda's 250 MB next to the jobs layer, and without bytecode every cold start would
@@ -71,13 +72,23 @@ def sourceless(root: Path) -> int:
     these libraries shows file and line, not the line's text."""
     freed = 0
     for pyc in root.rglob("*.pyc"):
+        if pyc.parent.name == "__pycache__":
+            continue
         source = pyc.with_suffix(".py")
-        if pyc.parent.name != "__pycache__" and source.is_file():
+        if _own(root, pyc):
+            pyc.unlink()  # its source stays, and is compiled to __pycache__ as everywhere else
+        elif source.is_file():
             freed += source.stat().st_size
             source.unlink()
     for cache in [d for d in root.rglob("__pycache__") if d.is_dir()]:
         shutil.rmtree(cache)
     return freed
+
+
+def _own(root: Path, path: Path) -> bool:
+    """Inside a top-level package of this project (`python/asyncjobs*`)."""
+    parts = path.relative_to(root).parts
+    return any(p.startswith("asyncjobs") for p in parts[:2])
 
 
 def _layers(template: dict[str, Any], function: dict[str, Any]) -> list[str]:

@@ -73,3 +73,14 @@ def test_sourceless_layer_imports_from_its_bytecode(tmp_path):
         check=True,
     )
     assert out.stdout.strip() == "42"
+
+
+def test_sourceless_keeps_the_projects_own_sources(tmp_path):
+    # Given the project's science package and a library, both compiled beside their sources
+    _tree(tmp_path, ["python/asyncjobs_science/__init__.py", "python/lib/__init__.py"])
+    assert compileall.compile_dir(tmp_path / "python", quiet=1, legacy=True)
+    # When the layer is made sourceless
+    sourceless(tmp_path)
+    # Then the library ships bytecode only, the project's package its source only (compiled later)
+    left = sorted(str(p.relative_to(tmp_path / "python")) for p in tmp_path.rglob("*") if p.is_file())
+    assert left == ["asyncjobs_science/__init__.py", "lib/__init__.pyc"]
