@@ -28,6 +28,7 @@ intersected with the face); the usable area is the face minus every setback, in 
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -84,7 +85,7 @@ class RoofFace(ActionInput):
             )
         return self
 
-    @property
+    @cached_property
     def polygon(self) -> Polygon:
         return polygon_from(self.vertices, what=f"face {self.id!r}")
 

@@ -20,3 +20,14 @@ def test_modules_import_alone_without_the_aws_sdk():
     env = {"PYTHONPATH": f"{ROOT / 'layers/jobs'}:{ROOT / 'layers/science'}", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_input_models_have_json_schemas_for_the_openapi_document():
+    from asyncjobs_science.autodesigner import AutoDesignInput
+    from asyncjobs_science.fire_pathways import FirePathwayInput
+    from asyncjobs_science.irradiance import IrradianceInput
+    from asyncjobs_science.performance import PerformanceInput
+
+    for model in (FirePathwayInput, AutoDesignInput, IrradianceInput, PerformanceInput):
+        schema = model.model_json_schema()
+        assert schema["additionalProperties"] is False, model.__name__
