@@ -60,6 +60,10 @@ def test_hours_are_the_middles_of_8760_standard_time_hours():
     assert len(times) == 8760 and str(times[0]) == "2024-01-01 00:30:00-07:00"
     assert str(times[-1]) == "2024-12-31 23:30:00-07:00"
     assert (np.diff(times.asi8) > 0).all()
+    # Standard time is the smaller of January's and July's offsets, in either hemisphere
+    sydney = Site(latitude=-33.87, longitude=151.21, timezone="Australia/Sydney")
+    assert sydney.standard_offset_hours(2023) == 10
+    assert str(hours(sydney, 2023)[0]) == "2023-01-01 00:30:00+10:00"
 
 
 def test_clear_sky_annual_ghi_within_the_clearness_band_of_a_closed_form_extraterrestrial_total(
@@ -184,3 +188,17 @@ def test_invalid_site_and_horizon_are_refused():
         IrradianceInput(
             site=GOLDEN, faces=[{"id": "f", "tilt_deg": 0, "azimuth_deg": 0, "horizon": [(400, 1), (0, 1)]}]
         )
+
+
+def test_without_the_turbidity_file_clear_sky_falls_back_to_solis_and_says_so(monkeypatch, golden_clear_sky):
+    import pvlib
+
+    def unreadable(*args, **kwargs):
+        raise OSError("LinkeTurbidities.h5 not shipped")
+
+    monkeypatch.setattr(pvlib.clearsky, "lookup_linke_turbidity", unreadable)
+    summary, _ = analyse(IrradianceInput(site=GOLDEN, faces=_faces((0, 180)), transposition="haydavies"))
+    assert summary["models"]["irradiance"].startswith("simplified Solis")
+    # Two clear-sky models of the same site agree on the year's GHI within 10 %
+    ineichen = golden_clear_sky[0]["site"]["ghi"]["annual_kwh_m2"]
+    assert summary["site"]["ghi"]["annual_kwh_m2"] == pytest.approx(ineichen, rel=0.10)
