@@ -4,6 +4,7 @@ prints a table and writes BENCHMARKS.md (figures, the command, the machine)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -393,6 +394,7 @@ def write_report(
         "",
         *cold_misses(cold),
         *snapstart_section(cold),
+        *build_section(),
         "## Cost per job",
         "",
         "One job's lifecycle: one run, one status poll, the execution, one webhook delivery; requests counted"
@@ -458,6 +460,7 @@ def write_report(
         f"make bench            # BENCH_ROUNDS={rounds} BENCH_JOBS={load['jobs']}",
         "PYTHONPATH=.:layers/jobs .venv/bin/python -m bench --only sync   # the sync-mode section alone",
         "PYTHONPATH=.:layers/jobs .venv/bin/python -m bench --only coldstart --rounds 21   # prints the cold-start table",
+        "make build && PYTHONPATH=.:layers/jobs .venv/bin/python -m bench --only build   # the artifact sizes section",
         "```",
         "",
     ]
@@ -465,6 +468,46 @@ def write_report(
 
 
 SYNC_HEADING = "## Sync mode and waiting calls"
+BUILD_HEADING = "## Build artifact sizes"
+BUILD_DIR = ROOT / ".aws-sam" / "build"
+
+
+def build_section(build: Path = BUILD_DIR) -> list[str]:
+    """The sizes `make build` measured (tools/build_artifacts.py writes them to sizes.json), each
+    function with the layers it carries against Lambda's 250 MB unzipped limit."""
+    sizes_file = build / "sizes.json"
+    lines = [BUILD_HEADING, ""]
+    if not sizes_file.exists():
+        return [*lines, "Not measured: run `make build` first (it writes `.aws-sam/build/sizes.json`).", ""]
+    measured = json.loads(sizes_file.read_text())
+    limit, mb = measured["limit"], 1024 * 1024
+    built = time.strftime("%Y-%m-%d", time.gmtime(sizes_file.stat().st_mtime))
+    lines += [
+        f"Unzipped, as `make build` (on {built}) leaves them in `.aws-sam/build`: each layer stripped of test"
+        " suites, C and Cython sources and stubs, the science layer as bytecode only, then precompiled."
+        f" Lambda's limit is {limit / mb:.0f} MiB ({limit:,} bytes) for a function with its layers.",
+        "",
+        "| function | with its layers MiB | share of the limit | code and layers |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, function in sorted(measured["functions"].items(), key=lambda kv: -kv[1]["bytes"]):
+        parts = " + ".join(f"{p} {measured['artifacts'].get(p, 0) / mb:.1f}" for p in function["parts"])
+        lines.append(f"| {name} | {function['bytes'] / mb:.1f} | {function['bytes'] / limit:.0%} | {parts} |")
+    return [*lines, ""]
+
+
+def only_build(out: Path, build: Path = BUILD_DIR) -> int:
+    """Puts the sizes of the last `make build` in place in an existing report."""
+    section = build_section(build)
+    text = out.read_text()
+    start = text.find(BUILD_HEADING)
+    if start < 0:
+        start = end = text.index("## Cost per job")
+    else:
+        end = text.index("\n## ", start) + 1
+    out.write_text(text[:start] + "\n".join(section) + "\n" + text[end:])
+    print("\n".join(section))
+    return 0 if (build / "sizes.json").exists() else 1
 
 
 def only_sync(out: Path) -> int:
@@ -513,10 +556,11 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     p.add_argument(
         "--only",
-        choices=["sync", "coldstart"],
+        choices=["sync", "coldstart", "build"],
         help="sync: measure only sync mode, waiting calls and multi-action jobs, and replace that "
         "section of --out (the other sections keep their figures); coldstart: measure only cold "
-        "starts and print their table (--out is left alone)",
+        "starts and print their table (--out is left alone); build: put the artifact sizes of the "
+        "last `make build` in --out",
     )
     p.add_argument(
         "--functions",
@@ -534,6 +578,8 @@ def main() -> int:
         return only_sync(args.out)
     if args.only == "coldstart":
         return only_coldstart(args)
+    if args.only == "build":
+        return only_build(args.out)
     from bench import coldstart, cost, load, sync, warm
     from bench.stack import bench_stack
 

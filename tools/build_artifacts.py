@@ -14,6 +14,7 @@ total (its code, Globals' layers and its own), and exits 1 if one is over the li
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 LIMIT = 262_144_000  # Lambda: code + layers, unzipped
 WARN = 0.8
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+SIZES = "sizes.json"  # written by `report` into the build directory
 
 # Shared objects are not stripped of symbols: the wheels' are patched by auditwheel (patchelf), and
 # stripping them again breaks some (scipy's `_fblas`: "ELF load command address/offset not
@@ -98,22 +100,34 @@ def _layers(template: dict[str, Any], function: dict[str, Any]) -> list[str]:
     return [r["Ref"] for r in refs if isinstance(r, dict) and "Ref" in r]
 
 
-def report(build: Path, template_path: Path = TEMPLATE) -> int:
+def measure(build: Path, template_path: Path = TEMPLATE) -> dict[str, Any]:
+    """Each build directory's size, and each function's total with the layers it carries."""
     from samtranslator.yaml_helper import yaml_parse
 
     template = yaml_parse(template_path.read_text())
     sizes = {d.name: size(d) for d in sorted(build.iterdir()) if d.is_dir()}
-    mb = 1024 * 1024
-    print("artifact sizes (unzipped):")
-    for name, n in sizes.items():
-        print(f"  {name:<32} {n / mb:8.1f} MiB")
-    failed = False
-    print(f"function + layers (Lambda's limit: {LIMIT / mb:.0f} MiB):")
+    functions = {}
     for lid, res in template["Resources"].items():
         if res["Type"] != "AWS::Serverless::Function" or lid not in sizes:
             continue
         parts = [lid, *_layers(template, res)]
-        total = sum(sizes.get(p, 0) for p in parts)
+        functions[lid] = {"bytes": sum(sizes.get(p, 0) for p in parts), "parts": parts}
+    return {"limit": LIMIT, "artifacts": sizes, "functions": functions}
+
+
+def report(build: Path, template_path: Path = TEMPLATE) -> int:
+    """Prints the sizes, writes them to `<build>/sizes.json` (for `python -m bench --only build`),
+    and answers 1 if a function is over the limit."""
+    measured = measure(build, template_path)
+    (build / SIZES).write_text(json.dumps(measured, indent=1) + "\n")
+    mb = 1024 * 1024
+    print("artifact sizes (unzipped):")
+    for name, n in measured["artifacts"].items():
+        print(f"  {name:<32} {n / mb:8.1f} MiB")
+    failed = False
+    print(f"function + layers (Lambda's limit: {LIMIT / mb:.0f} MiB):")
+    for lid, function in measured["functions"].items():
+        total, parts = function["bytes"], function["parts"]
         mark = "OVER THE LIMIT" if total > LIMIT else "warning: over 80 %" if total > WARN * LIMIT else ""
         failed = failed or total > LIMIT
         print(f"  {lid:<32} {total / mb:8.1f} MiB  ({' + '.join(parts)}) {mark}")

@@ -84,3 +84,36 @@ def test_sourceless_keeps_the_projects_own_sources(tmp_path):
     # Then the library ships bytecode only, the project's package its source only (compiled later)
     left = sorted(str(p.relative_to(tmp_path / "python")) for p in tmp_path.rglob("*") if p.is_file())
     assert left == ["asyncjobs_science/__init__.py", "lib/__init__.pyc"]
+
+
+def test_report_totals_each_function_with_its_layers_and_fails_over_the_limit(tmp_path, monkeypatch, capsys):
+    import json
+
+    import tools.build_artifacts as build_artifacts
+
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Globals:\n  Function:\n    Layers: [!Ref JobsLayer]\n"
+        "Resources:\n"
+        "  JobsLayer: {Type: AWS::Serverless::LayerVersion, Properties: {ContentUri: x}}\n"
+        "  HeavyLayer: {Type: AWS::Serverless::LayerVersion, Properties: {ContentUri: y}}\n"
+        "  Light: {Type: AWS::Serverless::Function, Properties: {CodeUri: a}}\n"
+        "  Heavy: {Type: AWS::Serverless::Function, Properties: {CodeUri: b, Layers: [!Ref HeavyLayer]}}\n"
+    )
+    build = tmp_path / "build"
+    for name, n in (("JobsLayer", 300), ("HeavyLayer", 600), ("Light", 50), ("Heavy", 70)):
+        (build / name).mkdir(parents=True)
+        (build / name / "blob").write_bytes(b"x" * n)
+
+    monkeypatch.setattr(build_artifacts, "LIMIT", 1000)
+    assert build_artifacts.report(build, template) == 0
+    sizes = json.loads((build / "sizes.json").read_text())
+    assert sizes["functions"] == {
+        "Light": {"bytes": 350, "parts": ["Light", "JobsLayer"]},
+        "Heavy": {"bytes": 970, "parts": ["Heavy", "JobsLayer", "HeavyLayer"]},
+    }
+    assert "warning: over 80 %" in capsys.readouterr().out  # Heavy: 97 % of the limit
+
+    monkeypatch.setattr(build_artifacts, "LIMIT", 900)
+    assert build_artifacts.report(build, template) == 1
+    assert "OVER THE LIMIT" in capsys.readouterr().out
