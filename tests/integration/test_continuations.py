@@ -1,0 +1,138 @@
+"""Actions longer than one invocation (issue 14): the diagnostic action in its checkpoint mode, over
+the real executor against moto, with the ExecutorFunction's Timeout shortened to 2 s so a job of
+a few seconds continues several times (a checkpoint continues with a quarter of the invocation
+left, i.e. about every 1.5 s here)."""
+
+from __future__ import annotations
+
+import threading
+
+LONG = {"duration_seconds": 6, "steps": 40, "checkpoint": True}
+
+
+def _short_executor_timeout(harness, seconds=2):
+    harness.stack.functions["ExecutorFunction"].timeout = seconds
+
+
+def _events_for(harness, job_id):
+    return [e for e in harness.emitted() if e["detail"]["job_id"] == job_id]
+
+
+def test_a_job_longer_than_its_invocations_continues_and_succeeds_once(harness):
+    # Given a job three times longer than the executor's invocations
+    harness.tap_events()
+    _short_executor_timeout(harness)
+    job_id = harness.submit(body=LONG)
+
+    # When the executor runs it, while a caller polls its status
+    seen: list[tuple[str, int]] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            doc = harness.status("acme", "/diagnostic", job_id).body
+            seen.append((doc["status"], doc["progress"]))
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    harness.execute()
+    stop.set()
+    poller.join(timeout=5)
+
+    # Then it succeeded after 3 continuations or more, as its first attempt, with one event
+    item = harness.item("acme", job_id)
+    assert item["status"] == "succeeded" and item["progress"] == 100
+    assert item["continuations"] >= 3 and item["attempts"] == item["continuations"] + 1
+    result = harness.status("acme", "/diagnostic", job_id).body["result"]
+    assert result["attempt"] == 1 and result["continuations"] == item["continuations"]
+    assert 0 < result["resumed_at_step"] < 40
+    (event,) = _events_for(harness, job_id)
+    assert event["detail-type"] == "Job Succeeded"
+    # in progress all along, progress never going back
+    progress = [p for s, p in seen]
+    assert progress == sorted(progress) and {s for s, _ in seen} <= {"queued", "in_progress", "succeeded"}
+    assert any(s == "in_progress" and 0 < p < 100 for s, p in seen)
+    assert harness.queue_depth() == 0 and harness.queue_depth(harness.stack.ref("JobsDLQ")) == 0
+
+
+def test_a_cancel_between_continuations_ends_the_job_cancelled(harness):
+    harness.tap_events()
+    _short_executor_timeout(harness)
+    job_id = harness.submit(body=LONG)
+
+    # Given the job's first invocation has ended by continuing
+    assert harness.execute(max_batches=1) == 1
+    item = harness.item("acme", job_id)
+    assert item["status"] == "in_progress" and item["continuations"] == 1
+    progress = item["progress"]
+
+    # When the caller cancels it while it waits for its next invocation
+    reply = harness.request("POST", f"/v2/tenants/acme/jobs/{job_id}/cancel")
+    assert reply.status == 202 and reply.body["cancel_requested"] is True
+
+    # Then the next invocation ends it cancelled without running it
+    harness.execute()
+    item = harness.item("acme", job_id)
+    assert item["status"] == "cancelled" and item["attempts"] == 1 and item["progress"] == progress
+    (event,) = _events_for(harness, job_id)
+    assert event["detail-type"] == "Job Cancelled"
+    assert harness.queue_depth() == 0
+
+
+def test_a_continuation_message_lost_after_the_continue_write_is_sent_again(harness):
+    # Given the continuation's message cannot be sent (SQS fails both tries, after the run
+    # function's own send): the continuation is written, its message missing
+    harness.tap_events()
+    _short_executor_timeout(harness)
+    sends = harness.fail_calls("sqs", "SendMessage", times=2, skip=1)
+    job_id = harness.submit(body=LONG)
+
+    # When the executor runs: the first message comes back, finds itself superseded with the
+    # lease released, and sends the continuation's message
+    harness.execute()
+
+    # Then the job ends once, succeeded, announced once
+    assert sends[0] >= 4
+    item = harness.item("acme", job_id)
+    assert item["status"] == "succeeded" and item["continuations"] >= 3
+    assert harness.status("acme", "/diagnostic", job_id).body["result"]["attempt"] == 1
+    assert len(_events_for(harness, job_id)) == 1
+    assert harness.queue_depth() == 0 and harness.queue_depth(harness.stack.ref("JobsDLQ")) == 0
+
+
+def test_a_failed_continuation_is_retried_from_its_checkpoint_and_ends_once(harness):
+    # Given a checkpoint write of the second invocation fails (DynamoDB throttles it)
+    harness.tap_events()
+    _short_executor_timeout(harness)
+    job_id = harness.submit(body=LONG)
+    assert harness.execute(max_batches=1) == 1
+    step = int(harness.item("acme", job_id)["checkpoint_json"].split(":")[1].rstrip("}"))
+    # 1: the claim, 2: a checkpoint
+    harness.fail_calls("dynamodb", "UpdateItem", times=1, skip=2, code="ThrottlingException")
+
+    # When the executor runs on
+    harness.execute()
+
+    # Then the failed invocation was retried as the job's second try, from its last checkpoint,
+    # and the job ended once
+    item = harness.item("acme", job_id)
+    assert item["status"] == "succeeded"
+    assert item["attempts"] == item["continuations"] + 2
+    result = harness.status("acme", "/diagnostic", job_id).body["result"]
+    assert result["attempt"] == 2 and result["resumed_at_step"] > step
+    assert len(_events_for(harness, job_id)) == 1
+    assert harness.queue_depth() == 0 and harness.queue_depth(harness.stack.ref("JobsDLQ")) == 0
+
+
+def test_a_job_that_continues_too_often_fails_with_a_clear_error(harness, monkeypatch):
+    from asyncjobs.jobs import runner
+
+    monkeypatch.setattr(runner, "MAX_CONTINUATIONS", 2)
+    harness.tap_events()
+    _short_executor_timeout(harness)
+    job_id = harness.submit(body=LONG)
+    harness.execute()
+    doc = harness.status("acme", "/diagnostic", job_id).body
+    assert doc["status"] == "failed" and doc["error"]["code"] == "too_many_continuations"
+    assert harness.item("acme", job_id)["continuations"] == 2
+    assert len(_events_for(harness, job_id)) == 1
