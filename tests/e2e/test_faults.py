@@ -3,6 +3,7 @@ outliving their timeout, poison messages, DynamoDB / SQS / EventBridge errors an
 every function's AWS calls, writes that take effect while their response is lost (so the SDK's
 retry fails), run functions crashing between sending a job's message and storing the job, cancels
 racing the executor, and a webhook receiver that fails, trickles, hangs or answers garbage.
+Among them, jobs longer than their invocations, which checkpoint and continue 3 times or more.
 Among them, multi-action jobs (`POST /v2/tenants/{t}/jobs`, 2-4 actions each, some failing,
 crashing or asking for a retry, some cancelled while queued or running), whose submit path has
 faults of its own (SendMessageBatch, TransactWriteItems, Query). Some submissions of both kinds are
@@ -65,6 +66,7 @@ FAULTS = {
     "lost:dynamodb:Query": 0.02,
     "crash-after:sqs:SendMessageBatch": 0.04,
 }
+CHECKPOINTING = {"duration_seconds": 5, "steps": 20, "checkpoint": True}
 # (share of jobs, input, the terminal states allowed)
 MIX = [
     (0.59, {}, {"succeeded"}),
@@ -73,6 +75,8 @@ MIX = [
     (0.12, {"crash_on_attempts": 1}, {"succeeded"}),
     (0.10, {"transient_failures": 1}, {"succeeded"}),
     (0.04, {"duration_seconds": 3}, {"failed"}),  # outlives the 2 s timeout on every attempt
+    # longer than its invocations: continues 3 times or more (at most 1.5 s of steps in each)
+    (0.02, CHECKPOINTING, {"succeeded"}),
     # cancelled right after it is accepted: 200 -> cancelled; 202 -> whatever the action reaches
     # first (it sees the cancel at a progress report); 409 -> it had ended
     (0.06, {"duration_seconds": 0.4, "steps": 4}, {"cancelled", "succeeded"}),
@@ -384,11 +388,16 @@ def test_no_job_lost_duplicated_or_left_running_under_faults(fault_stack):
                 exhausted += 1
                 continue
             assert job["status"] in MIX[kind][2], (MIX[kind][1], job)
+            if MIX[kind][1] is CHECKPOINTING:  # listings leave the result out
+                result = _get(session, f"{base}/jobs/{job_id}").json()["result"]
+                assert result["continuations"] >= 3 and result["attempt"] >= 1, (job, result)
             if kind == CANCEL:
                 answered = cancels[job_id][0]
                 expected = {200: {"cancelled"}, 202: {"cancelled", "succeeded"}, 409: {"succeeded"}}
                 assert job["status"] in expected[answered], (answered, job)
-        timeouts = sum(1 for _, kind in ids if MIX[kind][1].get("duration_seconds"))
+        timeouts = sum(
+            1 for _, kind in ids if MIX[kind][1].get("duration_seconds") and MIX[kind][1] is not CHECKPOINTING
+        )
         assert exhausted - timeouts < len(ids) * 0.05, f"{exhausted} jobs exhausted their deliveries"
 
         # Each multi-action job, read with its actions: every action's outcome is its input's, and
