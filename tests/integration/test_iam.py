@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from asyncjobs.aws import clients as aws
+from asyncjobs.jobs.queue import message_body
 from devstack.provision import ACCOUNT, Stack, _Resolver
 from devstack.template import Translated
 from tests.integration.test_run_and_status import PROPOSAL
@@ -59,13 +60,16 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:UpdateItem": {"JobsTable"},
         "events:PutEvents": {"JobsEventBus"},
         "s3:PutObject": {"ResultsBucket/results/*"},
-        "s3:GetObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*"},  # uploads: ctx.read_file
+        # uploads: ctx.read_file; results: a checkpoint kept as a file
+        "s3:GetObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*", "ResultsBucket/results/*"},
         "sqs:ChangeMessageVisibility": {"JobsQueue"},  # a message that arrived before its job
+        "sqs:SendMessage": {"JobsQueue"},  # a continuation's message
     },
     "ReconcilerFunction": {
         "dynamodb:GetItem": {"JobsTable"},
         "dynamodb:UpdateItem": {"JobsTable"},
         "events:PutEvents": {"JobsEventBus"},
+        "sqs:SendMessage": {"JobsQueue"},  # a continuation's message, again (a superseded message)
     },
     "WebhooksFunction": {
         "dynamodb:GetItem": {"WebhooksTable"},
@@ -407,6 +411,7 @@ def _every_flow(harness: Any) -> None:
         )
         harness.pump()
         assert ok(harness.status("acme", "/diagnostic", stranded))["status"] == "failed"
+        _continuation_flow(harness)
         doc = ok(harness.status("acme", "/designs/d-1/proposal_pdf", pdf["job_id"]))
         assert doc["status"] == "succeeded" and doc["result"]["files"][0]["download_url"], doc
         ok(harness.request("GET", "/v2/tenants/acme/jobs"))
@@ -434,6 +439,34 @@ def _every_flow(harness: Any) -> None:
         harness.pump()
         assert harness.request("DELETE", f"{hooks}/{sub['id']}").status == 204
     _haven_flow(harness)
+
+
+def _continuation_flow(harness: Any) -> None:
+    """A job longer than its invocations (executor Timeout 2 s): it continues (the executor sends
+    the continuation's message), its checkpoints kept as files (read back from results/); its first
+    message, dead-lettered while the job waits, sends the continuation's message again (reconciler)."""
+    from asyncjobs.jobs import runner
+
+    fn = harness.stack.functions["ExecutorFunction"]
+    timeout = fn.timeout
+    fn.timeout = 2
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(runner, "MAX_INLINE_CHECKPOINT_BYTES", 0)
+            job_id = harness.submit(body={"duration_seconds": 3, "steps": 20, "checkpoint": True})
+            harness.execute(max_batches=1)
+            assert harness.item("acme", job_id)["continuations"] == 1
+            # the continuation's message is lost, and the first one is dead-lettered
+            (lost,) = harness.sqs.receive_message(QueueUrl=harness.trigger.queue_url)["Messages"]
+            harness.sqs.delete_message(
+                QueueUrl=harness.trigger.queue_url, ReceiptHandle=lost["ReceiptHandle"]
+            )
+            first = message_body("acme", job_id)
+            harness.sqs.send_message(QueueUrl=harness.stack.ref("JobsDLQ"), MessageBody=first)
+            harness.pump()
+        assert harness.item("acme", job_id)["status"] == "succeeded"
+    finally:
+        fn.timeout = timeout
 
 
 def _haven_flow(harness: Any) -> None:
