@@ -26,12 +26,14 @@ def test_a_job_longer_than_its_invocations_continues_and_succeeds_once(harness):
 
     # When the executor runs it, while a caller polls its status
     seen: list[tuple[str, int]] = []
+    counts: list[int] = []
     stop = threading.Event()
 
     def poll() -> None:
         while not stop.is_set():
             doc = harness.status("acme", "/diagnostic", job_id).body
             seen.append((doc["status"], doc["progress"]))
+            counts.append(doc.get("continuations", 0))
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
@@ -43,7 +45,9 @@ def test_a_job_longer_than_its_invocations_continues_and_succeeds_once(harness):
     item = harness.item("acme", job_id)
     assert item["status"] == "succeeded" and item["progress"] == 100
     assert item["continuations"] >= 3 and item["attempts"] == item["continuations"] + 1
-    result = harness.status("acme", "/diagnostic", job_id).body["result"]
+    doc = harness.status("acme", "/diagnostic", job_id).body
+    assert doc["continuations"] == item["continuations"]  # the status document says it too
+    result = doc["result"]
     assert result["attempt"] == 1 and result["continuations"] == item["continuations"]
     assert 0 < result["resumed_at_step"] < 40
     (event,) = _events_for(harness, job_id)
@@ -52,6 +56,7 @@ def test_a_job_longer_than_its_invocations_continues_and_succeeds_once(harness):
     progress = [p for s, p in seen]
     assert progress == sorted(progress) and {s for s, _ in seen} <= {"queued", "in_progress", "succeeded"}
     assert any(s == "in_progress" and 0 < p < 100 for s, p in seen)
+    assert counts == sorted(counts) and counts[-1] == item["continuations"]
     assert harness.queue_depth() == 0 and harness.queue_depth(harness.stack.ref("JobsDLQ")) == 0
 
 

@@ -126,6 +126,8 @@ class Job:
             doc["result"] = self.result
         if self.error is not None:
             doc["error"] = self.error.to_dict()
+        if self.continuations:
+            doc["continuations"] = self.continuations
         if self.is_multi:
             doc["actions_total"] = self.actions_total
             doc["actions_ended"] = len(self.ended_actions)
