@@ -245,3 +245,28 @@ def test_a_message_from_a_continuation_the_job_never_had_is_dropped(svc, probe):
 def test_job_continues_carries_the_checkpoint(svc):
     signal = JobContinues('{"i":1}', None, 10)
     assert (signal.checkpoint_json, signal.checkpoint_key, signal.progress) == ('{"i":1}', None, 10)
+
+
+def test_an_action_of_a_multi_action_job_continues_and_the_job_ends_once(svc, probe):
+    from asyncjobs.jobs import use_cases
+    from asyncjobs.jobs.ids import action_job_id
+    from asyncjobs.jobs.use_cases import ActionCall
+
+    action = Action("probe", "/probe", ActionInput, probe, "A test action.")
+    job_id = use_cases.submit_multi(svc, TENANT, [ActionCall(action, {}, ActionInput())] * 2).job_id
+    first, second = (action_job_id(job_id, i) for i in range(2))
+    continuing = counting(3)
+    probe.behaviour = lambda ctx: continuing(ctx) if ctx.job_id == first else {"i": 0}
+
+    # action 0 continues three times (each continuation from its own message); action 1 runs once
+    process_message(svc, message_body(TENANT, second), receive_count=1, remaining_s=REMAINING_S)
+    for n in range(4):
+        process_message(svc, message_body(TENANT, first, n), receive_count=1, remaining_s=REMAINING_S)
+        if n < 3:
+            assert svc.queue.continued[-1] == (TENANT, first, n + 1)  # type: ignore[attr-defined]
+
+    job = svc.store.get(TENANT, job_id)
+    assert job is not None and job.status is JobStatus.SUCCEEDED
+    done = svc.store.get(TENANT, first)
+    assert done is not None and done.continuations == 3 and done.result["i"] == 3
+    assert [e["event_id"] for e in published(svc)] == [f"{job_id}.succeeded"]
