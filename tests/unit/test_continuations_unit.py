@@ -270,3 +270,23 @@ def test_an_action_of_a_multi_action_job_continues_and_the_job_ends_once(svc, pr
     done = svc.store.get(TENANT, first)
     assert done is not None and done.continuations == 3 and done.result["i"] == 3
     assert [e["event_id"] for e in published(svc)] == [f"{job_id}.succeeded"]
+
+
+def test_the_margin_grows_with_the_longest_step_so_the_next_one_is_not_cut_short(svc, probe, monkeypatch):
+    import time
+
+    monkeypatch.setattr(runner, "CONTINUE_MARGIN_S", 60.0)
+    monkeypatch.setattr(runner, "CONTINUE_MARGIN_SHARE", 0.25)
+
+    def behaviour(ctx: JobContext) -> Any:
+        if ctx.resume_state:
+            return {"resumed": ctx.resume_state}
+        time.sleep(0.4)  # a step of 0.4 s in a 1 s invocation: 0.6 s left, more than the 0.25 s
+        ctx.checkpoint({"i": 1})  # margin, less than the margin and a step: continue now
+        return {"resumed": None}
+
+    probe.behaviour = behaviour
+    process_message(svc, body(0), receive_count=1, remaining_s=1.0)
+    assert stored(svc).continuations == 1
+    process_message(svc, body(1), receive_count=1, remaining_s=1.0)
+    assert stored(svc).result == {"resumed": {"i": 1}}

@@ -16,12 +16,13 @@ Rules:
 - The item stays small: inputs and results over 64 KB live in the results bucket; a result over
   `MAX_RESULT_BYTES`, or an outcome DynamoDB refuses, fails the job at once instead of retrying.
 - Continuations (actions longer than an invocation): `ctx.checkpoint(state)` stores the action's
-  state, fenced like progress. When it finds less than the continue margin left in the invocation,
-  it raises JobContinues instead; the attempt then ends with one write, fenced by `attempts`, that
-  stores the checkpoint, counts one more continuation and releases the lease (the job stays
-  `in_progress`), and `run_attempt` returns the job so its caller triggers the next invocation,
-  which resumes from `ctx.resume_state`. Continuing consumes no attempt (`Job.tries`). Past
-  `MAX_CONTINUATIONS` the job fails `too_many_continuations` instead.
+  state, fenced like progress. When it finds less than the continue margin left in the invocation
+  (plus the longest time between two checkpoints so far), it raises JobContinues instead; the
+  attempt then ends with one write, fenced by `attempts`, that stores the checkpoint, counts one
+  more continuation and releases the lease (the job stays `in_progress`), and `run_attempt`
+  returns the job so its caller triggers the next invocation, which resumes from
+  `ctx.resume_state`. Continuing consumes no attempt (`Job.tries`). Past `MAX_CONTINUATIONS` the
+  job fails `too_many_continuations` instead.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ MAX_INLINE_RESULT_BYTES = 64 * 1024
 INSIST_TRIES = 5
 # A checkpoint continues the job in a new invocation when less than this is left of the current
 # one: CONTINUE_MARGIN_S, or CONTINUE_MARGIN_SHARE of the invocation when that is less (short
-# invocations, tests). An action must checkpoint more often than that.
+# invocations, tests), plus the longest time between two checkpoints of this attempt so far (so
+# the next step, as long as the longest one, cannot be cut short by the platform).
 CONTINUE_MARGIN_S = 60.0
 CONTINUE_MARGIN_SHARE = 0.25
 # A job that continues more often than this fails `too_many_continuations` (a buggy action must
@@ -90,6 +92,8 @@ class AttemptContext:
         self._resume_read = False
         self._resume_state: Any = None
         self._checkpoints = 0
+        self._checkpointed = time.monotonic()  # the last checkpoint call (or the start)
+        self._longest_step = 0.0
         # Progress is written (and cancellation read) at most once per interval, counted from the
         # start: a job shorter than the interval costs no progress writes at all.
         self._last_write = time.monotonic()
@@ -144,7 +148,10 @@ class AttemptContext:
         value = self._last_progress
         if progress is not None:
             value = max(value, max(0, min(99, int(progress))))
-        ending = self.remaining_seconds() < self._margin
+        called = time.monotonic()
+        self._longest_step = max(self._longest_step, called - self._checkpointed)
+        self._checkpointed = called
+        ending = self.remaining_seconds() < self._margin + self._longest_step
         if not ending and not self._due():
             return
         data = json.dumps(state, separators=(",", ":"))
