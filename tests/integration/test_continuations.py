@@ -1,7 +1,7 @@
 """Actions longer than one invocation (issue 14): the diagnostic action in its checkpoint mode, over
 the real executor against moto, with the ExecutorFunction's Timeout shortened to 2 s so a job of
-a few seconds continues several times (a checkpoint continues with a quarter of the invocation
-left, i.e. about every 1.5 s here)."""
+a few seconds continues several times (a checkpoint continues with 40 % of the invocation plus
+its longest step left, i.e. about every second here)."""
 
 from __future__ import annotations
 

@@ -276,12 +276,12 @@ def test_the_margin_grows_with_the_longest_step_so_the_next_one_is_not_cut_short
     import time
 
     monkeypatch.setattr(runner, "CONTINUE_MARGIN_S", 60.0)
-    monkeypatch.setattr(runner, "CONTINUE_MARGIN_SHARE", 0.25)
+    monkeypatch.setattr(runner, "CONTINUE_MARGIN_SHARE", 0.4)
 
     def behaviour(ctx: JobContext) -> Any:
         if ctx.resume_state:
             return {"resumed": ctx.resume_state}
-        time.sleep(0.4)  # a step of 0.4 s in a 1 s invocation: 0.6 s left, more than the 0.25 s
+        time.sleep(0.4)  # a step of 0.4 s in a 1 s invocation: 0.6 s left, more than the 0.4 s
         ctx.checkpoint({"i": 1})  # margin, less than the margin and a step: continue now
         return {"resumed": None}
 

@@ -78,7 +78,7 @@ class JobContext(Protocol):
     def checkpoint(self, state: Any, progress: float | None = None) -> None:
         """Stores `state` (JSON-serialisable; kept in the job item up to 64 KB, as a file up to
         10 MB, else the job fails `checkpoint_too_large`) and `progress`, at most once per progress
-        interval. When this invocation has less than a minute left (a quarter of it, if shorter)
+        interval. When this invocation has less than a minute left (40 % of it, if shorter)
         plus the longest time between two checkpoints so far, it raises JobContinues instead: let
         it propagate, and a new invocation runs the action again with this state as
         `resume_state`. So checkpoint more often than that: every few seconds is cheap. Raises

@@ -60,7 +60,7 @@ INSIST_TRIES = 5
 # invocations, tests), plus the longest time between two checkpoints of this attempt so far (so
 # the next step, as long as the longest one, cannot be cut short by the platform).
 CONTINUE_MARGIN_S = 60.0
-CONTINUE_MARGIN_SHARE = 0.25
+CONTINUE_MARGIN_SHARE = 0.4
 # A job that continues more often than this fails `too_many_continuations` (a buggy action must
 # not loop forever): 100 continuations of a 15-minute invocation are 25 hours of work.
 MAX_CONTINUATIONS = 100
