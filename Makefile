@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: test lint build clean local openapi admin bench
 
-$(VENV)/.installed: requirements-dev.txt layers/jobs/requirements.txt client/pyproject.toml
+$(VENV)/.installed: requirements-dev.txt layers/jobs/requirements.txt layers/documents/requirements.txt layers/science/requirements.txt client/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (3.13 preferred)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -37,11 +37,19 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed
 ## build: `sam build` without Docker (needs a python3.13 on PATH, which pyenv provides), then
 ## precompiled bytecode: sam ships none and Lambda's code directory is read-only, so every cold start
 ## would compile every module again. unchecked-hash .pyc stay valid whatever the times in the zip.
+## Each layer is stripped of what no import needs (test suites, Cython and C sources, stubs, bytecode
+## of other Pythons) before compiling; the science layer ships bytecode without its sources (with
+## both it would not fit). Then each artifact's size is reported, and the build fails if a function
+## with its layers is over Lambda's 250 MB unzipped (tools/build_artifacts.py).
 build: $(SAM_VENV)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" PYENV_VERSION=3.13.0 $(SAM_VENV)/bin/sam build
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' \
-		&& $(PYTHON) -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build \
-		|| echo "warning: no Python 3.13 here: .pyc not added (they must match the Lambda runtime)"
+	for layer in .aws-sam/build/*Layer; do $(SAM_VENV)/bin/python -m tools.build_artifacts strip $$layer || exit 1; done
+	@if $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'; then \
+		$(PYTHON) -m compileall -q -b --invalidation-mode unchecked-hash .aws-sam/build/ScienceLayer \
+		&& $(SAM_VENV)/bin/python -m tools.build_artifacts sourceless .aws-sam/build/ScienceLayer \
+		&& $(PYTHON) -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build || exit 1; \
+	else echo "warning: no Python 3.13 here: .pyc not added (they must match the Lambda runtime)"; fi
+	$(SAM_VENV)/bin/python -m tools.build_artifacts report .aws-sam/build
 
 ## bench: cold start, cost per job, local stack load, warm overhead -> BENCHMARKS.md (~10 min)
 bench: $(VENV)/.installed

@@ -269,6 +269,8 @@ COLD_REASONS = {
     " more than the budget above the floor)",
     "ExecutorFunction": "it builds the action's pydantic input model and runs the action (pydantic alone"
     " takes more than the budget above the floor)",
+    "ScienceExecutorFunction": "the executor's code (measured with a standard action's job): it builds the"
+    " action's pydantic input model and runs the action",
     "ReconcilerFunction": "no heavy import is left; its first event makes three AWS requests (read the job,"
     " end it, publish its event), round trips the floor does not count",
 }

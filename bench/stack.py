@@ -130,7 +130,7 @@ class BenchStack:
             )
             ev.update({"type": "REQUEST", "identitySource": [f"Bearer {self.key}"]})
             return ev, {"isAuthorized": True, "context": {"tenant_id": TENANT, "key_id": self.key_id}}
-        if function == "ExecutorFunction":
+        if function in ("ExecutorFunction", "ScienceExecutorFunction"):  # the same code, two queues
             job_id = self.queued_job()
             body = json.dumps({"tenant_id": TENANT, "job_id": job_id})
             msg = {
@@ -179,6 +179,7 @@ CLIENTS = {
     "RunFunction": ["dynamodb", "sqs"],
     "StatusFunction": ["dynamodb"],
     "ExecutorFunction": ["dynamodb", "events"],
+    "ScienceExecutorFunction": ["dynamodb", "events"],
     "AuthorizerFunction": ["dynamodb"],
     "WebhooksFunction": ["dynamodb"],
     "WebhookDeliveryFunction": ["dynamodb"],

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -83,6 +86,7 @@ class Harness:
             "RunFunction": run_app.handler,
             "StatusFunction": status_app.handler,
             "ExecutorFunction": executor_app.handler,
+            "ScienceExecutorFunction": executor_app.handler,  # the same code, fed by the science queue
             "ReconcilerFunction": reconciler_app.handler,
             "AuthorizerFunction": authorizer_app.handler,
             "WebhooksFunction": webhooks_app.handler,
@@ -455,3 +459,23 @@ class Harness:
 
     def services(self) -> Any:
         return get_services()
+
+
+def run_in_function(function: str, code: str) -> str:
+    """The output of `code` run by a fresh interpreter as a cold start of `functions/<function>`
+    would import it: its code directory and the jobs layer on the path, nothing else imported."""
+    where = ROOT / "functions" / function
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=where,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(where), str(ROOT / "layers" / "jobs")]),
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout

@@ -1,4 +1,5 @@
-"""ExecutorFunction: runs queued jobs from SQS, reporting partial batch failures."""
+"""ExecutorFunction and ScienceExecutorFunction (the same code, one per runtime profile's queue):
+run queued jobs from SQS, reporting partial batch failures."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         except MessageRetry as exc:
             logger.exception("message not processed; it will be delivered again")
             if exc.after_s is not None:
-                svc.queue.return_in(record.receipt_handle, exc.after_s)
+                svc.queue_fed_by(record.event_source_arn).return_in(record.receipt_handle, exc.after_s)
             raise
         except Exception:
             logger.exception("message not processed; it will be delivered again")

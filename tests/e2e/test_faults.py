@@ -135,6 +135,9 @@ class Flapping(Receiver):
         receiver.answers = Answers()
 
 
+JOBS_DLQ_TIMEOUT = "(>= its Timeout).\n      VisibilityTimeout: {}"
+
+
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory):
     if __import__("os").environ.get("E2E_BASE_URL"):
@@ -150,7 +153,8 @@ def fault_stack(tmp_path_factory):
             ("VisibilityTimeout: 1800", "VisibilityTimeout: 4"),  # > the 2 s lease + its 1 s margin
             ("      Timeout: 30\n", "      Timeout: 2\n"),  # webhook delivery
             ("VisibilityTimeout: 180", "VisibilityTimeout: 4"),
-            ("VisibilityTimeout: 120", "VisibilityTimeout: 5"),  # the jobs dead-letter queue
+            # the jobs dead-letter queue (not ScienceJobsDLQ's, the same 120: no science action runs)
+            (JOBS_DLQ_TIMEOUT.format(120), JOBS_DLQ_TIMEOUT.format(5)),
             ("VisibilityTimeout: 150", "VisibilityTimeout: 5"),  # the webhook dead-letter queue
         ],
     )

@@ -11,6 +11,7 @@ import json
 import re
 import time
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 import requests
 
+from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.aws import clients as aws
 from asyncjobs.jobs.queue import message_body
 from devstack.provision import ACCOUNT, Stack, _Resolver
@@ -42,7 +44,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:UpdateItem": {"JobsTable", "IdempotencyTable"},
         "dynamodb:Query": {"JobsTable"},  # a multi-action job with its actions (cancel, wait)
         "dynamodb:DeleteItem": {"IdempotencyTable"},  # Powertools drops a failed request's record
-        "sqs:SendMessage": {"JobsQueue"},
+        "sqs:SendMessage": {"JobsQueue", "ScienceJobsQueue"},  # each action's profile's queue
         # inputs too large for the job's item; upload forms (presigned POST) and form uploads
         "s3:PutObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*"},
         # HeadObject: does each file a job names exist; download URLs of a sync (Prefer: wait) answer
@@ -64,6 +66,14 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "s3:GetObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*", "ResultsBucket/results/*"},
         "sqs:ChangeMessageVisibility": {"JobsQueue"},  # a message that arrived before its job
         "sqs:SendMessage": {"JobsQueue"},  # a continuation's message
+    },
+    "ScienceExecutorFunction": {  # the same code, fed by the science profile's queue
+        "dynamodb:GetItem": {"JobsTable"},
+        "dynamodb:UpdateItem": {"JobsTable"},
+        "events:PutEvents": {"JobsEventBus"},
+        "s3:PutObject": {"ResultsBucket/results/*"},
+        "s3:GetObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*"},
+        "sqs:ChangeMessageVisibility": {"ScienceJobsQueue"},  # its own queue only
     },
     "ReconcilerFunction": {
         "dynamodb:GetItem": {"JobsTable"},
@@ -92,7 +102,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:UpdateItem": {"IdempotencyTable"},
         "dynamodb:DeleteItem": {"IdempotencyTable"},  # Powertools drops a failed request's record
         "dynamodb:Query": {"JobsTable"},  # a job with its actions
-        "sqs:SendMessage": {"JobsQueue"},
+        "sqs:SendMessage": {"JobsQueue", "ScienceJobsQueue"},  # each action's profile's queue
         # inputs too large for the job's item, and files sent in multipart forms
         "s3:PutObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*"},
         # presigned download URLs of results; HeadObject on the files a job names
@@ -104,6 +114,7 @@ EXPECTED_MANAGED: dict[str, set[str]] = {
     "RunFunction": {BASIC},
     "StatusFunction": {BASIC},
     "ExecutorFunction": {BASIC, SQS_SOURCE},
+    "ScienceExecutorFunction": {BASIC, SQS_SOURCE},
     "ReconcilerFunction": {BASIC, SQS_SOURCE},
     "WebhooksFunction": {BASIC},
     "WebhookDeliveryFunction": {BASIC, SQS_SOURCE},
@@ -249,6 +260,7 @@ def test_no_function_may_scan_batch_write_or_change_the_bucket(translated):
                     assert (function, table) in DELETE_ALLOWED, f"{function} may DeleteItem on {table}"
         assert "s3:PutObject" not in grants or function in (
             "ExecutorFunction",
+            "ScienceExecutorFunction",
             "RunFunction",
             "HavenFunction",
         ), function
@@ -525,8 +537,54 @@ def _haven_flow(harness: Any) -> None:
     assert doc["actions"][0]["result"]["files"][0]["download_url"], doc
 
 
-def test_every_call_the_handlers_make_is_granted_and_every_grant_is_used(harness, recorded, translated):
+def _science_flow(harness: Any, monkeypatch: Any) -> None:
+    """ScienceExecutorFunction, and the submits to its queue: every action but highlight declared
+    with the `science` profile for this flow. A dead letter; run (a large input, a result file), a
+    job of a science and a standard action with a form upload (Haven), a message before its job."""
+    for name, action in list(ACTIONS.items()):
+        if name != "highlight":
+            monkeypatch.setitem(ACTIONS, name, replace(action, profile="science"))
+    science_queue = harness.stack.ref("ScienceJobsQueue")
+    stranded = harness.submit()  # its message dead-lettered unprocessed: the reconciler ends it
+    harness.sqs.purge_queue(QueueUrl=science_queue)
+    harness.sqs.send_message(
+        QueueUrl=harness.stack.ref("ScienceJobsDLQ"),
+        MessageBody=json.dumps({"tenant_id": "acme", "job_id": stranded}),
+    )
+    harness.pump()
+    assert harness.status("acme", "/diagnostic", stranded).body["status"] == "failed"
+
+    large = harness.submit(body={"steps": 1, "echo": {"blob": "x" * 70_000}})
+    pdf = harness.run("acme", "/designs/d-1/proposal_pdf", PROPOSAL).body["job_id"]
+    job = {
+        "actions": [
+            {"name": "extracttext", "params": {"file": "file1"}},
+            {"name": "highlight", "params": {"text": "a b", "highlight_expression": "a"}},
+        ]
+    }
+    reply = harness.haven(
+        "POST",
+        "/1/job",
+        form={"apikey": harness.keys["acme"], "job": json.dumps(job)},
+        files={"file1": ("a.txt", b"text", "text/plain")},
+    )
+    assert reply.status == 200, reply.body
+    harness.sqs.send_message(  # a message whose job is not stored (yet): it comes back soon
+        QueueUrl=science_queue,
+        MessageBody=json.dumps({"tenant_id": "acme", "job_id": "01a20000-0000-7000-8000-00000000001f"}),
+    )
+    harness.pump()
+    assert harness.status("acme", "/diagnostic", large).body["status"] == "succeeded"
+    assert harness.status("acme", "/designs/d-1/proposal_pdf", pdf).body["status"] == "succeeded"
+    mixed = harness.request("GET", f"/v2/tenants/acme/jobs/{reply.body['jobID']}").body
+    assert mixed["status"] == "succeeded", mixed
+
+
+def test_every_call_the_handlers_make_is_granted_and_every_grant_is_used(
+    harness, recorded, translated, monkeypatch
+):
     _every_flow(harness)
+    _science_flow(harness, monkeypatch)
 
     denied, unused, stale = [], [], []
     for function in sorted(harness.handlers):

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from asyncjobs.http import openapi_document
 from devstack.lambda_runtime import LambdaContext
-from tests.support import ROOT, load_event
+from tests.support import ROOT, load_event, run_in_function
 
 API = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
 
@@ -98,18 +96,4 @@ def test_importing_the_handler_reads_nothing():
         "import app, sys; from asyncjobs.http import openapi_document as d; "
         "print(d._head is None, 'pydantic' in sys.modules)"
     )
-    code = ROOT / "functions" / "status"
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=code,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(code), str(ROOT / "layers" / "jobs")]),
-            "AWS_DEFAULT_REGION": "us-east-1",
-        },
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "False"]
+    assert run_in_function("status", probe).split() == ["True", "False"]

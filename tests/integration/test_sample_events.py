@@ -25,7 +25,9 @@ SAMPLES: dict[tuple[str, str], list[str]] = {
     ("StatusFunction", "OpenApi"): ["status_openapi.json"],
     ("HavenFunction", "Haven"): ["haven.json", "haven_sync.json", "haven_job.json", "haven_status.json"],
     ("ExecutorFunction", "Jobs"): ["executor.json"],
+    ("ScienceExecutorFunction", "Jobs"): ["science_executor.json"],
     ("ReconcilerFunction", "DeadLetters"): ["reconciler.json"],
+    ("ReconcilerFunction", "ScienceDeadLetters"): ["reconciler_science.json"],
     ("WebhooksFunction", "Webhooks"): ["webhooks.json"],
     ("WebhooksFunction", "Webhook"): ["webhook_deliveries.json"],
     ("WebhookDeliveryFunction", "JobFinished"): ["webhook_delivery_event.json"],
@@ -125,7 +127,7 @@ def _with_real_key(harness, event: dict[str, Any]) -> dict[str, Any]:
 def test_a_sample_drives_its_function(harness, function, trigger, sample):
     # Given the sample (with a real key of acme's), and for a job message the job it names
     event = _with_real_key(harness, load_event(sample))
-    if sample in ("executor.json", "reconciler.json"):
+    if sample in ("executor.json", "reconciler.json", "science_executor.json", "reconciler_science.json"):
         harness.submit_item(json.loads(event["Records"][0]["body"])["job_id"], {"steps": 1})
     fn = harness.stack.functions[function]
     context = LambdaContext(fn.name, fn.memory, fn.timeout)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from asyncjobs.actions.profiles import PROFILES
 from asyncjobs.actions.registry import ACTIONS
 from devstack.routes import http_routes, match_route
 
@@ -81,13 +84,57 @@ def test_dead_letter_queue_is_drained_by_the_reconciler(translated):
 
 def test_functions_run_python313_on_arm64_with_the_layer(translated):
     functions = [r for r in translated.cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == 8
+    assert len(functions) == 9
     for fn in functions:
         assert fn["Properties"]["Runtime"] == "python3.13"
         assert fn["Properties"]["Architectures"] == ["arm64"]
-        assert len(fn["Properties"]["Layers"]) == 1
-    layer = translated.sam["Resources"]["JobsLayer"]
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+        assert fn["Properties"]["Layers"][0]["Ref"].startswith("JobsLayer")  # JobsLayer<hash>: a version
+    # each profile's executor carries its own layer after the jobs layer: the API functions neither
+    layered = {
+        lid: [re.sub(r"[0-9a-f]{10}$", "", ref["Ref"]) for ref in r["Properties"]["Layers"]]
+        for lid, r in translated.cfn["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function" and len(r["Properties"]["Layers"]) > 1
+    }
+    assert layered == {
+        "ExecutorFunction": ["JobsLayer", "DocumentsLayer"],
+        "ScienceExecutorFunction": ["JobsLayer", "ScienceLayer"],
+    }
+    for name in ("JobsLayer", "DocumentsLayer", "ScienceLayer"):
+        layer = translated.sam["Resources"][name]
+        assert layer["Metadata"]["BuildMethod"] == "python3.13", name
+        assert layer["Metadata"]["BuildArchitecture"] == "arm64", name
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_each_runtime_profile_has_its_queue_executor_and_dead_letter_queue(translated, profile):
+    # Given a runtime profile declared in actions/profiles.py
+    declared = PROFILES[profile]
+    resources = translated.cfn["Resources"]
+    # Then every function is told its queue's URL, under the variable the profile names
+    variables = translated.sam["Globals"]["Function"]["Environment"]["Variables"]
+    queue = variables[declared.queue_variable]["Ref"]
+    assert resources[queue]["Type"] == "AWS::SQS::Queue"
+    # and that queue feeds the profile's executor (the same code as every executor), one job at a time
+    mappings = {
+        r["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    }
+    assert mappings[queue]["FunctionName"] == {"Ref": declared.executor}
+    assert mappings[queue]["BatchSize"] == 1
+    assert mappings[queue]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert translated.sam["Resources"][declared.executor]["Properties"]["CodeUri"] == "functions/executor/"
+    # and its visibility timeout is 6 x the executor's timeout, its redrive the executor's count
+    queue_props, executor = _props(translated, queue), _props(translated, declared.executor)
+    assert queue_props["VisibilityTimeout"] == 6 * executor["Timeout"]
+    assert queue_props["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+    # and its dead-letter queue is drained by the reconciler
+    dlq = queue_props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert mappings[dlq]["FunctionName"] == {"Ref": "ReconcilerFunction"}
+
+
+def test_every_action_declares_a_known_profile():
+    assert {a.profile for a in ACTIONS.values()} <= set(PROFILES)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIONS))
@@ -107,6 +154,7 @@ def test_outputs_resolve(harness):
     outputs = harness.stack.outputs
     assert outputs["JobsTableName"] == harness.env["JOBS_TABLE"]
     assert outputs["JobsQueueUrl"] == harness.env["JOBS_QUEUE_URL"]
+    assert outputs["ScienceJobsQueueUrl"] == harness.env["SCIENCE_QUEUE_URL"]
     assert outputs["EventBusName"] == harness.env["EVENT_BUS_NAME"]
     assert outputs["ApiUrl"].startswith("https://")
 
@@ -139,6 +187,7 @@ def test_openapi_document_is_valid():
     ("queue", "function", "alarm"),
     [
         ("JobsDLQ", "ReconcilerFunction", "JobsDLQAlarm"),
+        ("ScienceJobsDLQ", "ReconcilerFunction", "ScienceJobsDLQAlarm"),
         ("WebhookDLQ", "WebhookDeliveryFunction", "WebhookDLQAlarm"),
     ],
 )
@@ -250,7 +299,8 @@ _ACTIONS = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS
 
 def test_every_alarm_notifies_the_alarm_topic_on_alarm_and_ok(translated):
     alarms = _of_type(translated, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 2 * len(_functions(translated)) + 5
+    # per function Errors and Throttles; per jobs/webhook queue its dead-letter and age alarms; exhaustion
+    assert len(alarms) == 2 * len(_functions(translated)) + 7
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == _ACTIONS, name
         assert alarm["OKActions"] == _ACTIONS, name
@@ -267,7 +317,14 @@ def test_every_function_has_an_errors_and_a_throttles_alarm(translated, metric):
     assert alarmed == set(_functions(translated))
 
 
-@pytest.mark.parametrize(("queue", "function"), [("JobsQueue", "ExecutorFunction"), ("WebhookQueue", None)])
+@pytest.mark.parametrize(
+    ("queue", "function"),
+    [
+        ("JobsQueue", "ExecutorFunction"),
+        ("ScienceJobsQueue", "ScienceExecutorFunction"),
+        ("WebhookQueue", None),
+    ],
+)
 def test_queue_age_alarms_wait_out_a_visibility_timeout(translated, queue, function):
     (alarm,) = [
         a

@@ -10,14 +10,12 @@ event data class too), and pydantic ~65 ms before its first model."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from asyncjobs.actions.registry import ACTIONS
+from tests.support import run_in_function
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENT_HANDLER = "aws_lambda_powertools.event_handler"
@@ -63,6 +61,13 @@ MUST_NOT_IMPORT = {
     "webhook_delivery": [EVENT_HANDLER, BATCH],
 }
 
+# The science layer's libraries (the `science` runtime profile: actions/profiles.py). Only
+# ScienceExecutorFunction carries them, and its actions import them inside `run`: no handler module
+# may import them, the executor's included (ExecutorFunction has no science layer at all).
+SCIENCE = ["pvlib", "shapely", "numpy", "pandas", "scipy"]
+for _modules in MUST_NOT_IMPORT.values():
+    _modules.extend(SCIENCE)
+
 _PROBE = """
 import json, sys
 import app
@@ -71,21 +76,7 @@ print(json.dumps(sorted(sys.modules)))
 
 
 def _loaded(function: str) -> set[str]:
-    code = ROOT / "functions" / function
-    out = subprocess.run(
-        [sys.executable, "-c", _PROBE],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=code,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(code), str(ROOT / "layers" / "jobs")]),
-            "AWS_DEFAULT_REGION": "us-east-1",
-        },
-    )
-    assert out.returncode == 0, out.stderr
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+    return set(json.loads(run_in_function(function, _PROBE).strip().splitlines()[-1]))
 
 
 @pytest.mark.parametrize("function", sorted(MUST_NOT_IMPORT))

@@ -20,6 +20,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 RESOURCES = (
     "JOBS_TABLE",
     "JOBS_QUEUE_URL",
+    "SCIENCE_QUEUE_URL",
     "EVENT_BUS_NAME",
     "RESULTS_BUCKET",
     "TENANTS_TABLE",

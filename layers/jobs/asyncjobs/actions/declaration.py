@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from asyncjobs.actions.profiles import DEFAULT_PROFILE, profile_of
+
 if TYPE_CHECKING:
     from asyncjobs.actions.base import ActionInput, JobContext
 
@@ -37,8 +39,11 @@ class Action:
     """What runs the job, or `"module:function"`: imported when first asked for (`run`)."""
     summary: str
     description: str = ""
+    profile: str = DEFAULT_PROFILE
+    """Its runtime profile (`actions.profiles`): which queue, so which executor function, runs it."""
 
     def __post_init__(self) -> None:
+        profile_of(self.profile)  # an unknown profile fails at import, not at the first run
         segments = self.path.strip("/").split("/")
         if not self.path.startswith("/") or segments[-1] != self.name:
             raise ValueError(

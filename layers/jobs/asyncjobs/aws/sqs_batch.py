@@ -56,6 +56,11 @@ class SQSRecord:
         return str(self.raw["receiptHandle"])
 
     @property
+    def event_source_arn(self) -> str:
+        """The ARN of the queue it came from."""
+        return str(self.raw.get("eventSourceARN", ""))
+
+    @property
     def receive_count(self) -> int:
         """How many times SQS has handed this message out, this time included."""
         return int(self.raw["attributes"]["ApproximateReceiveCount"])

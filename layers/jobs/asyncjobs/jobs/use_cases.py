@@ -85,7 +85,7 @@ def submit(
     logger.append_keys(job_id=job_id)
     try:
         job = _new_job(svc, tenant_id, job_id, now, ActionCall(action, path_params, inputs), None)
-        svc.queue.send(tenant_id, job.job_id)
+        svc.queue_for(action.profile).send(tenant_id, job.job_id)
     except InfrastructureError as exc:
         logger.error("job could not be queued", extra={"reason": str(exc)})
         raise ServiceUnavailable(f"The job could not be queued; nothing will run. {_RETRY}") from exc
@@ -118,13 +118,23 @@ def submit_multi(svc: Services, tenant_id: str, calls: list[ActionCall]) -> Job:
             _new_job(svc, tenant_id, action_job_id(job_id, i), now, call, job_id)
             for i, call in enumerate(calls)
         ]
-        svc.queue.send_many(tenant_id, [a.job_id for a in actions])
+        _send_by_profile(svc, tenant_id, calls, actions)
     except InfrastructureError as exc:
         logger.error("job could not be queued", extra={"reason": str(exc)})
         raise ServiceUnavailable(f"The job could not be queued; nothing will run. {_RETRY}") from exc
     _store(svc, job, lambda: svc.store.create_multi(job, actions))
     logger.info("job queued", extra={"actions": [c.action.name for c in calls]})
     return job
+
+
+def _send_by_profile(svc: Services, tenant_id: str, calls: list[ActionCall], actions: list[Job]) -> None:
+    """Each action's message to its runtime profile's queue: one SendMessageBatch per queue. If a
+    later batch fails, the messages already sent find no job and are dropped, as in `submit`."""
+    by_profile: dict[str, list[str]] = {}
+    for call, action in zip(calls, actions, strict=True):
+        by_profile.setdefault(call.action.profile, []).append(action.job_id)
+    for profile, job_ids in by_profile.items():
+        svc.queue_for(profile).send_many(tenant_id, job_ids)
 
 
 def _store(svc: Services, job: Job, create: Callable[[], None]) -> None:

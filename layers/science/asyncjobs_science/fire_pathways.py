@@ -1,0 +1,231 @@
+"""Fire Pathway Placement: the roof areas kept clear of modules for firefighter access, and what is
+left for the array.
+
+Rule set: a simplified subset of the residential provisions of IFC 2018 §1204.2.1 and California
+Residential Code 2019 §R324.6 (one- and two-family dwellings), plus the hip/valley setback of the
+earlier IFC 2012/2015 §605.11.3.2 as the issue states it. Implemented:
+
+1. Pathways (IFC 1204.2.1.1, CRC R324.6.1): two 36-inch (0.914 m) pathways on separate roof planes
+   from the lowest roof edge to the ridge. Each is placed on a face that carries modules and has an
+   eave, as a strip along one of its rake/gable edges (else a hip edge): that edge runs from eave to
+   ridge, so the strip does too. Faces marked `street_side` are preferred (the code asks for one on
+   the street or driveway side), then the largest; or the caller names the face and edge.
+2. Ridge setback (IFC 1204.2.1.2, CRC R324.6.2): 18 inches (0.457 m) on the face's side of each
+   ridge when the array's plan-view area is at most 33 % of the roof's plan-view area, 36 inches
+   (0.914 m) otherwise, and 36 inches when the array area is not given (the conservative reading).
+3. Hips and valleys (IFC 2015 §605.11.3.2.3-4): 18 inches (0.457 m) clear on the face's side of each
+   hip or valley. The faces are in their own plane coordinates, so adjacency is not known: the setback
+   is applied whenever the face carries modules (as if the neighbour did too: conservative).
+
+Not implemented (say so to the caller): the 66 % threshold with automatic sprinklers, the
+single-ridge and low-slope exceptions, ground-level access points, emergency escape openings,
+and the AHJ's own amendments. Eaves need no setback in these provisions.
+
+Distances are measured on the roof plane from the edge segment (a shapely buffer with round ends,
+intersected with the face); the usable area is the face minus every setback, in m².
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from shapely import LineString, Polygon, unary_union
+
+from asyncjobs.actions.base import ActionInput
+from asyncjobs_science.geometry import Point, Ring, polygon_from, polygon_json, polygons_of
+
+INCH = 0.0254
+PATHWAY_WIDTH_M = 36 * INCH
+RIDGE_SETBACK_SMALL_ARRAY_M = 18 * INCH
+RIDGE_SETBACK_LARGE_ARRAY_M = 36 * INCH
+HIP_VALLEY_SETBACK_M = 18 * INCH
+SMALL_ARRAY_FRACTION = 0.33
+
+EdgeKind = Literal["eave", "ridge", "hip", "valley", "rake", "gable"]
+SIDE_EDGES = ("rake", "gable", "hip")
+
+RULES = {
+    "code": "IFC 2018 §1204.2.1 / CRC 2019 §R324.6 (residential), simplified subset; hip/valley "
+    "setback after IFC 2015 §605.11.3.2",
+    "pathways": "two 0.914 m (36 in) eave-to-ridge pathways on separate faces with modules, along a "
+    "rake/gable (else hip) edge; street-side faces first",
+    "ridge_setback": "0.457 m (18 in) if the array's plan-view area <= 33 % of the roof's, else (or "
+    "if not given) 0.914 m (36 in)",
+    "hip_valley_setback": "0.457 m (18 in) along every hip and valley of a face with modules",
+    "not_implemented": "sprinklered 66 % threshold, single-ridge and low-slope exceptions, access "
+    "points, escape openings, local amendments",
+}
+
+
+class RoofFace(ActionInput):
+    id: str = Field(min_length=1, max_length=64)
+    vertices: Ring = Field(
+        description="The face's outline as (x, y) in metres on the roof plane (not the plan view), "
+        "in order around it; a closing repeat of the first vertex is optional."
+    )
+    edges: list[EdgeKind] = Field(
+        min_length=3,
+        max_length=500,
+        description="The kind of each edge: `edges[i]` runs from `vertices[i]` to the next vertex.",
+    )
+    tilt_deg: float = Field(0, ge=0, lt=90, description="Slope of the face, for its plan-view area.")
+    has_modules: bool = Field(True, description="Whether modules may go on this face.")
+    street_side: bool = Field(False, description="Faces the street or driveway: preferred for a pathway.")
+
+    @model_validator(mode="after")
+    def _outline(self) -> RoofFace:
+        polygon = polygon_from(self.vertices, what=f"face {self.id!r}")
+        if len(self.edges) != len(polygon.exterior.coords) - 1:
+            raise ValueError(
+                f"face {self.id!r}: {len(self.edges)} edge kinds for "
+                f"{len(polygon.exterior.coords) - 1} edges; give one kind per edge, in vertex order"
+            )
+        return self
+
+    @cached_property
+    def polygon(self) -> Polygon:
+        return polygon_from(self.vertices, what=f"face {self.id!r}")
+
+    def edge(self, index: int) -> LineString:
+        coords: list[Point] = list(self.polygon.exterior.coords)
+        return LineString([coords[index], coords[index + 1]])
+
+
+class PathwayChoice(ActionInput):
+    face_id: str = Field(min_length=1, max_length=64)
+    edge_index: int = Field(ge=0, description="The rake, gable or hip edge the pathway runs along.")
+
+
+class FirePathwayInput(ActionInput):
+    faces: list[RoofFace] = Field(min_length=1, max_length=200)
+    array_plan_area_m2: float | None = Field(
+        None,
+        ge=0,
+        description="Plan-view area of the intended array, for the 33 % ridge rule; if not given the "
+        "36-inch ridge setback applies.",
+    )
+    pathways: list[PathwayChoice] | None = Field(
+        None,
+        max_length=2,
+        description="Where the two pathways go; if not given they are placed automatically.",
+    )
+
+    @model_validator(mode="after")
+    def _references(self) -> FirePathwayInput:
+        by_id = {face.id: face for face in self.faces}
+        if len(by_id) != len(self.faces):
+            raise ValueError("faces: every face needs a distinct id")
+        for choice in self.pathways or []:
+            face = by_id.get(choice.face_id)
+            if face is None:
+                raise ValueError(f"pathways: no face has id {choice.face_id!r}")
+            if choice.edge_index >= len(face.edges) or face.edges[choice.edge_index] not in SIDE_EDGES:
+                raise ValueError(
+                    f"pathways: edge {choice.edge_index} of face {face.id!r} is not a rake, gable or hip "
+                    "edge (a pathway runs from eave to ridge along one)"
+                )
+        if self.pathways and len({c.face_id for c in self.pathways}) != len(self.pathways):
+            raise ValueError("pathways: the two pathways must be on separate faces")
+        return self
+
+
+def _auto_pathways(faces: list[RoofFace]) -> list[PathwayChoice]:
+    candidates = []
+    for face in faces:
+        if not face.has_modules or "eave" not in face.edges:
+            continue
+        sides = [i for i, kind in enumerate(face.edges) if kind in SIDE_EDGES]
+        if not sides:
+            continue
+        # A rake/gable edge before a hip (a hip already has its 18-inch setback), the longest first.
+        best = max(sides, key=lambda i: (face.edges[i] != "hip", face.edge(i).length))
+        candidates.append((face.street_side, face.polygon.area, face, best))
+    candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
+    return [PathwayChoice(face_id=face.id, edge_index=edge) for _, _, face, edge in candidates[:2]]
+
+
+def _strip(face: RoofFace, polygon: Polygon, index: int, width: float, rule: str) -> dict[str, Any]:
+    area = face.edge(index).buffer(width).intersection(polygon)
+    return {
+        "rule": rule,
+        "edge_index": index,
+        "edge": face.edges[index],
+        "width_m": round(width, 4),
+        "geometry": area,
+    }
+
+
+def place(inputs: FirePathwayInput) -> dict[str, Any]:
+    """Setback polygons and usable area per face, with the rules applied and any shortfall."""
+    faces = inputs.faces
+    roof_plan_area = sum(f.polygon.area * _cos_deg(f.tilt_deg) for f in faces)
+    fraction = None if inputs.array_plan_area_m2 is None else inputs.array_plan_area_m2 / roof_plan_area
+    ridge_setback = (
+        RIDGE_SETBACK_SMALL_ARRAY_M
+        if fraction is not None and fraction <= SMALL_ARRAY_FRACTION
+        else RIDGE_SETBACK_LARGE_ARRAY_M
+    )
+    chosen = inputs.pathways if inputs.pathways is not None else _auto_pathways(faces)
+    pathway_on = {c.face_id: c.edge_index for c in chosen}
+    warnings = []
+    if len(chosen) < 2:
+        warnings.append(
+            f"only {len(chosen)} of the 2 required pathways could be placed: a pathway needs a face with "
+            "modules, an eave and a rake, gable or hip edge; check the roof with the AHJ"
+        )
+    if fraction is None:
+        warnings.append("array_plan_area_m2 not given: the 36-inch ridge setback was applied")
+
+    results = []
+    for face in faces:
+        polygon = face.polygon
+        setbacks = []
+        if face.has_modules:
+            for index, kind in enumerate(face.edges):
+                if kind == "ridge":
+                    setbacks.append(_strip(face, polygon, index, ridge_setback, "ridge_setback"))
+                elif kind in ("hip", "valley"):
+                    setbacks.append(_strip(face, polygon, index, HIP_VALLEY_SETBACK_M, f"{kind}_setback"))
+            if face.id in pathway_on:
+                setbacks.append(_strip(face, polygon, pathway_on[face.id], PATHWAY_WIDTH_M, "pathway"))
+            usable = polygons_of(polygon.difference(unary_union([s["geometry"] for s in setbacks])))
+        else:
+            usable = []
+        usable_area = sum(p.area for p in usable)
+        results.append(
+            {
+                "id": face.id,
+                "area_m2": round(polygon.area, 4),
+                "plan_area_m2": round(polygon.area * _cos_deg(face.tilt_deg), 4),
+                "pathway": face.id in pathway_on,
+                "setbacks": [
+                    {**{k: v for k, v in s.items() if k != "geometry"}, **_geometry_json(s["geometry"])}
+                    for s in setbacks
+                ],
+                "setback_area_m2": round(polygon.area - usable_area, 4),
+                "usable": [polygon_json(p) for p in usable],
+                "usable_area_m2": round(usable_area, 4),
+            }
+        )
+    return {
+        "rules": RULES,
+        "ridge_setback_m": round(ridge_setback, 4),
+        "roof_plan_area_m2": round(roof_plan_area, 4),
+        "array_plan_fraction": None if fraction is None else round(fraction, 4),
+        "pathways": [{"face_id": c.face_id, "edge_index": c.edge_index} for c in chosen],
+        "faces": results,
+        "usable_area_m2": round(sum(f["usable_area_m2"] for f in results), 4),
+        "warnings": warnings,
+    }
+
+
+def _geometry_json(geometry: Any) -> dict[str, Any]:
+    parts = polygons_of(geometry)
+    return {"polygons": [polygon_json(p) for p in parts], "area_m2": round(sum(p.area for p in parts), 4)}
+
+
+def _cos_deg(degrees: float) -> float:
+    return math.cos(math.radians(degrees))

@@ -1,0 +1,71 @@
+"""Polygons in and out: a face's outline as a list of (x, y) vertices in local metres on the roof
+plane, checked once with a message that names what to fix, and shapely results written back as
+plain coordinate lists for JSON results."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import Field
+from shapely import Polygon, make_valid
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+Point = tuple[float, float]
+Ring = Annotated[list[Point], Field(min_length=3, max_length=500)]
+
+MIN_AREA_M2 = 0.01
+"""Below this a polygon is a sliver (or a mistake in units), not a roof face."""
+
+
+def polygon_from(vertices: list[Point], holes: list[list[Point]] | None = None, *, what: str) -> Polygon:
+    """A valid polygon with positive area, else ValueError naming `what` and the fix."""
+    if any(not (math.isfinite(x) and math.isfinite(y)) for x, y in vertices):
+        raise ValueError(f"{what}: every vertex must be a finite (x, y) in metres")
+    ring = list(vertices)
+    if len(ring) > 3 and ring[0] == ring[-1]:
+        ring = ring[:-1]  # an explicitly closed ring: accept it
+    if len(ring) < 3:
+        raise ValueError(f"{what}: a polygon needs at least 3 distinct vertices")
+    polygon = Polygon(ring, holes or [])
+    if not polygon.is_valid:
+        raise ValueError(
+            f"{what}: the polygon is invalid ({explain_validity(polygon)}); list the vertices in order "
+            "around the outline, without self-intersections or repeated points"
+        )
+    if polygon.area < MIN_AREA_M2:
+        raise ValueError(
+            f"{what}: the polygon's area is {polygon.area:.4g} m², below {MIN_AREA_M2} m²; "
+            "coordinates are metres on the roof plane"
+        )
+    return polygon
+
+
+def polygons_of(geometry: BaseGeometry) -> list[Polygon]:
+    """The non-empty polygons of a shapely result (which may be a Polygon, MultiPolygon or a
+    collection with slivers of lower dimension)."""
+    if geometry.is_empty:
+        return []
+    if not geometry.is_valid:
+        geometry = make_valid(geometry)
+    if isinstance(geometry, Polygon):
+        return [geometry] if geometry.area > 0 else []
+    found: list[Polygon] = []
+    for part in getattr(geometry, "geoms", []):
+        found += polygons_of(part)
+    return found
+
+
+def polygon_json(polygon: Polygon, digits: int = 4) -> dict[str, Any]:
+    """`{"exterior": [[x, y], ...], "holes": [[[x, y], ...]], "area_m2"}` with open rings."""
+
+    def ring(coords: Any) -> list[list[float]]:
+        points = [[round(x, digits), round(y, digits)] for x, y in coords]
+        return points[:-1]
+
+    return {
+        "exterior": ring(polygon.exterior.coords),
+        "holes": [ring(interior.coords) for interior in polygon.interiors],
+        "area_m2": round(polygon.area, digits),
+    }

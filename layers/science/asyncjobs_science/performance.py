@@ -1,0 +1,171 @@
+"""Performance Simulation: a year of AC energy, hour by hour, with pvlib's PVWatts chain.
+
+Per face: plane-of-array irradiance (`irradiance.plane_of_array`); the beam reduced by the glass's
+angle-of-incidence loss (pvlib `iam.physical`, Fresnel/Beer, n = 1.526, as PVWatts V5 does);
+cell temperature by the Sandia (SAPM) model for the chosen mounting; DC power by PVWatts
+(`pvwatts_dc`: nameplate * effective irradiance / 1000 W/m² * (1 + gamma * (T_cell - 25 °C))). The faces'
+DC is summed, reduced by the system losses (PVWatts' default 14.08 %, `pvwatts_losses`, unless
+given), and converted by the PVWatts inverter model (`inverter.pvwatts`), which clips at the AC
+rating. Specific yield is AC kWh per kWp DC; performance ratio is AC energy over what the nameplate
+would give at the faces' plane-of-array irradiation (IEC 61724 reference yield).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from asyncjobs.actions.base import ActionInput, FileId
+from asyncjobs_science.irradiance import (
+    PlaneFace,
+    PlaneOfArray,
+    Site,
+    Transposition,
+    Weather,
+    kwh_per_m2,
+    plane_of_array,
+)
+
+TemperatureModel = Literal[
+    "close_mount_glass_glass",
+    "open_rack_glass_glass",
+    "open_rack_glass_polymer",
+    "insulated_back_glass_polymer",
+]
+
+
+class SystemFace(PlaneFace):
+    dc_kw: float = Field(gt=0, le=100_000, description="Nameplate DC of the modules on this face.")
+
+
+class Inverter(ActionInput):
+    ac_kw: float = Field(gt=0, le=100_000, description="AC rating (the output is clipped there).")
+    nominal_efficiency: float = Field(0.96, gt=0.5, le=1)
+
+
+class PerformanceInput(ActionInput):
+    site: Site
+    faces: list[SystemFace] = Field(min_length=1, max_length=200)
+    inverter: Inverter
+    losses_percent: float | None = Field(
+        None, ge=0, lt=100, description="System losses; PVWatts' default 14.08 % if not given."
+    )
+    gamma_pdc: float = Field(-0.0037, ge=-0.02, le=0, description="Power temperature coefficient, 1/°C.")
+    temperature_model: TemperatureModel = "close_mount_glass_glass"
+    year: int = Field(2023, ge=1900, le=2100)
+    transposition: Transposition = "perez"
+    albedo: float = Field(0.2, ge=0, le=1)
+    weather_file: FileId | None = Field(None, description="As for irradiance analysis; else clear sky.")
+
+    @model_validator(mode="after")
+    def _unique(self) -> PerformanceInput:
+        if len({f.id for f in self.faces}) != len(self.faces):
+            raise ValueError("faces: every face needs a distinct id")
+        return self
+
+
+def cell_temperature(poa_global: Any, temp_air: Any, wind_speed: Any, model: TemperatureModel) -> Any:
+    import pvlib
+
+    params = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"][model]
+    return pvlib.temperature.sapm_cell(poa_global, temp_air, wind_speed, **params)
+
+
+def dc_power(effective_irradiance: Any, temp_cell: Any, dc_kw: float, gamma_pdc: float) -> Any:
+    """PVWatts DC power (W)."""
+    import pvlib
+
+    return pvlib.pvsystem.pvwatts_dc(effective_irradiance, temp_cell, dc_kw * 1000, gamma_pdc)
+
+
+def ac_power(dc_w: Any, inverter: Inverter) -> np.ndarray:
+    """PVWatts inverter (W): `pdc0` is the DC input at which the output reaches the AC rating."""
+    import pvlib
+
+    pdc0 = inverter.ac_kw * 1000 / inverter.nominal_efficiency
+    ac = pvlib.inverter.pvwatts(np.asarray(dc_w, dtype=float), pdc0, inverter.nominal_efficiency)
+    return np.nan_to_num(np.asarray(ac, dtype=float)).clip(min=0)
+
+
+@dataclass
+class Simulation:
+    summary: dict[str, Any]
+    times: pd.DatetimeIndex
+    ac_w: np.ndarray
+    """Hourly AC power (W), 8,760 values: each is also the hour's energy in Wh."""
+    dc_w: np.ndarray
+    """Hourly DC power after losses (W)."""
+    poa: PlaneOfArray
+
+
+def simulate(inputs: PerformanceInput, weather: Weather | None = None) -> Simulation:
+    import pvlib
+
+    poa = plane_of_array(inputs.site, inputs.faces, inputs.year, inputs.transposition, inputs.albedo, weather)
+    losses = pvlib.pvsystem.pvwatts_losses() if inputs.losses_percent is None else inputs.losses_percent
+    dc_total = np.zeros(len(poa.times))
+    reference_kwh = 0.0
+    faces = []
+    for face in inputs.faces:
+        hourly = poa.faces[face.id]
+        iam = np.nan_to_num(pvlib.iam.physical(hourly["aoi"].to_numpy()))
+        effective = hourly["poa_direct"].to_numpy() * iam + hourly["poa_diffuse"].to_numpy()
+        temp_cell = cell_temperature(
+            hourly["poa_global"].to_numpy(),
+            poa.sky["temp_air"].to_numpy(),
+            poa.sky["wind_speed"].to_numpy(),
+            inputs.temperature_model,
+        )
+        dc = np.asarray(dc_power(effective, temp_cell, face.dc_kw, inputs.gamma_pdc), dtype=float).clip(min=0)
+        dc_total += dc
+        insolation, _ = kwh_per_m2(hourly["poa_global"], poa.times)
+        reference_kwh += face.dc_kw * insolation  # kWp * kWh/m² / (1 kW/m²)
+        faces.append(
+            {
+                "id": face.id,
+                "dc_kw": face.dc_kw,
+                "poa_kwh_m2": round(insolation, 2),
+                "dc_kwh_before_losses": round(float(dc.sum()) / 1000, 2),
+            }
+        )
+    dc_after = dc_total * (1 - losses / 100)
+    ac = ac_power(dc_after, inputs.inverter)
+    annual, monthly = kwh_per_m2(ac, poa.times)
+    dc_kw = sum(f.dc_kw for f in inputs.faces)
+    ac_rating_w = inputs.inverter.ac_kw * 1000
+    summary = {
+        "annual_ac_kwh": round(annual, 2),
+        "monthly_ac_kwh": [round(m, 2) for m in monthly],
+        "annual_dc_kwh": round(float(dc_after.sum()) / 1000, 2),
+        "dc_kw": round(dc_kw, 4),
+        "ac_kw": inputs.inverter.ac_kw,
+        "dc_ac_ratio": round(dc_kw / inputs.inverter.ac_kw, 3),
+        "losses_percent": round(losses, 2),
+        "specific_yield_kwh_per_kwp": round(annual / dc_kw, 1),
+        "performance_ratio": round(annual / reference_kwh, 4) if reference_kwh else None,
+        "clipped_hours": int((ac >= ac_rating_w * (1 - 1e-9)).sum()),
+        "faces": faces,
+        "models": {
+            **poa.models,
+            "iam": "physical (Fresnel/Beer, n 1.526) on the beam",
+            "cell_temperature": f"SAPM {inputs.temperature_model}",
+            "dc": f"PVWatts, gamma_pdc {inputs.gamma_pdc}/°C",
+            "losses": "PVWatts default (pvwatts_losses)" if inputs.losses_percent is None else "as given",
+            "inverter": f"PVWatts, nominal efficiency {inputs.inverter.nominal_efficiency}",
+        },
+    }
+    return Simulation(summary, poa.times, ac, dc_after, poa)
+
+
+def hourly_csv(simulation: Simulation) -> bytes:
+    """The hourly AC and DC power (W, = Wh in the hour) as CSV, for the action to store."""
+    frame = pd.DataFrame(
+        {"ac_w": simulation.ac_w.round(2), "dc_w": simulation.dc_w.round(2)}, index=simulation.times
+    )
+    frame.index = frame.index.strftime("%Y-%m-%dT%H:%M%z")
+    frame.index.name = "time"
+    return frame.to_csv().encode()
