@@ -81,6 +81,7 @@ def svc() -> Services:
         settings,
         store=FakeJobStore(),  # type: ignore[arg-type]
         queue=FakeJobQueue(),  # type: ignore[arg-type]
+        queues={"science": FakeJobQueue()},  # type: ignore[dict-item]
         events=FakeEventPublisher(),  # type: ignore[arg-type]
         files=FakeResultFiles(),  # type: ignore[arg-type]
         clock=FakeClock(),
@@ -96,8 +97,8 @@ def stored(svc: Services) -> Job:
     return job
 
 
-def continued(svc: Services) -> list[int]:
-    return [n for _, _, n in svc.queue.continued]  # type: ignore[attr-defined]
+def continued(svc: Services, profile: str = "standard") -> list[int]:
+    return [n for _, _, n in svc.queue_for(profile).continued]  # type: ignore[attr-defined]
 
 
 def published(svc: Services) -> list[dict[str, Any]]:
@@ -290,3 +291,61 @@ def test_the_margin_grows_with_the_longest_step_so_the_next_one_is_not_cut_short
     assert stored(svc).continuations == 1
     process_message(svc, body(1), receive_count=1, remaining_s=1.0)
     assert stored(svc).result == {"resumed": {"i": 1}}
+
+
+@pytest.fixture
+def science(probe, monkeypatch) -> Probe:
+    """The probe declared with the `science` runtime profile (and `standard`, as `light`)."""
+    heavy = Action("probe", "/probe", ActionInput, probe, "A test action.", profile="science")
+    light = Action("light", "/light", ActionInput, lambda inputs, ctx: {"light": True}, "A test action.")
+    monkeypatch.setattr(runner, "get_action", {"probe": heavy, "light": light}.get)
+    return probe
+
+
+def test_a_science_action_continues_on_the_science_queue(svc, science):
+    for n in range(4):
+        process_message(svc, body(n), receive_count=1, remaining_s=REMAINING_S)
+    # each continuation's message went to the science profile's queue, none to the standard one
+    assert continued(svc, "science") == [1, 2, 3] and continued(svc) == []
+    job = stored(svc)
+    assert job.status is JobStatus.SUCCEEDED and job.result == {"i": 3, "attempt": 1, "continuations": 3}
+    assert [e["status"] for e in published(svc)] == ["succeeded"]
+
+
+def test_a_lost_continuation_message_of_a_science_action_is_sent_again_to_the_science_queue(svc, science):
+    # Given the continuation written, its message not sent (the science queue fails)
+    svc.queue_for("science").fail("send", times=2)  # type: ignore[attr-defined]
+    with pytest.raises(MessageRetry):
+        process_message(svc, body(0), receive_count=1, remaining_s=REMAINING_S)
+    assert stored(svc).continuations == 1 and continued(svc, "science") == []
+    # When the first message comes back, then is dead-lettered (the reconciler): each sends the
+    # continuation's message to the science queue
+    process_message(svc, body(0), receive_count=2, remaining_s=REMAINING_S)
+    settle_dead_letter(svc, body(0))
+    assert continued(svc, "science") == [1, 1] and continued(svc) == []
+    # Then the job runs on from that message, to one outcome
+    for n in (1, 2, 3):
+        process_message(svc, body(n), receive_count=1, remaining_s=REMAINING_S)
+    assert stored(svc).status is JobStatus.SUCCEEDED and len(published(svc)) == 1
+
+
+def test_a_science_action_of_a_mixed_job_continues_on_the_science_queue(svc, science):
+    from asyncjobs.jobs import use_cases
+    from asyncjobs.jobs.ids import action_job_id
+    from asyncjobs.jobs.use_cases import ActionCall
+
+    heavy, light = runner.get_action("probe"), runner.get_action("light")
+    assert heavy is not None and light is not None
+    calls = [ActionCall(light, {}, ActionInput()), ActionCall(heavy, {}, ActionInput())]
+    job_id = use_cases.submit_multi(svc, TENANT, calls).job_id
+    first, second = (action_job_id(job_id, i) for i in range(2))
+
+    process_message(svc, message_body(TENANT, first), receive_count=1, remaining_s=REMAINING_S)
+    for n in range(4):
+        process_message(svc, message_body(TENANT, second, n), receive_count=1, remaining_s=REMAINING_S)
+    # the science action's continuations went to its own profile's queue
+    assert svc.queue_for("science").continued == [(TENANT, second, n) for n in (1, 2, 3)]  # type: ignore[attr-defined]
+    assert svc.queue.continued == []  # type: ignore[attr-defined]
+    job = svc.store.get(TENANT, job_id)
+    assert job is not None and job.status is JobStatus.SUCCEEDED
+    assert [e["event_id"] for e in published(svc)] == [f"{job_id}.succeeded"]

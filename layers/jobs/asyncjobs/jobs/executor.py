@@ -29,13 +29,15 @@ Rules:
 - An attempt that loses its job (`runner.AttemptLost`) gives its message back (MessageRetry).
 - Continuations. An attempt that continues (`runner.run_attempt` returns the job) has already
   written the continuation (checkpoint, `continuations` + 1, lease released); it then sends the
-  continuation's own message, carrying that number, and its message is deleted. Each continuation
-  has a new message, so its receives start over: continuing never spends the receives the queue
-  allows. The message whose number is the job's `continuations` carries the job; only it claims,
-  runs, or ends it (closing receives, cancel, the reconciler). An earlier message is superseded:
-  it is dropped, unless the job's lease is not live, since then the continuation's message may
-  never have been sent (a crash between the write and the send): it sends it again first (at
-  worst an SQS duplicate, which the claim's fencing absorbs).
+  continuation's own message, carrying that number, to the queue of the job's runtime profile
+  (its action's; for an action of a multi-action job, that action's), and its message is deleted.
+  Each continuation has a new message, so its receives start over: continuing never spends the
+  receives the queue allows. The message whose number is the job's `continuations` carries the
+  job; only it claims, runs, or ends it (closing receives, cancel, the reconciler). An earlier
+  message is superseded: it is dropped, unless the job's lease is not live, since then the
+  continuation's message may never have been sent (a crash between the write and the send): it
+  sends it again first, to the same profile's queue (at worst an SQS duplicate, which the claim's
+  fencing absorbs).
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from asyncjobs.actions.profiles import DEFAULT_PROFILE
 from asyncjobs.aws.dynamo import ConditionFailed
 from asyncjobs.errors import InfrastructureError, retry_transient
-from asyncjobs.jobs import multi
+from asyncjobs.jobs import multi, runner
 from asyncjobs.jobs.models import Job, JobError, JobStatus
-from asyncjobs.jobs.queue import parse_continuation, parse_message
+from asyncjobs.jobs.queue import JobQueue, parse_continuation, parse_message
 from asyncjobs.jobs.runner import INSIST_TRIES, AttemptLost, announce, record, run_attempt
 from asyncjobs.observability import logger
 from asyncjobs.services import Services
@@ -153,10 +156,22 @@ def _send_continuation(svc: Services, job: Job) -> None:
     """Sends the message that carries the job's latest continuation. If that fails, this message
     comes back, finds itself superseded and the lease released, and sends it then."""
     try:
-        retry_transient(lambda: svc.queue.send(job.tenant_id, job.job_id, job.continuations), 2)
+        queue = _profile_queue(svc, job)
+        retry_transient(lambda: queue.send(job.tenant_id, job.job_id, job.continuations), 2)
     except InfrastructureError as exc:
         raise MessageRetry("continuation message not sent; sent again later", STORE_RECHECK_S) from exc
     logger.info("continuation message sent", extra={"continuations": job.continuations})
+
+
+def _profile_queue(svc: Services, job: Job) -> JobQueue:
+    """The queue of the job's runtime profile (`actions.profiles`), which a continuation's message
+    goes to, as the job's first message did: its action's profile (a multi-action job's actions are
+    jobs of their own, each with its action). An action no longer declared continues nowhere: its
+    message goes to the default profile's queue, whose executor ends it `unknown_action`."""
+    action = runner.get_action(job.action)
+    if action is None:
+        logger.warning("action no longer declared: its message goes to the default profile's queue")
+    return svc.queue_for(action.profile if action is not None else DEFAULT_PROFILE)
 
 
 def _superseded(svc: Services, job: Job, carried: int, insist: bool) -> None:
@@ -168,7 +183,8 @@ def _superseded(svc: Services, job: Job, carried: int, insist: bool) -> None:
     if job.lease_until is not None and job.lease_until >= svc.clock():
         logger.info("message superseded by a later continuation's; dropped", extra={"carried": carried})
         return
-    _insist(lambda: svc.queue.send(job.tenant_id, job.job_id, job.continuations), insist)
+    queue = _profile_queue(svc, job)
+    _insist(lambda: queue.send(job.tenant_id, job.job_id, job.continuations), insist)
     logger.warning(
         "message superseded by a later continuation's, whose message may be lost: sent again",
         extra={"carried": carried, "continuations": job.continuations},
