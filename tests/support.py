@@ -258,21 +258,23 @@ class Harness:
         )
 
     # -- executor --------------------------------------------------------------------------
-    def execute(self, *, max_batches: int = 50, retry_now: bool = True) -> int:
-        """Delivers queued messages to the executor until the queue is empty. With `retry_now`,
-        a failed message is made visible again at once instead of after the visibility timeout."""
-        fn = self.stack.functions["ExecutorFunction"]
+    def execute(
+        self, *, max_batches: int = 50, retry_now: bool = True, function: str = "ExecutorFunction"
+    ) -> int:
+        """Delivers queued messages to an executor function (`ScienceExecutorFunction`: the science
+        profile's) until its queue is empty. With `retry_now`, a failed message is made visible
+        again at once instead of after the visibility timeout."""
+        fn = self.stack.functions[function]
+        trigger = next(t for t in self.stack.queue_triggers if t.function == function)
         delivered = 0
         for _ in range(max_batches):
             received, _failed = deliver_batch(
                 self.sqs,
-                self.trigger.queue_url,
-                self.trigger.queue_arn,
-                lambda ev: self.handlers["ExecutorFunction"](
-                    ev, LambdaContext(fn.name, fn.memory, fn.timeout)
-                ),
-                batch_size=self.trigger.batch_size,
-                report_batch_item_failures=self.trigger.report_batch_item_failures,
+                trigger.queue_url,
+                trigger.queue_arn,
+                lambda ev: self.handlers[function](ev, LambdaContext(fn.name, fn.memory, fn.timeout)),
+                batch_size=trigger.batch_size,
+                report_batch_item_failures=trigger.report_batch_item_failures,
                 failed_visibility_timeout=0 if retry_now else None,
             )
             if not received:

@@ -3,6 +3,7 @@ outliving their timeout, poison messages, DynamoDB / SQS / EventBridge errors an
 every function's AWS calls, writes that take effect while their response is lost (so the SDK's
 retry fails), run functions crashing between sending a job's message and storing the job, cancels
 racing the executor, and a webhook receiver that fails, trickles, hangs or answers garbage.
+Among them, jobs longer than their invocations, which checkpoint and continue 3 times or more.
 Among them, multi-action jobs (`POST /v2/tenants/{t}/jobs`, 2-4 actions each, some failing,
 crashing or asking for a retry, some cancelled while queued or running), whose submit path has
 faults of its own (SendMessageBatch, TransactWriteItems, Query). Some submissions of both kinds are
@@ -65,6 +66,7 @@ FAULTS = {
     "lost:dynamodb:Query": 0.02,
     "crash-after:sqs:SendMessageBatch": 0.04,
 }
+CHECKPOINTING = {"duration_seconds": 5, "steps": 20, "checkpoint": True}
 # (share of jobs, input, the terminal states allowed)
 MIX = [
     (0.59, {}, {"succeeded"}),
@@ -73,6 +75,8 @@ MIX = [
     (0.12, {"crash_on_attempts": 1}, {"succeeded"}),
     (0.10, {"transient_failures": 1}, {"succeeded"}),
     (0.04, {"duration_seconds": 3}, {"failed"}),  # outlives the 2 s timeout on every attempt
+    # longer than its invocations: continues 3 times or more (at most 1.2 s of steps in each)
+    (0.02, CHECKPOINTING, {"succeeded"}),
     # cancelled right after it is accepted: 200 -> cancelled; 202 -> whatever the action reaches
     # first (it sees the cancel at a progress report); 409 -> it had ended
     (0.06, {"duration_seconds": 0.4, "steps": 4}, {"cancelled", "succeeded"}),
@@ -382,17 +386,26 @@ def test_no_job_lost_duplicated_or_left_running_under_faults(fault_stack):
         # Under these fault rates a job may use up its deliveries on infrastructure errors alone:
         # it then ends failed/attempts_exhausted, visibly. Every other ending is the expected one.
         exhausted = 0
+        continued: list[int] = []  # continuations of each checkpointing job that succeeded
         for job_id, kind in ids:
             job = final[job_id]
             if job["status"] == "failed" and job["error"]["code"] == "attempts_exhausted":
                 exhausted += 1
                 continue
             assert job["status"] in MIX[kind][2], (MIX[kind][1], job)
+            if MIX[kind][1] is CHECKPOINTING:  # listings leave the result out
+                result = _get(session, f"{base}/jobs/{job_id}").json()["result"]
+                # each invocation runs 1.2 s of steps at most: 5 claims at least, continued or
+                # failed (a failed one's progress is kept by the checkpoints it wrote)
+                assert result["continuations"] + result["attempt"] >= 5, (job, result)
+                continued.append(result["continuations"])
             if kind == CANCEL:
                 answered = cancels[job_id][0]
                 expected = {200: {"cancelled"}, 202: {"cancelled", "succeeded"}, 409: {"succeeded"}}
                 assert job["status"] in expected[answered], (answered, job)
-        timeouts = sum(1 for _, kind in ids if MIX[kind][1].get("duration_seconds"))
+        timeouts = sum(
+            1 for _, kind in ids if MIX[kind][1].get("duration_seconds") and MIX[kind][1] is not CHECKPOINTING
+        )
         assert exhausted - timeouts < len(ids) * 0.05, f"{exhausted} jobs exhausted their deliveries"
 
         # Each multi-action job, read with its actions: every action's outcome is its input's, and
@@ -477,7 +490,8 @@ def test_no_job_lost_duplicated_or_left_running_under_faults(fault_stack):
         f"{len(SYNC)} answered 200 with the ended job; cancels answered "
         f"{ {c: [a for a, _ in cancels.values()].count(c) for c in (200, 202, 409)} } (multi-action jobs: "
         f"{ {f'{c} {s}': n for (c, s), n in sorted(multi_cancels.items())} }); "
-        f"{crashes} function crashes; injected on the multi-action submit path: "
+        f"{crashes} function crashes; checkpointing jobs continued {sorted(continued)} times; "
+        f"injected on the multi-action submit path: "
         f"{stack_log.count('SendMessageBatch failed')} SendMessageBatch, "
         f"{stack_log.count('transact_write_items failed')} TransactWriteItems failures; "
         f"{time.monotonic() - began:.0f} s in all"

@@ -22,6 +22,7 @@ import requests
 
 from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.aws import clients as aws
+from asyncjobs.jobs.queue import message_body
 from devstack.provision import ACCOUNT, Stack, _Resolver
 from devstack.template import Translated
 from tests.integration.test_run_and_status import PROPOSAL
@@ -61,21 +62,27 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dynamodb:UpdateItem": {"JobsTable"},
         "events:PutEvents": {"JobsEventBus"},
         "s3:PutObject": {"ResultsBucket/results/*"},
-        "s3:GetObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*"},  # uploads: ctx.read_file
+        # uploads: ctx.read_file; results: a checkpoint kept as a file
+        "s3:GetObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*", "ResultsBucket/results/*"},
         "sqs:ChangeMessageVisibility": {"JobsQueue"},  # a message that arrived before its job
+        "sqs:SendMessage": {"JobsQueue"},  # a continuation's message
     },
     "ScienceExecutorFunction": {  # the same code, fed by the science profile's queue
         "dynamodb:GetItem": {"JobsTable"},
         "dynamodb:UpdateItem": {"JobsTable"},
         "events:PutEvents": {"JobsEventBus"},
         "s3:PutObject": {"ResultsBucket/results/*"},
-        "s3:GetObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*"},
+        # uploads: ctx.read_file; results: a checkpoint kept as a file
+        "s3:GetObject": {"ResultsBucket/inputs/*", "ResultsBucket/uploads/*", "ResultsBucket/results/*"},
         "sqs:ChangeMessageVisibility": {"ScienceJobsQueue"},  # its own queue only
+        "sqs:SendMessage": {"ScienceJobsQueue"},  # a continuation's message, to its own queue only
     },
     "ReconcilerFunction": {
         "dynamodb:GetItem": {"JobsTable"},
         "dynamodb:UpdateItem": {"JobsTable"},
         "events:PutEvents": {"JobsEventBus"},
+        # a continuation's message, again (a superseded message), to the job's profile's queue
+        "sqs:SendMessage": {"JobsQueue", "ScienceJobsQueue"},
     },
     "WebhooksFunction": {
         "dynamodb:GetItem": {"WebhooksTable"},
@@ -419,6 +426,7 @@ def _every_flow(harness: Any) -> None:
         )
         harness.pump()
         assert ok(harness.status("acme", "/diagnostic", stranded))["status"] == "failed"
+        _continuation_flow(harness)
         doc = ok(harness.status("acme", "/designs/d-1/proposal_pdf", pdf["job_id"]))
         assert doc["status"] == "succeeded" and doc["result"]["files"][0]["download_url"], doc
         ok(harness.request("GET", "/v2/tenants/acme/jobs"))
@@ -446,6 +454,37 @@ def _every_flow(harness: Any) -> None:
         harness.pump()
         assert harness.request("DELETE", f"{hooks}/{sub['id']}").status == 204
     _haven_flow(harness)
+
+
+def _continuation_flow(
+    harness: Any, executor: str = "ExecutorFunction", queue: str = "JobsQueue", dlq: str = "JobsDLQ"
+) -> None:
+    """A job longer than its invocations (executor Timeout 2 s): it continues (the executor sends
+    the continuation's message to its profile's queue), its checkpoints kept as files (read back
+    from results/); its first message, dead-lettered while the job waits, sends the continuation's
+    message again (reconciler)."""
+    from asyncjobs.jobs import runner
+
+    fn = harness.stack.functions[executor]
+    timeout = fn.timeout
+    fn.timeout = 2
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(runner, "MAX_INLINE_CHECKPOINT_BYTES", 0)
+            job_id = harness.submit(body={"duration_seconds": 3, "steps": 20, "checkpoint": True})
+            harness.execute(max_batches=1, function=executor)
+            assert harness.item("acme", job_id)["continuations"] == 1
+            # the continuation's message is lost, and the first one is dead-lettered
+            url = harness.stack.ref(queue)
+            (lost,) = harness.sqs.receive_message(QueueUrl=url)["Messages"]
+            assert json.loads(lost["Body"]) == {"tenant_id": "acme", "job_id": job_id, "continuation": 1}
+            harness.sqs.delete_message(QueueUrl=url, ReceiptHandle=lost["ReceiptHandle"])
+            first = message_body("acme", job_id)
+            harness.sqs.send_message(QueueUrl=harness.stack.ref(dlq), MessageBody=first)
+            harness.pump()
+        assert harness.item("acme", job_id)["status"] == "succeeded"
+    finally:
+        fn.timeout = timeout
 
 
 def _haven_flow(harness: Any) -> None:
@@ -507,7 +546,9 @@ def _haven_flow(harness: Any) -> None:
 def _science_flow(harness: Any, monkeypatch: Any) -> None:
     """ScienceExecutorFunction, and the submits to its queue: every action but highlight declared
     with the `science` profile for this flow. A dead letter; run (a large input, a result file), a
-    job of a science and a standard action with a form upload (Haven), a message before its job."""
+    job of a science and a standard action with a form upload (Haven), a message before its job,
+    a job that continues (its continuation's message to the science queue, sent again from its
+    dead-letter queue by the reconciler)."""
     for name, action in list(ACTIONS.items()):
         if name != "highlight":
             monkeypatch.setitem(ACTIONS, name, replace(action, profile="science"))
@@ -545,6 +586,7 @@ def _science_flow(harness: Any, monkeypatch: Any) -> None:
     assert harness.status("acme", "/designs/d-1/proposal_pdf", pdf).body["status"] == "succeeded"
     mixed = harness.request("GET", f"/v2/tenants/acme/jobs/{reply.body['jobID']}").body
     assert mixed["status"] == "succeeded", mixed
+    _continuation_flow(harness, "ScienceExecutorFunction", "ScienceJobsQueue", "ScienceJobsDLQ")
 
 
 def test_every_call_the_handlers_make_is_granted_and_every_grant_is_used(

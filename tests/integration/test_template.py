@@ -9,6 +9,7 @@ import pytest
 from asyncjobs.actions.profiles import PROFILES
 from asyncjobs.actions.registry import ACTIONS
 from devstack.routes import http_routes, match_route
+from tests.integration.test_iam import granted
 
 
 def _props(translated, logical_id):
@@ -131,6 +132,10 @@ def test_each_runtime_profile_has_its_queue_executor_and_dead_letter_queue(trans
     # and its dead-letter queue is drained by the reconciler
     dlq = queue_props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
     assert mappings[dlq]["FunctionName"] == {"Ref": "ReconcilerFunction"}
+    # and its jobs' messages may be sent there: first messages by the run functions, a
+    # continuation's by the profile's executor, a lost one's again by the reconciler
+    for function in ("RunFunction", "HavenFunction", declared.executor, "ReconcilerFunction"):
+        assert queue in granted(translated, function).get("sqs:SendMessage", set()), function
 
 
 def test_every_action_declares_a_known_profile():

@@ -262,6 +262,35 @@ class FakeJobStore(_Faults):
             ended = replace(ended, error=error)
         return self._write("finish", ended)
 
+    def checkpoint(
+        self, job: Job, progress: int, checkpoint_json: str | None, checkpoint_key: str | None
+    ) -> Job:
+        self._enter("checkpoint")
+        # SET progress, checkpoint_json, checkpoint_key; #s = in_progress AND attempts = :attempt
+        cur = self._held(job, "checkpoint")
+        return self._write(
+            "checkpoint",
+            replace(cur, progress=progress, checkpoint_json=checkpoint_json, checkpoint_key=checkpoint_key),
+        )
+
+    def continue_later(
+        self, job: Job, now: float, progress: int, checkpoint_json: str | None, checkpoint_key: str | None
+    ) -> Job:
+        self._enter("continue_later")
+        # as checkpoint, and lease_until = :now - 0.001, continuations + 1
+        cur = self._held(job, "continue_later")
+        return self._write(
+            "continue_later",
+            replace(
+                cur,
+                progress=progress,
+                checkpoint_json=checkpoint_json,
+                checkpoint_key=checkpoint_key,
+                lease_until=_ms(now - 0.001),
+                continuations=cur.continuations + 1,
+            ),
+        )
+
     def end_unfinished(self, job: Job, now: float, status: JobStatus, error: JobError | None) -> Job:
         self._enter("end_unfinished")
         # attempts = :attempts AND (#s = queued OR (#s = in_progress AND lease_until < :now)),
@@ -350,11 +379,16 @@ class FakeJobQueue(_Faults):
     def __init__(self) -> None:
         super().__init__()
         self.sent: list[tuple[str, str]] = []
+        # continuation messages: (tenant, job, continuation)
+        self.continued: list[tuple[str, str, int]] = []
         self.returned: list[tuple[str, int]] = []
 
-    def send(self, tenant_id: str, job_id: str) -> None:
+    def send(self, tenant_id: str, job_id: str, continuation: int = 0) -> None:
         self._enter("send")
-        self.sent.append((tenant_id, job_id))
+        if continuation:
+            self.continued.append((tenant_id, job_id, continuation))
+        else:
+            self.sent.append((tenant_id, job_id))
 
     def send_many(self, tenant_id: str, job_ids: list[str]) -> None:
         # one SendMessageBatch: a failure (`fail`) stands for the request failing, or entries still

@@ -69,6 +69,18 @@ class JobCancelled(Exception):
     """Raised inside an action when the job's cancellation has been requested."""
 
 
+class JobContinues(Exception):
+    """Raised by `ctx.checkpoint` when this invocation's time runs low: the action stops here and
+    a later invocation runs it again from the checkpoint it carries (`ctx.resume_state`). An
+    action lets it propagate (catching it only delays the end of its invocation)."""
+
+    def __init__(self, checkpoint_json: str | None, checkpoint_key: str | None, progress: int) -> None:
+        super().__init__("the job continues in a later invocation")
+        self.checkpoint_json = checkpoint_json
+        self.checkpoint_key = checkpoint_key
+        self.progress = progress
+
+
 def retry_transient(call: Callable[[], T], tries: int) -> T:
     """Runs `call`, retrying InfrastructureError in place up to `tries` times (0.2 s, 0.4 s, ...
     apart). For the few places where giving the message back could cost its last delivery."""

@@ -51,6 +51,14 @@ class JobContext(Protocol):
     job_id: str
     path_params: dict[str, str]
     attempt: int
+    """1 on the first try; more after a failed or crashed one (continuing does not count)."""
+    continuations: int
+    """How many times the job has continued in a new invocation so far (0 at first)."""
+
+    @property
+    def resume_state(self) -> Any:
+        """The last checkpoint stored before this invocation (None at first): an action that
+        checkpoints resumes from it. It is read once, at the first access."""
 
     def report_progress(self, percent: float) -> None:
         """Records progress (0-100). Raises JobCancelled once the caller has asked to cancel."""
@@ -66,6 +74,15 @@ class JobContext(Protocol):
         """The bytes of a file the tenant uploaded (a `FileId` input). Raises ActionFailed
         `file_not_found` (unknown, expired, or another tenant's) or `file_too_large` (over
         `max_bytes`, which an action sets to what its memory can process; else the upload limit)."""
+
+    def checkpoint(self, state: Any, progress: float | None = None) -> None:
+        """Stores `state` (JSON-serialisable; kept in the job item up to 64 KB, as a file up to
+        10 MB, else the job fails `checkpoint_too_large`) and `progress`, at most once per progress
+        interval. When this invocation has less than a minute left (40 % of it, if shorter)
+        plus the longest time between two checkpoints so far, it raises JobContinues instead: let
+        it propagate, and a new invocation runs the action again with this state as
+        `resume_state`. So checkpoint more often than that: every few seconds is cheap. Raises
+        JobCancelled once the caller has asked to cancel."""
 
     def remaining_seconds(self) -> float:
         """Seconds left before the platform ends this attempt."""

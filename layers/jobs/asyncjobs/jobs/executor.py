@@ -27,6 +27,17 @@ Rules:
 - A job whose cancel was requested is never started again: if its attempt crashed, it ends
   `cancelled`.
 - An attempt that loses its job (`runner.AttemptLost`) gives its message back (MessageRetry).
+- Continuations. An attempt that continues (`runner.run_attempt` returns the job) has already
+  written the continuation (checkpoint, `continuations` + 1, lease released); it then sends the
+  continuation's own message, carrying that number, to the queue of the job's runtime profile
+  (its action's; for an action of a multi-action job, that action's), and its message is deleted.
+  Each continuation has a new message, so its receives start over: continuing never spends the
+  receives the queue allows. The message whose number is the job's `continuations` carries the
+  job; only it claims, runs, or ends it (closing receives, cancel, the reconciler). An earlier
+  message is superseded: it is dropped, unless the job's lease is not live, since then the
+  continuation's message may never have been sent (a crash between the write and the send): it
+  sends it again first, to the same profile's queue (at worst an SQS duplicate, which the claim's
+  fencing absorbs).
 """
 
 from __future__ import annotations
@@ -35,11 +46,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from asyncjobs.actions.profiles import DEFAULT_PROFILE
 from asyncjobs.aws.dynamo import ConditionFailed
-from asyncjobs.errors import retry_transient
-from asyncjobs.jobs import multi
+from asyncjobs.errors import InfrastructureError, retry_transient
+from asyncjobs.jobs import multi, runner
 from asyncjobs.jobs.models import Job, JobError, JobStatus
-from asyncjobs.jobs.queue import parse_message
+from asyncjobs.jobs.queue import JobQueue, parse_continuation, parse_message
 from asyncjobs.jobs.runner import INSIST_TRIES, AttemptLost, announce, record, run_attempt
 from asyncjobs.observability import logger
 from asyncjobs.services import Services
@@ -89,6 +101,7 @@ def _find(svc: Services, tenant_id: str, job_id: str, receive_count: int, insist
 def process_message(svc: Services, body: str, receive_count: int, remaining_s: float) -> None:
     try:
         tenant_id, job_id = parse_message(body)
+        carried = parse_continuation(body)
     except ValueError:
         # Not a message this service wrote: keep it (it reaches the dead-letter queue, which alarms).
         logger.error("unreadable job message", extra={"body": body[:1000]})
@@ -103,6 +116,9 @@ def process_message(svc: Services, body: str, receive_count: int, remaining_s: f
     if job.status.terminal:
         # a redelivery, or a crash between the terminal write and the event
         announce(svc, job, insist=closing)
+        return
+    if carried != job.continuations:
+        _superseded(svc, job, carried, insist=closing)
         return
 
     now = svc.clock()
@@ -129,9 +145,50 @@ def process_message(svc: Services, body: str, receive_count: int, remaining_s: f
     if job.parent_id is not None:
         multi.action_started(svc, job)
     try:
-        run_attempt(svc, job, deadline=time.time() + remaining_s)
+        continued = run_attempt(svc, job, deadline=time.time() + remaining_s)
     except AttemptLost as exc:
         raise MessageRetry(str(exc)) from exc
+    if continued is not None:
+        _send_continuation(svc, continued)
+
+
+def _send_continuation(svc: Services, job: Job) -> None:
+    """Sends the message that carries the job's latest continuation. If that fails, this message
+    comes back, finds itself superseded and the lease released, and sends it then."""
+    try:
+        queue = _profile_queue(svc, job)
+        retry_transient(lambda: queue.send(job.tenant_id, job.job_id, job.continuations), 2)
+    except InfrastructureError as exc:
+        raise MessageRetry("continuation message not sent; sent again later", STORE_RECHECK_S) from exc
+    logger.info("continuation message sent", extra={"continuations": job.continuations})
+
+
+def _profile_queue(svc: Services, job: Job) -> JobQueue:
+    """The queue of the job's runtime profile (`actions.profiles`), which a continuation's message
+    goes to, as the job's first message did: its action's profile (a multi-action job's actions are
+    jobs of their own, each with its action). An action no longer declared continues nowhere: its
+    message goes to the default profile's queue, whose executor ends it `unknown_action`."""
+    action = runner.get_action(job.action)
+    if action is None:
+        logger.warning("action no longer declared: its message goes to the default profile's queue")
+    return svc.queue_for(action.profile if action is not None else DEFAULT_PROFILE)
+
+
+def _superseded(svc: Services, job: Job, carried: int, insist: bool) -> None:
+    """Handles a message that does not carry the job's current continuation (see Rules)."""
+    if carried > job.continuations:
+        # never sent: a continuation's message is sent only after its write committed
+        logger.error("message of a continuation the job does not have; dropped", extra={"carried": carried})
+        return
+    if job.lease_until is not None and job.lease_until >= svc.clock():
+        logger.info("message superseded by a later continuation's; dropped", extra={"carried": carried})
+        return
+    queue = _profile_queue(svc, job)
+    _insist(lambda: queue.send(job.tenant_id, job.job_id, job.continuations), insist)
+    logger.warning(
+        "message superseded by a later continuation's, whose message may be lost: sent again",
+        extra={"carried": carried, "continuations": job.continuations},
+    )
 
 
 def _ours(current: Job, claimed: Job, lease: float) -> bool:
@@ -151,6 +208,7 @@ def settle_dead_letter(svc: Services, body: str) -> None:
     the dead-letter queue and comes back. A message no run function wrote raises ValueError: it
     stays there for the operator, and the queue's alarm fires."""
     tenant_id, job_id = parse_message(body)
+    carried = parse_continuation(body)
     logger.append_keys(job_id=job_id, tenant_id=tenant_id)
     job = svc.store.get(tenant_id, job_id)
     if job is None or job.expired(svc.clock()):
@@ -159,6 +217,9 @@ def settle_dead_letter(svc: Services, body: str) -> None:
     logger.append_keys(action=job.action)
     if job.status.terminal:
         announce(svc, job)
+        return
+    if carried != job.continuations:
+        _superseded(svc, job, carried, insist=True)
         return
     _end_unfinished(svc, job, svc.clock())
 
@@ -172,7 +233,7 @@ def _end_unfinished(svc: Services, job: Job, now: float) -> None:
         status = JobStatus.FAILED
         error = JobError(
             "attempts_exhausted",
-            f"The job did not complete after {job.attempts} attempts and will not be retried.",
+            f"The job did not complete after {job.tries} attempts and will not be retried.",
         )
     try:
         ended = _insist(lambda: svc.store.end_unfinished(job, now, status, error), True)

@@ -81,6 +81,19 @@ class Job:
     """On a multi-action job: the indexes of its actions that ended `failed`."""
     cancelled_actions: frozenset[int] = frozenset()
     """On a multi-action job: the indexes of its actions that ended `cancelled`."""
+    continuations: int = 0
+    """How many times an attempt ended by continuing (`ctx.checkpoint` ran out of time): each
+    continuation is run by a new message carrying this number (see `jobs.executor`)."""
+    checkpoint_json: str | None = None
+    """The action's last checkpoint (JSON), when kept in the item."""
+    checkpoint_key: str | None = None
+    """Where the action's last checkpoint lives when it is too large for the item (results bucket)."""
+
+    @property
+    def tries(self) -> int:
+        """The attempt number an action sees: claims (`attempts`, the fencing counter) less
+        continuations, so continuing consumes no attempt; only failed or crashed claims count."""
+        return self.attempts - self.continuations
 
     @property
     def is_multi(self) -> bool:
@@ -113,6 +126,8 @@ class Job:
             doc["result"] = self.result
         if self.error is not None:
             doc["error"] = self.error.to_dict()
+        if self.continuations:
+            doc["continuations"] = self.continuations
         if self.is_multi:
             doc["actions_total"] = self.actions_total
             doc["actions_ended"] = len(self.ended_actions)

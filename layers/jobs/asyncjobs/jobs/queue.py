@@ -10,8 +10,21 @@ from asyncjobs.aws.clients import AWS_ERRORS
 from asyncjobs.errors import InfrastructureError
 
 
-def message_body(tenant_id: str, job_id: str) -> str:
-    return json.dumps({"tenant_id": tenant_id, "job_id": job_id}, separators=(",", ":"))
+def message_body(tenant_id: str, job_id: str, continuation: int = 0) -> str:
+    """A job's message. The message of a job's `n`th continuation (n > 0) says so: that message
+    carries the job from then on, and earlier ones are superseded (see `jobs.executor`)."""
+    doc: dict[str, Any] = {"tenant_id": tenant_id, "job_id": job_id}
+    if continuation:
+        doc["continuation"] = continuation
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def parse_continuation(body: str) -> int:
+    """The continuation a message carries (0: the job's first message). Call after parse_message."""
+    value = json.loads(body).get("continuation", 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError("message body has an invalid continuation")
+    return value
 
 
 def parse_message(body: str) -> tuple[str, str]:
@@ -30,9 +43,11 @@ class JobQueue:
         self._sqs = client
         self._url = queue_url
 
-    def send(self, tenant_id: str, job_id: str) -> None:
+    def send(self, tenant_id: str, job_id: str, continuation: int = 0) -> None:
         try:
-            self._sqs.send_message(QueueUrl=self._url, MessageBody=message_body(tenant_id, job_id))
+            self._sqs.send_message(
+                QueueUrl=self._url, MessageBody=message_body(tenant_id, job_id, continuation)
+            )
         except AWS_ERRORS as exc:
             raise InfrastructureError(f"SQS SendMessage failed: {exc}") from exc
 

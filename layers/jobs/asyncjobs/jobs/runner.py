@@ -15,6 +15,14 @@ Rules:
 - A job whose cancel was requested while it ran ends `cancelled` (the action sees JobCancelled).
 - The item stays small: inputs and results over 64 KB live in the results bucket; a result over
   `MAX_RESULT_BYTES`, or an outcome DynamoDB refuses, fails the job at once instead of retrying.
+- Continuations (actions longer than an invocation): `ctx.checkpoint(state)` stores the action's
+  state, fenced like progress. When it finds less than the continue margin left in the invocation
+  (plus the longest time between two checkpoints so far), it raises JobContinues instead; the
+  attempt then ends with one write, fenced by `attempts`, that stores the checkpoint, counts one
+  more continuation and releases the lease (the job stays `in_progress`), and `run_attempt`
+  returns the job so its caller triggers the next invocation, which resumes from
+  `ctx.resume_state`. Continuing consumes no attempt (`Job.tries`). Past `MAX_CONTINUATIONS` the
+  job fails `too_many_continuations` instead.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from asyncjobs.errors import (
     ActionFailed,
     InfrastructureError,
     JobCancelled,
+    JobContinues,
     TransientActionError,
     retry_transient,
 )
@@ -46,6 +55,19 @@ MAX_RESULT_BYTES = 50 * 1024 * 1024
 MAX_INLINE_RESULT_BYTES = 64 * 1024
 # Tries of a call that must not fail on a transient error when the caller has few chances left.
 INSIST_TRIES = 5
+# A checkpoint continues the job in a new invocation when less than this is left of the current
+# one: CONTINUE_MARGIN_S, or CONTINUE_MARGIN_SHARE of the invocation when that is less (short
+# invocations, tests), plus the longest time between two checkpoints of this attempt so far (so
+# the next step, as long as the longest one, cannot be cut short by the platform).
+CONTINUE_MARGIN_S = 60.0
+CONTINUE_MARGIN_SHARE = 0.4
+# A job that continues more often than this fails `too_many_continuations` (a buggy action must
+# not loop forever): 100 continuations of a 15-minute invocation are 25 hours of work.
+MAX_CONTINUATIONS = 100
+# A checkpoint over MAX_INLINE_CHECKPOINT_BYTES is kept as a file in the results bucket; one over
+# MAX_CHECKPOINT_BYTES fails the job (`checkpoint_too_large`).
+MAX_INLINE_CHECKPOINT_BYTES = 64 * 1024
+MAX_CHECKPOINT_BYTES = 10 * 1024 * 1024
 
 _METRIC = {
     JobStatus.SUCCEEDED: "JobsSucceeded",
@@ -66,6 +88,12 @@ class AttemptContext:
         self._svc = svc
         self._job = job
         self._deadline = deadline
+        self._margin = min(CONTINUE_MARGIN_S, CONTINUE_MARGIN_SHARE * max(0.0, deadline - time.time()))
+        self._resume_read = False
+        self._resume_state: Any = None
+        self._checkpoints = 0
+        self._checkpointed = time.monotonic()  # the last checkpoint call (or the start)
+        self._longest_step = 0.0
         # Progress is written (and cancellation read) at most once per interval, counted from the
         # start: a job shorter than the interval costs no progress writes at all.
         self._last_write = time.monotonic()
@@ -73,7 +101,8 @@ class AttemptContext:
         self.tenant_id = job.tenant_id
         self.job_id = job.job_id
         self.path_params = dict(job.path_params)
-        self.attempt = job.attempts
+        self.attempt = job.tries
+        self.continuations = job.continuations
 
     def _due(self) -> bool:
         return time.monotonic() - self._last_write >= self._svc.settings.progress_interval_s
@@ -102,6 +131,51 @@ class AttemptContext:
         stored = self._svc.store.get(self._job.tenant_id, self._job.job_id)
         if stored is None:
             raise AttemptLost("the job disappeared while running")
+        self._refresh(stored)
+
+    @property
+    def resume_state(self) -> Any:
+        """The last checkpoint stored before this attempt started (None: there is none)."""
+        if not self._resume_read:
+            if self._job.checkpoint_key:
+                self._resume_state = json.loads(self._svc.files.read(self._job.checkpoint_key))
+            elif self._job.checkpoint_json:
+                self._resume_state = json.loads(self._job.checkpoint_json)
+            self._resume_read = True
+        return self._resume_state
+
+    def checkpoint(self, state: Any, progress: float | None = None) -> None:
+        value = self._last_progress
+        if progress is not None:
+            value = max(value, max(0, min(99, int(progress))))
+        called = time.monotonic()
+        self._longest_step = max(self._longest_step, called - self._checkpointed)
+        self._checkpointed = called
+        ending = self.remaining_seconds() < self._margin + self._longest_step
+        if not ending and not self._due():
+            return
+        data = json.dumps(state, separators=(",", ":"))
+        checkpoint_json: str | None = data
+        checkpoint_key: str | None = None
+        size = len(data.encode())
+        if size > MAX_CHECKPOINT_BYTES:
+            raise ActionFailed(
+                "checkpoint_too_large",
+                f"The action's checkpoint is {size} bytes; the limit is {MAX_CHECKPOINT_BYTES} bytes.",
+            )
+        if size > MAX_INLINE_CHECKPOINT_BYTES:
+            # a name of its own per checkpoint: a stale attempt never overwrites the one stored
+            self._checkpoints += 1
+            name = f"checkpoint-{self._job.attempts}-{self._checkpoints}.json"
+            ref = self._svc.files.put(self.tenant_id, self.job_id, name, data.encode(), "application/json")
+            checkpoint_json, checkpoint_key = None, ref["key"]
+        if ending:
+            raise JobContinues(checkpoint_json, checkpoint_key, value)
+        try:
+            stored = self._svc.store.checkpoint(self._job, value, checkpoint_json, checkpoint_key)
+        except ConditionFailed as exc:
+            raise AttemptLost("the job is no longer held by this attempt") from exc
+        self._last_progress = value
         self._refresh(stored)
 
     def save_file(self, name: str, data: bytes, content_type: str) -> dict[str, Any]:
@@ -174,11 +248,12 @@ def get_action(name: str) -> Action | None:
     return find(name)
 
 
-def run_attempt(svc: Services, job: Job, deadline: float) -> None:
+def run_attempt(svc: Services, job: Job, deadline: float) -> Job | None:
     """Runs the action of `job`, which this attempt has claimed (`job` as the claim stored it),
-    until `deadline` (epoch seconds), then writes and announces its end. Raises AttemptLost when
-    the job is no longer held by this attempt, and TransientActionError or InfrastructureError
-    (after releasing the lease) when another attempt should run it."""
+    until `deadline` (epoch seconds), then writes and announces its end. Returns the job as stored
+    when it continues instead (the caller must trigger its next invocation), else None. Raises
+    AttemptLost when the job is no longer held by this attempt, and TransientActionError or
+    InfrastructureError (after releasing the lease) when another attempt should run it."""
     action = get_action(job.action)
     ctx = AttemptContext(svc, job, deadline)
     result_json: str | None = None
@@ -204,6 +279,8 @@ def run_attempt(svc: Services, job: Job, deadline: float) -> None:
         status = JobStatus.SUCCEEDED
     except JobCancelled:
         status, result_json = JobStatus.CANCELLED, None
+    except JobContinues as exc:
+        return _continue(svc, job, exc)
     except ActionFailed as exc:
         status, result_json = JobStatus.FAILED, None
         error = JobError(exc.code[:100], exc.message[:2000])
@@ -219,6 +296,43 @@ def run_attempt(svc: Services, job: Job, deadline: float) -> None:
             "action_error", f"The action failed unexpectedly. Quote job {job.job_id} to support."
         )
     _finish(svc, job, status, result_json, result_file, error)
+    return None
+
+
+def _continue(svc: Services, job: Job, signal: JobContinues) -> Job | None:
+    """Ends this attempt by continuing: one write stores the checkpoint, counts the continuation
+    and releases the lease. Returns the job as stored; None when the job ended instead (too many
+    continuations, or it had ended elsewhere)."""
+    if job.continuations >= MAX_CONTINUATIONS:
+        message = (
+            f"The job continued {job.continuations} times without completing; "
+            f"the limit is {MAX_CONTINUATIONS}."
+        )
+        _finish(svc, job, JobStatus.FAILED, None, None, JobError("too_many_continuations", message))
+        return None
+    try:
+        continued = svc.store.continue_later(
+            job, svc.clock(), signal.progress, signal.checkpoint_json, signal.checkpoint_key
+        )
+    except InfrastructureError:
+        _release(svc, job)
+        raise
+    except ConditionFailed:
+        current = svc.store.get(job.tenant_id, job.job_id)
+        if current is not None and current.status.terminal:
+            announce(svc, current)
+            return None
+        ours = (
+            current is not None
+            and current.status is JobStatus.IN_PROGRESS
+            and current.attempts == job.attempts
+            and current.continuations == job.continuations + 1
+        )
+        if current is None or not ours:
+            raise AttemptLost("the job is no longer held by this attempt") from None
+        continued = current  # our own write committed; its response was lost and the retry refused
+    logger.info("job continues in a new invocation", extra={"continuations": continued.continuations})
+    return continued
 
 
 def _finish(

@@ -110,6 +110,9 @@ def job_from_item(item: dict[str, Any]) -> Job:
         ended_actions=_indexes(item.get("ended_actions")),
         failed_actions=_indexes(item.get("failed_actions")),
         cancelled_actions=_indexes(item.get("cancelled_actions")),
+        continuations=int(item.get("continuations", 0)),
+        checkpoint_json=item.get("checkpoint_json") or None,
+        checkpoint_key=item.get("checkpoint_key") or None,
     )
 
 
@@ -415,6 +418,49 @@ class JobStore(Table):
             set_="progress = :p",
             condition="#s = :running AND attempts = :attempt",
             values={":p": progress, ":running": "in_progress", ":attempt": job.attempts},
+        )
+
+    def checkpoint(
+        self, job: Job, progress: int, checkpoint_json: str | None, checkpoint_key: str | None
+    ) -> Job:
+        """Stores the action's checkpoint (one of `checkpoint_json`, inline, or `checkpoint_key`, a
+        file) and its progress, for the attempt that holds the job; returns the job as stored."""
+        return self._update(
+            job,
+            set_="progress = :p, checkpoint_json = :cj, checkpoint_key = :ck",
+            condition="#s = :running AND attempts = :attempt",
+            values={
+                ":p": progress,
+                ":cj": checkpoint_json or "",
+                ":ck": checkpoint_key or "",
+                ":running": "in_progress",
+                ":attempt": job.attempts,
+            },
+        )
+
+    def continue_later(
+        self, job: Job, now: float, progress: int, checkpoint_json: str | None, checkpoint_key: str | None
+    ) -> Job:
+        """Ends the attempt that holds the job by continuing: stores its checkpoint and progress,
+        counts one more continuation and releases the lease (the job stays `in_progress`), in one
+        write fenced by `attempts`. The next claim resumes from that checkpoint."""
+        return self._update(
+            job,
+            set_=(
+                "progress = :p, checkpoint_json = :cj, checkpoint_key = :ck, lease_until = :now, "
+                "continuations = if_not_exists(continuations, :zero) + :one"
+            ),
+            condition="#s = :running AND attempts = :attempt",
+            values={
+                ":p": progress,
+                ":cj": checkpoint_json or "",
+                ":ck": checkpoint_key or "",
+                ":now": now - 0.001,
+                ":zero": 0,
+                ":one": 1,
+                ":running": "in_progress",
+                ":attempt": job.attempts,
+            },
         )
 
     def finish(

@@ -87,6 +87,12 @@ class JobSummary(BaseModel):
         description="`true` while a cancellation waits for the running job to stop; absent otherwise.",
     )
     error: JobError = Field(default_factory=_absent, description="Present when the job `failed`.")
+    continuations: int = Field(
+        default_factory=_absent,
+        ge=1,
+        description="How many times the job continued in a new invocation (an action that "
+        "checkpoints, to run longer than one); absent when it has not.",
+    )
     actions_total: int = Field(
         default_factory=_absent, description="A multi-action job: how many actions it has."
     )
