@@ -18,9 +18,13 @@ Files and sizes:
   then the full result is the file `fire_pathways.json` and the inline one leaves out the setback
   polygons (their rule, edge, width and area stay), keeping the usable polygons AutoDesigner needs.
 
-48 KiB keeps every result here under the runner's inline limit (64 KiB, `MAX_INLINE_RESULT_BYTES`),
-so a result is read in the status document and the next action's input built from it, and far
-under the 50 MiB a result may reach at all (`MAX_RESULT_BYTES`).
+48 KiB keeps a result under the runner's inline limit (64 KiB, `MAX_INLINE_RESULT_BYTES`), so it
+is read in the status document and the next action's input built from it. What can remain over it
+(AutoDesigner's per-face totals for 200 faces with long ids, fire pathways' usable polygons of a
+20,000-vertex roof) the runner stores as `result.json`. The input caps bound it: 200 faces of
+totals are ~100 KB; a usable polygon gains at most ~34 vertices (a rounded strip end) per edge with
+a setback, so even 20,000 such edges give ~15 MB, under the 50 MiB a result may reach at all
+(`MAX_RESULT_BYTES`, `result_too_large`).
 """
 
 from __future__ import annotations
