@@ -1,7 +1,7 @@
 """Runtime profiles (`actions/profiles.py`): each action's message goes to its profile's queue, and
-that queue's executor function runs it. The registry's actions are all `standard` today: a test
-declares the diagnostic action with the `science` profile (a twin of the same code), as an action
-of the science layer would declare itself."""
+that queue's executor function runs it. A test declares the diagnostic action with the `science`
+profile (a twin of the same code), so routing is checked apart from the design actions
+(tests/integration/test_design_actions.py runs those on the science queue)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _queued(harness, logical_id):
 
 
 def test_standard_action_goes_to_the_jobs_queue_and_the_executor(harness, ran):
-    # Given an action of the standard profile (every registry action today)
+    # Given an action of the standard profile
     assert ACTIONS["diagnostic"].profile == "standard"
     # When it is run
     job_id = harness.submit(body={"echo": {"n": 1}})

@@ -14,67 +14,29 @@ filled from its corner. Exhaustive over this grid, not a proof of the optimum fo
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import shapely
-from pydantic import Field, model_validator
 from shapely import Polygon
 from shapely.affinity import rotate
 
-from asyncjobs.actions.base import ActionInput
-from asyncjobs_science.geometry import Ring, polygon_from
+from asyncjobs.actions.autodesigner import AreaPolygon, AutoDesignInput, DesignFace, ModuleSpec
+from asyncjobs_science.geometry import checked_polygon
+
+__all__ = ["AreaPolygon", "AutoDesignInput", "DesignFace", "ModuleSpec", "design", "layout_polygon"]
 
 TOLERANCE_M = 1e-6
 
 
-class AreaPolygon(ActionInput):
-    exterior: Ring
-    holes: list[Ring] = Field(default_factory=list, max_length=100)
-    area_m2: float | None = Field(None, description="Ignored (fire pathways' output can be passed as is).")
-
-
-class ModuleSpec(ActionInput):
-    width_m: float = Field(gt=0.1, le=5, description="Short side, along the row in portrait.")
-    height_m: float = Field(gt=0.1, le=5, description="Long side, up the slope in portrait.")
-    watts: float = Field(gt=0, le=2000, description="Nameplate DC power at STC.")
-
-
-class DesignFace(ActionInput):
-    id: str = Field(min_length=1, max_length=64)
-    usable: list[AreaPolygon] = Field(max_length=100, description="Where modules may go, in face metres.")
-    azimuth_deg: float | None = Field(None, ge=0, lt=360)
-    tilt_deg: float | None = Field(None, ge=0, lt=90)
-    row_direction_deg: float | None = Field(
-        None, ge=-180, le=180, description="Direction of the rows in face coordinates; else searched."
-    )
-
-    @model_validator(mode="after")
-    def _polygons(self) -> DesignFace:
-        for i, area in enumerate(self.usable):
-            polygon_from(area.exterior, area.holes, what=f"face {self.id!r} usable[{i}]")
-        return self
-
-    def polygons(self) -> list[Polygon]:
-        return [
-            polygon_from(a.exterior, a.holes, what=f"face {self.id!r} usable[{i}]")
-            for i, a in enumerate(self.usable)
-        ]
-
-
-class AutoDesignInput(ActionInput):
-    faces: list[DesignFace] = Field(min_length=1, max_length=200)
-    module: ModuleSpec
-    orientation: Literal["portrait", "landscape", "both"] = "both"
-    row_spacing_m: float = Field(0.0, ge=0, le=5, description="Gap between rows (up the slope).")
-    column_spacing_m: float = Field(0.02, ge=0, le=5, description="Gap between modules in a row.")
-    offset_steps: int = Field(8, ge=1, le=32, description="Offsets tried per row pitch, each way.")
-
-    @model_validator(mode="after")
-    def _unique(self) -> AutoDesignInput:
-        if len({f.id for f in self.faces}) != len(self.faces):
-            raise ValueError("faces: every face needs a distinct id")
-        return self
+def face_polygons(face: DesignFace) -> list[Polygon]:
+    """The face's usable polygons in shapely: the second check, after the input model's (a job
+    fails `invalid_geometry` on what that one let through)."""
+    return [
+        checked_polygon(a.exterior, a.holes, what=f"face {face.id!r} usable[{i}]")
+        for i, a in enumerate(face.usable)
+    ]
 
 
 def _directions(polygon: Polygon) -> list[float]:
@@ -166,12 +128,15 @@ def layout_polygon(polygon: Polygon, inputs: AutoDesignInput, direction: float |
     }
 
 
-def design(inputs: AutoDesignInput) -> dict[str, Any]:
-    """Module rectangles per face (corners in face metres, counter-clockwise), counts and DC size."""
+def design(inputs: AutoDesignInput, on_face: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Module rectangles per face (corners in face metres, counter-clockwise), counts and DC size.
+    `on_face(i)` is called before face i is laid out (the job reports progress there)."""
     watts = inputs.module.watts
     faces = []
-    for face in inputs.faces:
-        areas = [layout_polygon(p, inputs, face.row_direction_deg) for p in face.polygons()]
+    for index, face in enumerate(inputs.faces):
+        if on_face is not None:
+            on_face(index)
+        areas = [layout_polygon(p, inputs, face.row_direction_deg) for p in face_polygons(face)]
         count = sum(a["count"] for a in areas)
         faces.append(
             {

@@ -28,14 +28,12 @@ intersected with the face); the usable area is the face minus every setback, in 
 from __future__ import annotations
 
 import math
-from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, model_validator
 from shapely import LineString, Polygon, unary_union
 
-from asyncjobs.actions.base import ActionInput
-from asyncjobs_science.geometry import Point, Ring, polygon_from, polygon_json, polygons_of
+from asyncjobs.actions.fire_pathways import SIDE_EDGES, EdgeKind, FirePathwayInput, PathwayChoice, RoofFace
+from asyncjobs_science.geometry import Point, checked_polygon, polygon_json, polygons_of
 
 INCH = 0.0254
 PATHWAY_WIDTH_M = 36 * INCH
@@ -44,8 +42,7 @@ RIDGE_SETBACK_LARGE_ARRAY_M = 36 * INCH
 HIP_VALLEY_SETBACK_M = 18 * INCH
 SMALL_ARRAY_FRACTION = 0.33
 
-EdgeKind = Literal["eave", "ridge", "hip", "valley", "rake", "gable"]
-SIDE_EDGES = ("rake", "gable", "hip")
+__all__ = ["RULES", "SIDE_EDGES", "EdgeKind", "FirePathwayInput", "PathwayChoice", "RoofFace", "place"]
 
 RULES = {
     "code": "IFC 2018 §1204.2.1 / CRC 2019 §R324.6 (residential), simplified subset; hip/valley "
@@ -60,79 +57,18 @@ RULES = {
 }
 
 
-class RoofFace(ActionInput):
-    id: str = Field(min_length=1, max_length=64)
-    vertices: Ring = Field(
-        description="The face's outline as (x, y) in metres on the roof plane (not the plan view), "
-        "in order around it; a closing repeat of the first vertex is optional."
-    )
-    edges: list[EdgeKind] = Field(
-        min_length=3,
-        max_length=500,
-        description="The kind of each edge: `edges[i]` runs from `vertices[i]` to the next vertex.",
-    )
-    tilt_deg: float = Field(0, ge=0, lt=90, description="Slope of the face, for its plan-view area.")
-    has_modules: bool = Field(True, description="Whether modules may go on this face.")
-    street_side: bool = Field(False, description="Faces the street or driveway: preferred for a pathway.")
-
-    @model_validator(mode="after")
-    def _outline(self) -> RoofFace:
-        polygon = polygon_from(self.vertices, what=f"face {self.id!r}")
-        if len(self.edges) != len(polygon.exterior.coords) - 1:
-            raise ValueError(
-                f"face {self.id!r}: {len(self.edges)} edge kinds for "
-                f"{len(polygon.exterior.coords) - 1} edges; give one kind per edge, in vertex order"
-            )
-        return self
-
-    @cached_property
-    def polygon(self) -> Polygon:
-        return polygon_from(self.vertices, what=f"face {self.id!r}")
-
-    def edge(self, index: int) -> LineString:
-        coords: list[Point] = list(self.polygon.exterior.coords)
-        return LineString([coords[index], coords[index + 1]])
+def face_polygon(face: RoofFace) -> Polygon:
+    """The face's outline as a shapely polygon: the second check, after the input model's (a job
+    fails `invalid_geometry` on what that one let through)."""
+    return checked_polygon(face.vertices, what=f"face {face.id!r}")
 
 
-class PathwayChoice(ActionInput):
-    face_id: str = Field(min_length=1, max_length=64)
-    edge_index: int = Field(ge=0, description="The rake, gable or hip edge the pathway runs along.")
+def _edge(polygon: Polygon, index: int) -> LineString:
+    coords: list[Point] = list(polygon.exterior.coords)
+    return LineString([coords[index], coords[index + 1]])
 
 
-class FirePathwayInput(ActionInput):
-    faces: list[RoofFace] = Field(min_length=1, max_length=200)
-    array_plan_area_m2: float | None = Field(
-        None,
-        ge=0,
-        description="Plan-view area of the intended array, for the 33 % ridge rule; if not given the "
-        "36-inch ridge setback applies.",
-    )
-    pathways: list[PathwayChoice] | None = Field(
-        None,
-        max_length=2,
-        description="Where the two pathways go; if not given they are placed automatically.",
-    )
-
-    @model_validator(mode="after")
-    def _references(self) -> FirePathwayInput:
-        by_id = {face.id: face for face in self.faces}
-        if len(by_id) != len(self.faces):
-            raise ValueError("faces: every face needs a distinct id")
-        for choice in self.pathways or []:
-            face = by_id.get(choice.face_id)
-            if face is None:
-                raise ValueError(f"pathways: no face has id {choice.face_id!r}")
-            if choice.edge_index >= len(face.edges) or face.edges[choice.edge_index] not in SIDE_EDGES:
-                raise ValueError(
-                    f"pathways: edge {choice.edge_index} of face {face.id!r} is not a rake, gable or hip "
-                    "edge (a pathway runs from eave to ridge along one)"
-                )
-        if self.pathways and len({c.face_id for c in self.pathways}) != len(self.pathways):
-            raise ValueError("pathways: the two pathways must be on separate faces")
-        return self
-
-
-def _auto_pathways(faces: list[RoofFace]) -> list[PathwayChoice]:
+def _auto_pathways(faces: list[RoofFace], polygons: dict[str, Polygon]) -> list[PathwayChoice]:
     candidates = []
     for face in faces:
         if not face.has_modules or "eave" not in face.edges:
@@ -141,14 +77,15 @@ def _auto_pathways(faces: list[RoofFace]) -> list[PathwayChoice]:
         if not sides:
             continue
         # A rake/gable edge before a hip (a hip already has its 18-inch setback), the longest first.
-        best = max(sides, key=lambda i: (face.edges[i] != "hip", face.edge(i).length))
-        candidates.append((face.street_side, face.polygon.area, face, best))
+        polygon = polygons[face.id]
+        best = max(sides, key=lambda i: (face.edges[i] != "hip", _edge(polygon, i).length))
+        candidates.append((face.street_side, polygon.area, face, best))
     candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
     return [PathwayChoice(face_id=face.id, edge_index=edge) for _, _, face, edge in candidates[:2]]
 
 
 def _strip(face: RoofFace, polygon: Polygon, index: int, width: float, rule: str) -> dict[str, Any]:
-    area = face.edge(index).buffer(width).intersection(polygon)
+    area = _edge(polygon, index).buffer(width).intersection(polygon)
     return {
         "rule": rule,
         "edge_index": index,
@@ -161,14 +98,15 @@ def _strip(face: RoofFace, polygon: Polygon, index: int, width: float, rule: str
 def place(inputs: FirePathwayInput) -> dict[str, Any]:
     """Setback polygons and usable area per face, with the rules applied and any shortfall."""
     faces = inputs.faces
-    roof_plan_area = sum(f.polygon.area * _cos_deg(f.tilt_deg) for f in faces)
+    polygons = {f.id: face_polygon(f) for f in faces}
+    roof_plan_area = sum(polygons[f.id].area * _cos_deg(f.tilt_deg) for f in faces)
     fraction = None if inputs.array_plan_area_m2 is None else inputs.array_plan_area_m2 / roof_plan_area
     ridge_setback = (
         RIDGE_SETBACK_SMALL_ARRAY_M
         if fraction is not None and fraction <= SMALL_ARRAY_FRACTION
         else RIDGE_SETBACK_LARGE_ARRAY_M
     )
-    chosen = inputs.pathways if inputs.pathways is not None else _auto_pathways(faces)
+    chosen = inputs.pathways if inputs.pathways is not None else _auto_pathways(faces, polygons)
     pathway_on = {c.face_id: c.edge_index for c in chosen}
     warnings = []
     if len(chosen) < 2:
@@ -181,7 +119,7 @@ def place(inputs: FirePathwayInput) -> dict[str, Any]:
 
     results = []
     for face in faces:
-        polygon = face.polygon
+        polygon = polygons[face.id]
         setbacks = []
         if face.has_modules:
             for index, kind in enumerate(face.edges):
@@ -198,6 +136,8 @@ def place(inputs: FirePathwayInput) -> dict[str, Any]:
         results.append(
             {
                 "id": face.id,
+                "tilt_deg": face.tilt_deg,
+                "azimuth_deg": face.azimuth_deg,
                 "area_m2": round(polygon.area, 4),
                 "plan_area_m2": round(polygon.area * _cos_deg(face.tilt_deg), 4),
                 "pathway": face.id in pathway_on,

@@ -5,18 +5,16 @@ plain coordinate lists for JSON results."""
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field
 from shapely import Polygon, make_valid
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-Point = tuple[float, float]
-Ring = Annotated[list[Point], Field(min_length=3, max_length=500)]
+from asyncjobs.actions.polygons import MIN_AREA_M2, Point, Ring
+from asyncjobs.errors import ActionFailed
 
-MIN_AREA_M2 = 0.01
-"""Below this a polygon is a sliver (or a mistake in units), not a roof face."""
+__all__ = ["MIN_AREA_M2", "Point", "Ring", "checked_polygon", "polygon_from", "polygon_json", "polygons_of"]
 
 
 def polygon_from(vertices: list[Point], holes: list[list[Point]] | None = None, *, what: str) -> Polygon:
@@ -40,6 +38,16 @@ def polygon_from(vertices: list[Point], holes: list[list[Point]] | None = None, 
             "coordinates are metres on the roof plane"
         )
     return polygon
+
+
+def checked_polygon(vertices: list[Point], holes: list[list[Point]] | None = None, *, what: str) -> Polygon:
+    """`polygon_from` for a computation whose input model has passed: the input models check
+    polygons in pure Python (`asyncjobs.actions.polygons`, run where shapely is not installed), so
+    shapely is the second line here, and what it still refuses fails the job `invalid_geometry`."""
+    try:
+        return polygon_from(vertices, holes, what=what)
+    except ValueError as error:
+        raise ActionFailed("invalid_geometry", str(error)) from None
 
 
 def polygons_of(geometry: BaseGeometry) -> list[Polygon]:

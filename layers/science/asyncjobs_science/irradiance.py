@@ -18,89 +18,32 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
 
-from asyncjobs.actions.base import ActionFailed, ActionInput, FileId
+from asyncjobs.actions.irradiance import Horizon, IrradianceInput, PlaneFace, Site, Transposition
+from asyncjobs.errors import ActionFailed
+
+__all__ = [
+    "HOURS",
+    "MAX_WEATHER_BYTES",
+    "Horizon",
+    "IrradianceInput",
+    "PlaneFace",
+    "PlaneOfArray",
+    "Site",
+    "Transposition",
+    "Weather",
+    "analyse",
+    "hourly_csv",
+    "parse_weather_csv",
+    "plane_of_array",
+]
 
 HOURS = 8760
 MAX_WEATHER_BYTES = 4_000_000
-
-Transposition = Literal["perez", "haydavies"]
-
-
-class Site(ActionInput):
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180, description="Degrees east (west is negative).")
-    elevation_m: float = Field(0, ge=-500, le=9000)
-    timezone: str = Field(
-        min_length=1,
-        max_length=64,
-        description="IANA name; hours are its standard time.",
-        examples=["America/Denver"],
-    )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}: give an IANA name such as 'America/Denver'"
-            ) from None
-        return value
-
-    def standard_offset_hours(self, year: int) -> float:
-        """The zone's standard UTC offset: the smaller of January's and July's (DST adds an hour)."""
-        zone = ZoneInfo(self.timezone)
-        offsets = [datetime(year, month, 1, tzinfo=zone).utcoffset() for month in (1, 7)]
-        return min(o.total_seconds() for o in offsets if o is not None) / 3600
-
-
-Horizon = list[tuple[float, float]]
-
-
-class PlaneFace(ActionInput):
-    id: str = Field(min_length=1, max_length=64)
-    tilt_deg: float = Field(ge=0, le=90)
-    azimuth_deg: float = Field(ge=0, lt=360, description="Direction the face looks: 180 = south.")
-    horizon: Horizon | None = Field(
-        None,
-        min_length=2,
-        max_length=720,
-        description="(azimuth°, elevation°) points of the skyline seen from the face, interpolated "
-        "linearly around the circle; the beam is blocked when the sun is below it.",
-    )
-
-    @field_validator("horizon")
-    @classmethod
-    def _horizon(cls, points: Horizon | None) -> Horizon | None:
-        for azimuth, elevation in points or []:
-            if not (0 <= azimuth < 360 and 0 <= elevation <= 90):
-                raise ValueError(
-                    f"horizon point ({azimuth}, {elevation}): azimuth must be in [0, 360) and elevation "
-                    "in [0, 90] degrees"
-                )
-        return points
-
-
-class IrradianceInput(ActionInput):
-    site: Site
-    faces: list[PlaneFace] = Field(min_length=1, max_length=200)
-    year: int = Field(2023, ge=1900, le=2100)
-    transposition: Transposition = "perez"
-    albedo: float = Field(0.2, ge=0, le=1)
-    weather_file: FileId | None = Field(
-        None,
-        description="CSV of 8,760 hourly rows with columns ghi, dni, dhi (W/m²) and optionally temp_air "
-        "(°C) and wind_speed (m/s), local standard time from 1 January 00:00; else clear sky.",
-    )
 
 
 @dataclass

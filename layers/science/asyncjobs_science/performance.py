@@ -13,59 +13,23 @@ would give at the faces' plane-of-array irradiation (IEC 61724 reference yield).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
 
-from asyncjobs.actions.base import ActionInput, FileId
-from asyncjobs_science.irradiance import (
-    PlaneFace,
-    PlaneOfArray,
-    Site,
-    Transposition,
-    Weather,
-    kwh_per_m2,
-    plane_of_array,
-)
+from asyncjobs.actions.performance_simulation import Inverter, PerformanceInput, SystemFace, TemperatureModel
+from asyncjobs_science.irradiance import PlaneOfArray, Weather, kwh_per_m2, plane_of_array
 
-TemperatureModel = Literal[
-    "close_mount_glass_glass",
-    "open_rack_glass_glass",
-    "open_rack_glass_polymer",
-    "insulated_back_glass_polymer",
+__all__ = [
+    "Inverter",
+    "PerformanceInput",
+    "Simulation",
+    "SystemFace",
+    "TemperatureModel",
+    "hourly_csv",
+    "simulate",
 ]
-
-
-class SystemFace(PlaneFace):
-    dc_kw: float = Field(gt=0, le=100_000, description="Nameplate DC of the modules on this face.")
-
-
-class Inverter(ActionInput):
-    ac_kw: float = Field(gt=0, le=100_000, description="AC rating (the output is clipped there).")
-    nominal_efficiency: float = Field(0.96, gt=0.5, le=1)
-
-
-class PerformanceInput(ActionInput):
-    site: Site
-    faces: list[SystemFace] = Field(min_length=1, max_length=200)
-    inverter: Inverter
-    losses_percent: float | None = Field(
-        None, ge=0, lt=100, description="System losses; PVWatts' default 14.08 % if not given."
-    )
-    gamma_pdc: float = Field(-0.0037, ge=-0.02, le=0, description="Power temperature coefficient, 1/°C.")
-    temperature_model: TemperatureModel = "close_mount_glass_glass"
-    year: int = Field(2023, ge=1900, le=2100)
-    transposition: Transposition = "perez"
-    albedo: float = Field(0.2, ge=0, le=1)
-    weather_file: FileId | None = Field(None, description="As for irradiance analysis; else clear sky.")
-
-    @model_validator(mode="after")
-    def _unique(self) -> PerformanceInput:
-        if len({f.id for f in self.faces}) != len(self.faces):
-            raise ValueError("faces: every face needs a distinct id")
-        return self
 
 
 def cell_temperature(poa_global: Any, temp_air: Any, wind_speed: Any, model: TemperatureModel) -> Any:

@@ -1,5 +1,8 @@
 """The action registry: every action's declaration. Adding an action: write a module with its
-input model and its `run`, and declare it below.
+input model and its `run`, and declare it below. An action of the `science` profile keeps its
+input model here in the jobs layer (pydantic and the standard library only: RunFunction validates
+it) and its `run` in the science layer (`asyncjobs_science.actions`), which only
+ScienceExecutorFunction carries.
 
 Declarations only: an action's module (its input model, so pydantic) is imported when its input
 model or implementation is first asked for, and heavy libraries inside its `run`, so that a
@@ -60,6 +63,55 @@ ACTIONS: dict[str, Action] = _registry(
         description="Reads a file uploaded beforehand (its id in `file`) and returns its text: "
         '`{"document": [{"content", "content_type", "pages"}]}`. PDFs (detected by their content) are '
         "read page by page; other files must be UTF-8 text, else the job fails `unsupported_file`.",
+    ),
+    Action(
+        name="fire_pathways",
+        path="/designs/{design_id}/fire_pathways",
+        input="asyncjobs.actions.fire_pathways:FirePathwayInput",
+        implementation="asyncjobs_science.actions:run_fire_pathways",
+        profile="science",
+        summary="Place fire pathways and setbacks on a roof (Fire Pathway Placement)",
+        description="Applies a simplified subset of IFC 2018 §1204.2.1 / CRC 2019 §R324.6 (two 36-inch "
+        "eave-to-ridge pathways, the 18/36-inch ridge setback) and the 18-inch hip/valley setback of "
+        "IFC 2015 §605.11.3.2 to each face, and returns the setback polygons and the usable area per "
+        "face (`faces[].usable`), with the rules applied and what is not implemented. Each face's `id`, "
+        "`usable`, `tilt_deg` and `azimuth_deg` are AutoDesigner's `faces[]` fields.",
+    ),
+    Action(
+        name="autodesigner",
+        path="/designs/{design_id}/autodesigner",
+        input="asyncjobs.actions.autodesigner:AutoDesignInput",
+        implementation="asyncjobs_science.actions:run_autodesigner",
+        profile="science",
+        summary="Lay out as many modules as fit in each face's usable area (AutoDesigner)",
+        description="A grid search per usable polygon (edge directions, orientation, row and column "
+        "offsets). The result gives module counts and DC size per face, `performance_faces` (Performance "
+        "Simulation's `faces`) and the full layout as the file `layout.json` (module corners are also "
+        "inline while the result stays under 32 KiB).",
+    ),
+    Action(
+        name="irradiance",
+        path="/designs/{design_id}/irradiance",
+        input="asyncjobs.actions.irradiance:IrradianceInput",
+        implementation="asyncjobs_science.actions:run_irradiance",
+        profile="science",
+        summary="Plane-of-array irradiance of each face over a year (Irradiance Analysis)",
+        description="pvlib: NREL SPA solar position, Ineichen-Perez clear sky (or an uploaded typical-year "
+        "weather file), Perez or Hay-Davies transposition, horizon shading of the beam. The result has "
+        "annual and monthly kWh/m² per face and the models used; the hourly values (8,760 rows) are the "
+        "file `irradiance_hourly.csv`.",
+    ),
+    Action(
+        name="performance_simulation",
+        path="/designs/{design_id}/performance_simulation",
+        input="asyncjobs.actions.performance_simulation:PerformanceInput",
+        implementation="asyncjobs_science.actions:run_performance_simulation",
+        profile="science",
+        summary="Simulate a year of AC energy, hour by hour (Performance Simulation)",
+        description="pvlib's PVWatts chain: plane-of-array irradiance as Irradiance Analysis, physical "
+        "IAM, SAPM cell temperature, PVWatts DC, PVWatts losses and inverter. The result has annual and "
+        "monthly AC kWh, specific yield, performance ratio and `proposal` (the Proposal PDF input fields "
+        "it provides); the hourly AC and DC power (8,760 rows) is the file `performance_hourly.csv`.",
     ),
 )
 
