@@ -37,8 +37,6 @@ from asyncjobs_science import performance
 from asyncjobs_science.irradiance import IrradianceInput, Site, Weather, analyse, parse_weather_csv
 from asyncjobs_science.performance import PerformanceInput, simulate
 
-pytest.importorskip("pvlib")
-
 WEATHER_FILE = Path(__file__).parent / "data" / "phoenix_az_tmy2_23183.csv"
 PHOENIX = Site(latitude=33.433333, longitude=-112.016667, elevation_m=339, timezone="America/Phoenix")
 YEAR = 1990  # TMY months come from different years; any non-leap year places the sun within seconds
