@@ -37,6 +37,24 @@ _TEST_DIRS = {"tests", "test"}
 # extensions against numpy), type stubs.
 _SUFFIXES = (".pyx", ".pxd", ".pxi", ".c", ".cpp", ".h", ".hpp", ".pyi")
 _RUNTIME_TAG = "cpython-313"
+# Data files a package ships for its examples and for lookups the project's computations never
+# make (tests/unit/test_build_artifacts.py runs them on pvlib stripped so): pvlib's example weather
+# years and its CEC/Sandia/ADR module and inverter libraries (`retrieve_sam`), 12 MB of the science
+# layer's 250 MB budget. Kept: LinkeTurbidities.h5 (Ineichen clear sky), Altitude.h5
+# (`lookup_altitude`) and ASTMG173.csv (the reference spectrum). An action that needs one of these
+# files must take it off this list.
+_UNUSED_DATA = {
+    "pvlib/data": (
+        "12839.tm2",
+        "703165TY.csv",
+        "723170TYA.CSV",
+        "adr-library-cec-inverters-2019-03-05.csv",
+        "sam-library-cec-inverters-2019-03-05.csv",
+        "sam-library-cec-modules-2019-03-05.csv",
+        "sam-library-sandia-modules-2015-6-30.csv",
+        "soiling_hsu_example_inputs.csv",
+    ),
+}
 
 
 def size(path: Path) -> int:
@@ -60,6 +78,9 @@ def strip(root: Path) -> int:
             foreign_pyc = name.endswith(".pyc") and here.name == "__pycache__" and _RUNTIME_TAG not in name
             if name.endswith(_SUFFIXES) or foreign_pyc:
                 path.unlink()
+    for where, names in _UNUSED_DATA.items():
+        for name in names:
+            (root / "python" / where / name).unlink(missing_ok=True)
     return before - size(root)
 
 

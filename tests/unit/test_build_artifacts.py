@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import compileall
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from tools.build_artifacts import sourceless, strip
 
@@ -117,3 +120,49 @@ def test_report_totals_each_function_with_its_layers_and_fails_over_the_limit(tm
     monkeypatch.setattr(build_artifacts, "LIMIT", 900)
     assert build_artifacts.report(build, template) == 1
     assert "OVER THE LIMIT" in capsys.readouterr().out
+
+
+def test_strip_removes_pvlibs_example_data_and_keeps_what_the_computations_read(tmp_path):
+    from tools.build_artifacts import _UNUSED_DATA
+
+    data = tmp_path / "python" / "pvlib" / "data"
+    _tree(data, ["LinkeTurbidities.h5", "Altitude.h5", *_UNUSED_DATA["pvlib/data"]])
+    strip(tmp_path)
+    assert sorted(p.name for p in data.iterdir()) == ["Altitude.h5", "LinkeTurbidities.h5"]
+
+
+def test_the_design_computations_run_on_pvlib_as_the_build_strips_it(tmp_path):
+    # pvlib copied and stripped as `make build` strips the science layer, then irradiance (clear sky,
+    # so pvlib's Linke turbidity file) and performance simulation run on that copy.
+    import pvlib
+
+    shutil.copytree(Path(pvlib.__file__).parent, tmp_path / "python" / "pvlib")
+    strip(tmp_path)
+    assert not (tmp_path / "python" / "pvlib" / "data" / "723170TYA.CSV").exists()
+    code = """
+import pvlib
+from asyncjobs.actions.irradiance import IrradianceInput
+from asyncjobs.actions.performance_simulation import PerformanceInput
+from asyncjobs_science import irradiance, performance
+site = {"latitude": 39.74, "longitude": -105.18, "elevation_m": 1829, "timezone": "America/Denver"}
+face = {"id": "s", "tilt_deg": 30, "azimuth_deg": 180}
+summary, _ = irradiance.analyse(IrradianceInput(site=site, faces=[face]))
+run = performance.simulate(PerformanceInput(site=site, faces=[{**face, "dc_kw": 4}], inverter={"ac_kw": 3.5}))
+print(pvlib.__file__)
+print(summary["models"])
+print(run.summary["annual_ac_kwh"])
+"""
+    root = Path(__file__).resolve().parents[2]
+    path = [str(tmp_path / "python"), *(str(root / "layers" / layer) for layer in ("jobs", "science"))]
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(path)},
+    )
+    assert out.returncode == 0, out.stderr
+    where, models, energy = out.stdout.splitlines()
+    assert where.startswith(str(tmp_path))  # the stripped copy ran
+    assert "Ineichen" in models and "Solis" not in models  # the Linke turbidity file was read
+    assert float(energy) > 1000
