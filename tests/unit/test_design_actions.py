@@ -301,3 +301,42 @@ def test_a_bad_weather_file_fails_invalid_weather():
             ctx,
         )
     assert caught.value.code == "invalid_weather" and "dhi" in caught.value.message
+
+
+# -- review (i14) -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "holes",
+    [
+        [[[4, 0], [5, 0], [5, 1], [4, 1]]],  # a skylight drawn flush with the eave: shares its edge
+        [[[4, 2], [6, 2], [6, 4], [4, 4]], [[5, 3], [7, 3], [7, 5], [5, 5]]],  # two overlapping holes
+    ],
+)
+def test_a_hole_touching_its_outline_or_another_hole_is_named_as_the_problem(holes):
+    body = {
+        "faces": [{"id": "f", "usable": [{"exterior": [[0, 0], [10, 0], [10, 6], [0, 6]], "holes": holes}]}],
+        "module": MODULE,
+    }
+    # When the request is validated (RunFunction: a 422) or else run (the job fails invalid_geometry)
+    try:
+        ACTIONS["autodesigner"].input_model.model_validate(body)
+    except ValidationError as error:
+        message = str(error)
+    else:
+        with pytest.raises(ActionFailed) as caught:
+            _run("autodesigner", body)
+        message = caught.value.message
+    # Then the message says a hole is at fault, not "list the vertices in order around the outline,
+    # without self-intersections" about an outline that is a plain rectangle
+    assert "hole" in message, message
+
+
+def test_a_simulation_without_weather_says_its_yield_is_a_cloudless_upper_bound():
+    # Given a performance simulation without a weather file: a clear-sky year, every hour cloudless
+    # (Golden, CO: ~1,900 kWh/kWp where PVWatts' TMY gives ~1,600; Tromsø ~1,220 where PVGIS gives
+    # ~700-800), whose `proposal` goes as is into a customer's proposal PDF as year-one production
+    result, _ = _run("performance_simulation", PERFORMANCE)
+    # Then the result says so beside the figures, not only in models.irradiance's model name
+    warnings = " ".join([*result.get("warnings", []), result["proposal"].get("note", "")]).lower()
+    assert "clear" in warnings and ("upper bound" in warnings or "cloud" in warnings), result.get("warnings")
