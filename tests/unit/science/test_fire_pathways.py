@@ -179,3 +179,22 @@ def test_a_face_without_modules_is_clear_from_eave_to_ridge_and_counts_as_a_path
     # on separate planes): no "only 1 of the 2 required pathways" shortfall telling the designer
     # that "a pathway needs a face with modules" and to check the roof with the AHJ
     assert not any("only 1 of the 2" in w for w in result["warnings"]), result["warnings"]
+
+
+def test_a_repeated_vertex_is_not_counted_as_an_edge_of_its_own():
+    # Given a 10 m x 6 m face exported with one corner twice (the polygon check accepts repeated
+    # points: it drops them), and its 4 edge kinds
+    face = {
+        "id": "s",
+        "vertices": [(0, 0), (10, 0), (10, 0), (10, 6), (0, 6)],
+        "edges": ["eave", "rake", "ridge", "rake"],
+    }
+    # Then it is the rectangle it draws (not a 422 "4 edge kinds for 5 edges", which would ask for a
+    # kind for a zero-length edge: a "ridge" there becomes a 36-inch disc of setback round a corner),
+    # or else the 422 names the repeated vertex
+    try:
+        result = place(FirePathwayInput(faces=[face], array_plan_area_m2=10))
+    except ValidationError as error:
+        assert "repeated" in str(error), str(error)
+    else:
+        assert result["faces"][0]["usable_area_m2"] == pytest.approx((10 - P) * (6 - R), abs=1e-3)
