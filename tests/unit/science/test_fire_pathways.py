@@ -198,3 +198,61 @@ def test_a_repeated_vertex_is_not_counted_as_an_edge_of_its_own():
         assert "repeated" in str(error), str(error)
     else:
         assert result["faces"][0]["usable_area_m2"] == pytest.approx((10 - P) * (6 - R), abs=1e-3)
+
+
+def test_edge_kinds_counted_with_a_repeated_vertex_are_refused_saying_what_is_expected():
+    face = {"id": "s", "vertices": [(0, 0), (10, 0), (10, 0), (10, 6), (0, 6)], "edges": ["eave"] * 5}
+    with pytest.raises(ValidationError, match="5 edge kinds for 4 edges") as caught:
+        FirePathwayInput(faces=[face])
+    assert "repeated vertex makes no edge" in str(caught.value)
+
+
+def test_faces_without_modules_count_as_pathways_only_from_eave_to_ridge():
+    faces = [
+        {"id": "south", **RECTANGLE, "street_side": True},
+        {"id": "north", **RECTANGLE, "has_modules": False},
+        {
+            "id": "porch",
+            "vertices": [(0, 0), (3, 0), (3, 3), (0, 3)],
+            "edges": ["eave"] * 4,
+            "has_modules": False,
+        },
+    ]
+    result = place(FirePathwayInput(faces=faces, array_plan_area_m2=5))
+    assert result["pathways"] == [{"face_id": "south", "edge_index": 1}]  # the array's face keeps its strip
+    assert result["clear_faces"] == ["north"]  # the flat porch reaches no ridge
+    assert [f["pathway"] for f in result["faces"]] == [True, True, False]
+    # And without the north face, the shortfall is still said
+    result = place(FirePathwayInput(faces=[faces[0], faces[2]], array_plan_area_m2=5))
+    assert any("only 1 of the 2" in w for w in result["warnings"])
+
+
+def test_usable_polygons_of_many_hip_ends_and_trapezoids_are_all_autodesigner_input():
+    import random
+
+    from asyncjobs.actions.autodesigner import AutoDesignInput
+    from tests.design_examples import autodesigner_input
+
+    rng = random.Random(7)
+    for _ in range(100):
+        w, h = round(rng.uniform(1.5, 12), 2), round(rng.uniform(1, 7), 2)
+        d = round(rng.uniform(0.1, w / 2 - 0.05), 2)
+        face = rng.choice(
+            [
+                {
+                    "id": "f",
+                    "vertices": [(0, 0), (w, 0), (round(w / 2, 2), h)],
+                    "edges": ["eave", "hip", "hip"],
+                },
+                {
+                    "id": "f",
+                    "vertices": [(0, 0), (w, 0), (w - d, h), (d, h)],
+                    "edges": ["eave", "hip", "ridge", "hip"],
+                },
+            ]
+        )
+        inputs = FirePathwayInput(faces=[face], array_plan_area_m2=rng.choice([None, 1.0, 100.0]))
+        result = json.loads(json.dumps(place(inputs)))
+        AutoDesignInput.model_validate(autodesigner_input(result))
+        (f,) = result["faces"]
+        assert sum(u["area_m2"] for u in f["usable"]) == pytest.approx(f["usable_area_m2"], abs=1e-3)
