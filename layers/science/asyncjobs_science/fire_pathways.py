@@ -57,7 +57,7 @@ RULES = {
     "setback after IFC 2015 §605.11.3.2",
     "pathways": "two 0.914 m (36 in) eave-to-ridge pathways on separate faces: a strip along a "
     "rake/gable (else hip) edge of a face with modules, street-side faces first; a face without "
-    "modules with an eave counts as one (clear from eave to ridge)",
+    "modules with an eave and a ridge, rake, gable or hip edge counts as one (clear from eave to ridge)",
     "ridge_setback": "0.457 m (18 in) if the array's plan-view area <= 33 % of the roof's, else (or "
     "if not given) 0.914 m (36 in)",
     "hip_valley_setback": "0.457 m (18 in) along every hip and valley of a face with modules",
