@@ -193,24 +193,36 @@ def test_vertices_of_an_input_are_capped_before_any_polygon_is_checked():
 # -- the wrappers -------------------------------------------------------------------------------
 
 
-def test_shapely_is_the_second_line_and_fails_the_job_invalid_geometry():
-    # Given a hole outside its polygon: the pure-Python check lets it through (it does not test
-    # containment), shapely does not
-    body = {
-        "faces": [
-            {
-                "id": "f",
-                "usable": [
-                    {"exterior": [[0, 0], [4, 0], [4, 4], [0, 4]], "holes": [[[10, 10], [11, 10], [11, 11]]]}
-                ],
-            }
-        ],
-        "module": MODULE,
-    }
+HOLE_OUTSIDE = {
+    "faces": [
+        {
+            "id": "f",
+            "usable": [
+                {"exterior": [[0, 0], [4, 0], [4, 4], [0, 4]], "holes": [[[10, 10], [11, 10], [11, 11]]]}
+            ],
+        }
+    ],
+    "module": MODULE,
+}
+
+
+def test_a_hole_outside_its_polygon_is_refused_at_once_naming_the_hole():
+    # Given a hole outside its polygon: the pure-Python check tests containment (point in polygon)
+    with pytest.raises(ValidationError, match=r"face 'f' usable\[0\] hole 0: it lies outside the outline"):
+        ACTIONS["autodesigner"].input_model.model_validate(HOLE_OUTSIDE)
+
+
+def test_shapely_is_the_second_line_and_fails_the_job_invalid_geometry(monkeypatch):
+    # Given a polygon the first line lets through (here by switching it off: since it tests holes'
+    # containment and contact too, no plain example is known), shapely does not
+    import asyncjobs.actions.autodesigner as inputs
+
+    monkeypatch.setattr(inputs, "check_polygon", lambda *args, **kwargs: 1.0)
     with pytest.raises(ActionFailed) as caught:
-        _run("autodesigner", body)
+        _run("autodesigner", HOLE_OUTSIDE)
     assert caught.value.code == "invalid_geometry"
-    assert "face 'f' usable[0]: the polygon is invalid (Hole lies outside shell" in caught.value.message
+    # (and the hole is named as the problem, the outline being fine)
+    assert "face 'f' usable[0]: a hole is invalid (Hole lies outside shell" in caught.value.message
 
 
 def test_the_chain_fire_pathways_to_proposal_lines_up():
@@ -301,3 +313,60 @@ def test_a_bad_weather_file_fails_invalid_weather():
             ctx,
         )
     assert caught.value.code == "invalid_weather" and "dhi" in caught.value.message
+
+
+# -- review (i14) -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "holes",
+    [
+        [[[4, 0], [5, 0], [5, 1], [4, 1]]],  # a skylight drawn flush with the eave: shares its edge
+        [[[4, 2], [6, 2], [6, 4], [4, 4]], [[5, 3], [7, 3], [7, 5], [5, 5]]],  # two overlapping holes
+    ],
+)
+def test_a_hole_touching_its_outline_or_another_hole_is_named_as_the_problem(holes):
+    body = {
+        "faces": [{"id": "f", "usable": [{"exterior": [[0, 0], [10, 0], [10, 6], [0, 6]], "holes": holes}]}],
+        "module": MODULE,
+    }
+    # When the request is validated (RunFunction: a 422) or else run (the job fails invalid_geometry)
+    try:
+        ACTIONS["autodesigner"].input_model.model_validate(body)
+    except ValidationError as error:
+        message = str(error)
+    else:
+        with pytest.raises(ActionFailed) as caught:
+            _run("autodesigner", body)
+        message = caught.value.message
+    # Then the message says a hole is at fault, not "list the vertices in order around the outline,
+    # without self-intersections" about an outline that is a plain rectangle
+    assert "hole" in message, message
+
+
+def test_a_simulation_without_weather_says_its_yield_is_a_cloudless_upper_bound():
+    # Given a performance simulation without a weather file: a clear-sky year, every hour cloudless
+    # (Golden, CO: ~1,900 kWh/kWp where PVWatts' TMY gives ~1,600; Tromsø ~1,220 where PVGIS gives
+    # ~700-800), whose `proposal` goes as is into a customer's proposal PDF as year-one production
+    result, _ = _run("performance_simulation", PERFORMANCE)
+    # Then the result says so beside the figures, not only in models.irradiance's model name
+    warnings = " ".join([*result.get("warnings", []), result["proposal"].get("note", "")]).lower()
+    assert "clear" in warnings and ("upper bound" in warnings or "cloud" in warnings), result.get("warnings")
+
+
+@pytest.mark.parametrize(
+    ("holes", "message"),
+    [
+        ([[[1, 1], [5, 1], [5, 5], [1, 5]], [[2, 2], [3, 2], [3, 3]]], "hole 1: it lies inside hole 0"),
+        ([[[0, 3], [1, 2], [1, 4]]], "hole 0: its edge"),  # one vertex on the outline (shapely allows it)
+        ([[[11, 1], [12, 1], [12, 2]]], "hole 0: it lies outside the outline"),
+    ],
+)
+def test_hole_checks_in_pure_python_name_the_hole(holes, message):
+    with pytest.raises(ValueError, match=message):
+        check_polygon([(0, 0), (10, 0), (10, 6), (0, 6)], holes, what="f")
+
+
+def test_holes_inside_their_outline_and_apart_are_accepted_and_taken_out_of_the_area():
+    holes = [[(1, 1), (2, 1), (2, 2), (1, 2)], [(3, 1), (5, 1), (5, 2)]]
+    assert check_polygon([(0, 0), (10, 0), (10, 6), (0, 6)], holes, what="f") == pytest.approx(60 - 1 - 1)

@@ -7,14 +7,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from shapely import Polygon, make_valid
+from shapely import MultiPolygon, Polygon, make_valid, set_precision
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from asyncjobs.actions.polygons import MIN_AREA_M2, Point, Ring
+from asyncjobs.actions.polygons import MIN_AREA_M2, Point, Ring, check_polygon
 from asyncjobs.errors import ActionFailed
 
-__all__ = ["MIN_AREA_M2", "Point", "Ring", "checked_polygon", "polygon_from", "polygon_json", "polygons_of"]
+__all__ = [
+    "MIN_AREA_M2",
+    "Point",
+    "Ring",
+    "checked_polygon",
+    "polygon_from",
+    "polygon_json",
+    "polygons_of",
+    "result_polygons",
+]
 
 
 def polygon_from(vertices: list[Point], holes: list[list[Point]] | None = None, *, what: str) -> Polygon:
@@ -28,6 +37,11 @@ def polygon_from(vertices: list[Point], holes: list[list[Point]] | None = None, 
         raise ValueError(f"{what}: a polygon needs at least 3 distinct vertices")
     polygon = Polygon(ring, holes or [])
     if not polygon.is_valid:
+        if holes and Polygon(ring).is_valid:  # the outline alone is fine: a hole is at fault
+            raise ValueError(
+                f"{what}: a hole is invalid ({explain_validity(polygon)}); each hole must be a simple "
+                "ring lying strictly inside the outline, apart from the other holes"
+            )
         raise ValueError(
             f"{what}: the polygon is invalid ({explain_validity(polygon)}); list the vertices in order "
             "around the outline, without self-intersections or repeated points"
@@ -77,3 +91,39 @@ def polygon_json(polygon: Polygon, digits: int = 4) -> dict[str, Any]:
         "holes": [ring(interior.coords) for interior in polygon.interiors],
         "area_m2": round(polygon.area, digits),
     }
+
+
+def result_polygons(geometry: BaseGeometry, digits: int = 4) -> list[Polygon]:
+    """The polygons of a computed area as a result gives them to a caller who passes them on as
+    input (fire pathways' `usable` to AutoDesigner): each with its coordinates on the grid of
+    `digits` decimals (so `polygon_json` writes exactly them), and each passing both input checks,
+    the pure one (`check_polygon`) and shapely's (`polygon_from`).
+
+    Rounding each coordinate on its own can fold a thin part of a ring over itself, so the whole
+    geometry is snapped to the grid at once (`set_precision` keeps it valid: a part that collapses
+    goes, and the parts keep from overlapping); then pieces under `MIN_AREA_M2` (slivers left
+    along a setback) are dropped. A piece the pure check still refuses (it is stricter than
+    shapely: a hole touching the outline at one point) is shrunk by one grid step, which opens such
+    a point, and dropped if that does not do. What is dropped is less usable area, never more.
+    """
+    grid = 10.0**-digits
+    kept: list[Polygon] = []
+    for piece in polygons_of(set_precision(MultiPolygon(polygons_of(geometry)), grid)):
+        if piece.area < MIN_AREA_M2:
+            continue
+        if _passes_input_checks(piece, digits):
+            kept.append(piece)
+            continue
+        shrunk = polygons_of(set_precision(piece.buffer(-grid, join_style="mitre"), grid))
+        kept += [p for p in shrunk if p.area >= MIN_AREA_M2 and _passes_input_checks(p, digits)]
+    return kept
+
+
+def _passes_input_checks(polygon: Polygon, digits: int) -> bool:
+    written = polygon_json(polygon, digits)
+    try:
+        check_polygon(written["exterior"], written["holes"], what="result")
+        polygon_from(written["exterior"], written["holes"], what="result")
+    except ValueError:
+        return False
+    return True

@@ -128,3 +128,20 @@ def test_invalid_inputs_are_refused_with_what_to_fix():
         _inputs([[(0, 0), (4, 4), (4, 0), (0, 4)]])
     with pytest.raises(ValidationError, match="width_m"):
         AutoDesignInput(faces=[{"id": "f", "usable": []}], module={**MODULE, "width_m": 0})
+
+
+def test_overlapping_usable_polygons_of_a_face_never_give_overlapping_modules():
+    # Given an L-shaped usable area described, as a designer may, by two overlapping rectangles
+    # (8 x 4 along the eave, 4 x 8 up the left side; 48 m² in all)
+    below = [(0, 0), (8, 0), (8, 4), (0, 4)]
+    left = [(0, 0), (4, 0), (4, 8), (0, 8)]
+    try:
+        inputs = _inputs([below, left])
+    except ValidationError:
+        return  # refused at once (a 422 naming the overlap) is fine too
+    # When it is laid out
+    result = design(inputs)
+    # Then no two modules overlap, and there are no more than the area can hold
+    rects = [Polygon(m) for face in result["faces"] for a in face["areas"] for m in a["modules"]]
+    assert unary_union(rects).area == pytest.approx(sum(r.area for r in rects), rel=1e-6)
+    assert result["count"] <= math.floor(48 / (MODULE["width_m"] * MODULE["height_m"]))

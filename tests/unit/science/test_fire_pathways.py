@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -134,3 +135,124 @@ def test_pathway_choice_must_name_a_side_edge_of_a_known_face():
         FirePathwayInput(faces=[{"id": "s", **RECTANGLE}], pathways=[{"face_id": "s", "edge_index": 0}])
     with pytest.raises(ValidationError, match="no face has id 'x'"):
         FirePathwayInput(faces=[{"id": "s", **RECTANGLE}], pathways=[{"face_id": "x", "edge_index": 1}])
+
+
+# -- review (i14): what a caller chaining the results relies on -----------------------------------
+
+
+HIP_END = {"edges": ["eave", "hip", "hip"]}
+
+
+@pytest.mark.parametrize(
+    ("face", "array_plan_area_m2"),
+    [  # hip ends: eave along y = 0, hips up to the apex
+        # the hip end of a small hip roof: 4.72 m at the eave, 5.16 m up the slope (a zero-area
+        # sliver is left along a hip, then rounded into a self-intersecting ring)
+        ({"id": "end", "vertices": [(0, 0), (4.72, 0), (2.36, 5.16)], **HIP_END}, None),
+        # a hip end 9.22 m at the eave and 3.49 m up the slope, with a large array
+        ({"id": "end2", "vertices": [(0, 0), (9.22, 0), (4.61, 3.49)], **HIP_END}, 100.0),
+        # a hip end 4.72 m at the eave and 3.49 m up the slope (two slivers along its hips)
+        ({"id": "end3", "vertices": [(0, 0), (4.72, 0), (2.36, 3.49)], **HIP_END}, None),
+    ],
+)
+def test_every_usable_polygon_is_valid_autodesigner_input_so_the_chain_does_not_422(face, array_plan_area_m2):
+    from asyncjobs.actions.autodesigner import AutoDesignInput
+    from asyncjobs.actions.polygons import MIN_AREA_M2
+    from tests.design_examples import autodesigner_input
+
+    # Given fire pathways' result for a plausible roof face, through JSON as a caller gets it
+    inputs = FirePathwayInput(faces=[face], array_plan_area_m2=array_plan_area_m2)
+    result = json.loads(json.dumps(place(inputs)))
+    # Then no usable polygon is a sliver that AutoDesigner refuses (README: "copy `usable` as is")
+    assert all(u["area_m2"] >= MIN_AREA_M2 for f in result["faces"] for u in f["usable"]), result["faces"]
+    AutoDesignInput.model_validate(autodesigner_input(result))  # no ValidationError (a 422)
+
+
+def test_a_face_without_modules_is_clear_from_eave_to_ridge_and_counts_as_a_pathway():
+    # Given the commonest residential design: a gable roof with the array on the south face only
+    faces = [
+        {"id": "south", **RECTANGLE, "street_side": True},
+        {"id": "north", **RECTANGLE, "has_modules": False},
+    ]
+    result = place(FirePathwayInput(faces=faces, array_plan_area_m2=5))
+    # Then the empty north plane is itself a clear eave-to-ridge access (IFC 1204.2.1.1 asks for two
+    # on separate planes): no "only 1 of the 2 required pathways" shortfall telling the designer
+    # that "a pathway needs a face with modules" and to check the roof with the AHJ
+    assert not any("only 1 of the 2" in w for w in result["warnings"]), result["warnings"]
+
+
+def test_a_repeated_vertex_is_not_counted_as_an_edge_of_its_own():
+    # Given a 10 m x 6 m face exported with one corner twice (the polygon check accepts repeated
+    # points: it drops them), and its 4 edge kinds
+    face = {
+        "id": "s",
+        "vertices": [(0, 0), (10, 0), (10, 0), (10, 6), (0, 6)],
+        "edges": ["eave", "rake", "ridge", "rake"],
+    }
+    # Then it is the rectangle it draws (not a 422 "4 edge kinds for 5 edges", which would ask for a
+    # kind for a zero-length edge: a "ridge" there becomes a 36-inch disc of setback round a corner),
+    # or else the 422 names the repeated vertex
+    try:
+        result = place(FirePathwayInput(faces=[face], array_plan_area_m2=10))
+    except ValidationError as error:
+        assert "repeated" in str(error), str(error)
+    else:
+        assert result["faces"][0]["usable_area_m2"] == pytest.approx((10 - P) * (6 - R), abs=1e-3)
+
+
+def test_edge_kinds_counted_with_a_repeated_vertex_are_refused_saying_what_is_expected():
+    face = {"id": "s", "vertices": [(0, 0), (10, 0), (10, 0), (10, 6), (0, 6)], "edges": ["eave"] * 5}
+    with pytest.raises(ValidationError, match="5 edge kinds for 4 edges") as caught:
+        FirePathwayInput(faces=[face])
+    assert "repeated vertex makes no edge" in str(caught.value)
+
+
+def test_faces_without_modules_count_as_pathways_only_from_eave_to_ridge():
+    faces = [
+        {"id": "south", **RECTANGLE, "street_side": True},
+        {"id": "north", **RECTANGLE, "has_modules": False},
+        {
+            "id": "porch",
+            "vertices": [(0, 0), (3, 0), (3, 3), (0, 3)],
+            "edges": ["eave"] * 4,
+            "has_modules": False,
+        },
+    ]
+    result = place(FirePathwayInput(faces=faces, array_plan_area_m2=5))
+    assert result["pathways"] == [{"face_id": "south", "edge_index": 1}]  # the array's face keeps its strip
+    assert result["clear_faces"] == ["north"]  # the flat porch reaches no ridge
+    assert [f["pathway"] for f in result["faces"]] == [True, True, False]
+    # And without the north face, the shortfall is still said
+    result = place(FirePathwayInput(faces=[faces[0], faces[2]], array_plan_area_m2=5))
+    assert any("only 1 of the 2" in w for w in result["warnings"])
+
+
+def test_usable_polygons_of_many_hip_ends_and_trapezoids_are_all_autodesigner_input():
+    import random
+
+    from asyncjobs.actions.autodesigner import AutoDesignInput
+    from tests.design_examples import autodesigner_input
+
+    rng = random.Random(7)
+    for _ in range(100):
+        w, h = round(rng.uniform(1.5, 12), 2), round(rng.uniform(1, 7), 2)
+        d = round(rng.uniform(0.1, w / 2 - 0.05), 2)
+        face = rng.choice(
+            [
+                {
+                    "id": "f",
+                    "vertices": [(0, 0), (w, 0), (round(w / 2, 2), h)],
+                    "edges": ["eave", "hip", "hip"],
+                },
+                {
+                    "id": "f",
+                    "vertices": [(0, 0), (w, 0), (w - d, h), (d, h)],
+                    "edges": ["eave", "hip", "ridge", "hip"],
+                },
+            ]
+        )
+        inputs = FirePathwayInput(faces=[face], array_plan_area_m2=rng.choice([None, 1.0, 100.0]))
+        result = json.loads(json.dumps(place(inputs)))
+        AutoDesignInput.model_validate(autodesigner_input(result))
+        (f,) = result["faces"]
+        assert sum(u["area_m2"] for u in f["usable"]) == pytest.approx(f["usable_area_m2"], abs=1e-3)

@@ -5,6 +5,7 @@ NSRDB TMY3 data, a closed-form extraterrestrial total, Hottel's clear-sky beam m
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -203,3 +204,27 @@ def test_without_the_turbidity_file_clear_sky_falls_back_to_solis_and_says_so(mo
     # Two clear-sky models of the same site agree on the year's GHI within 10 %
     ineichen = golden_clear_sky[0]["site"]["ghi"]["annual_kwh_m2"]
     assert summary["site"]["ghi"]["annual_kwh_m2"] == pytest.approx(ineichen, rel=0.10)
+
+
+# -- review (i14): what a caller with a real weather file relies on ------------------------------
+
+
+def test_a_weather_file_with_another_delimiter_is_told_what_header_was_read():
+    # Given a CSV as a spreadsheet in many locales saves it: semicolons between the columns
+    data = ("ghi;dni;dhi\n" + "100;200;50\n" * 8760).encode()
+    with pytest.raises(ActionFailed) as caught:
+        parse_weather_csv(data)
+    # Then the message does not only say the columns the file plainly has are "missing": it shows
+    # what was read (or names the delimiter), so the caller sees what to fix
+    assert caught.value.code == "invalid_weather"
+    assert "ghi;dni;dhi" in caught.value.message or "comma" in caught.value.message, caught.value.message
+
+
+def test_a_weather_value_that_is_not_a_number_is_named_by_its_row():
+    # Given 8,760 rows of which one (the 5,001st) has an empty temp_air
+    rows = ["100,200,50,12"] * 8760
+    rows[5000] = "100,200,50,"
+    with pytest.raises(ActionFailed) as caught:
+        parse_weather_csv(("ghi,dni,dhi,temp_air\n" + "\n".join(rows) + "\n").encode())
+    # Then the message names the row (or line) to look at, not just the column
+    assert re.search(r"\b(5001|5002)\b", caught.value.message), caught.value.message

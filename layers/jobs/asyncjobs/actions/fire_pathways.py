@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from asyncjobs.actions.base import ActionInput
 from asyncjobs.actions.irradiance import unique_ids
-from asyncjobs.actions.polygons import Ring, cap_vertices, check_polygon
+from asyncjobs.actions.polygons import Ring, cap_vertices, check_polygon, open_ring
 
 __all__ = ["SIDE_EDGES", "EdgeKind", "FirePathwayInput", "PathwayChoice", "RoofFace"]
 
@@ -23,12 +23,14 @@ class RoofFace(ActionInput):
     id: str = Field(min_length=1, max_length=64)
     vertices: Ring = Field(
         description="The face's outline as (x, y) in metres on the roof plane (not the plan view), "
-        "in order around it; a closing repeat of the first vertex is optional."
+        "in order around it; a closing repeat of the first vertex is optional, and a vertex repeated "
+        "consecutively counts once (it makes no edge)."
     )
     edges: list[EdgeKind] = Field(
         min_length=3,
         max_length=500,
-        description="The kind of each edge: `edges[i]` runs from `vertices[i]` to the next vertex.",
+        description="The kind of each edge, one per distinct vertex: `edges[i]` runs from the i-th "
+        "distinct vertex to the next (repeats of a vertex, and a closing repeat, are not edges).",
     )
     tilt_deg: float = Field(0, ge=0, lt=90, description="Slope of the face, for its plan-view area.")
     azimuth_deg: float | None = Field(
@@ -39,17 +41,26 @@ class RoofFace(ActionInput):
 
     @property
     def ring(self) -> list[tuple[float, float]]:
-        """The outline without a closing repeat: edge i runs from ring[i] to ring[i + 1]."""
-        v = self.vertices
-        return v[:-1] if len(v) > 3 and v[0] == v[-1] else list(v)
+        """The outline's distinct vertices, as the polygon check counts them (`open_ring`: no
+        closing repeat, a consecutive repeat once): edge i runs from ring[i] to ring[i + 1], and
+        `edges[i]` is its kind. The science code builds the face's polygon from this ring."""
+        return open_ring(self.vertices, f"face {self.id!r}")
 
     @model_validator(mode="after")
     def _outline(self) -> RoofFace:
         check_polygon(self.vertices, what=f"face {self.id!r}")
-        if len(self.edges) != len(self.ring):
+        ring = self.ring
+        if len(self.edges) != len(ring):
+            repeats = len(self.vertices) - len(ring)
+            dropped = (
+                f" ({len(self.vertices)} vertices given, {repeats} of them a repeat of the vertex "
+                "before or a closing repeat of the first: a repeated vertex makes no edge)"
+                if repeats
+                else ""
+            )
             raise ValueError(
-                f"face {self.id!r}: {len(self.edges)} edge kinds for "
-                f"{len(self.ring)} edges; give one kind per edge, in vertex order"
+                f"face {self.id!r}: {len(self.edges)} edge kinds for {len(ring)} edges{dropped}; give "
+                "one kind per edge between distinct vertices, in vertex order"
             )
         return self
 

@@ -3,10 +3,14 @@
 Why not shapely: these checks run in RunFunction, which has the jobs layer only (shapely, numpy and
 the rest are the science layer's, carried by ScienceExecutorFunction alone), so a caller's mistake
 is answered 422 at once instead of failing a queued job. They are the first line: finite vertices,
-at least 3 distinct ones, a shoelace area of at least `MIN_AREA_M2`, and no self-intersection
-(every pair of edges tested, pruned by a sweep over x). The science code checks the polygon again
-with shapely (`is_valid`, which also covers holes outside their exterior) and fails the job
-`invalid_geometry` if that second line finds something this one let through.
+at least 3 distinct ones (a vertex repeated consecutively counts once: see `open_ring`), a
+shoelace area of at least `MIN_AREA_M2`, no self-intersection (every pair of edges tested, pruned
+by a sweep over x), and holes strictly inside their outline and apart from each other (no edge of
+a hole touching the outline or another hole, by the same sweep over every ring's edges; then each
+hole's first vertex inside the outline and outside the other holes, by point-in-polygon). The
+science code checks the polygon again with shapely (`is_valid`) and fails the job
+`invalid_geometry` if that second line finds something this one let through. This check is the
+stricter of the two: shapely accepts a hole touching its outline or another hole at one point.
 
 Cost: the edge-pair test is quadratic in the worst case (edges whose extents all overlap), so a
 ring is capped at `MAX_RING_VERTICES` and an input at `MAX_INPUT_VERTICES` (the request body
@@ -28,6 +32,7 @@ __all__ = [
     "Ring",
     "cap_vertices",
     "check_polygon",
+    "open_ring",
 ]
 
 Point = tuple[float, float]
@@ -41,7 +46,10 @@ MIN_AREA_M2 = 0.01
 _FIX = "list the vertices in order around the outline, without self-intersections or repeated points"
 
 
-def _open_ring(vertices: list[Point], what: str) -> list[Point]:
+def open_ring(vertices: list[Point], what: str) -> list[Point]:
+    """The ring as its distinct vertices in order: a vertex repeated consecutively counts once (it
+    makes no edge), and a closing repeat of the first vertex is dropped. Edge i runs from ring[i]
+    to ring[i + 1] (the last back to ring[0]): what fire pathways' `edges` are counted against."""
     if any(not (math.isfinite(x) and math.isfinite(y)) for x, y in vertices):
         raise ValueError(f"{what}: every vertex must be a finite (x, y) in metres")
     ring: list[Point] = []
@@ -53,6 +61,9 @@ def _open_ring(vertices: list[Point], what: str) -> list[Point]:
     if len(set(ring)) < 3:
         raise ValueError(f"{what}: a polygon needs at least 3 distinct vertices")
     return ring
+
+
+_open_ring = open_ring  # its former name
 
 
 def shoelace_area(ring: list[Point]) -> float:
@@ -115,9 +126,85 @@ def self_intersection(ring: list[Point]) -> tuple[int, int] | None:
     return None
 
 
+def ring_contact(rings: list[list[Point]]) -> tuple[int, int, int, int] | None:
+    """The first pair of edges of two different rings that cross, touch or overlap, as
+    (ring, edge, other ring, other edge) with ring < other ring, else None. One sweep over x across
+    every ring's edges, as in `self_intersection` (pairs within a ring are that function's)."""
+    boxes = sorted(
+        (min(a[0], b[0]), max(a[0], b[0]), min(a[1], b[1]), max(a[1], b[1]), r, i, a, b)
+        for r, ring in enumerate(rings)
+        for i, (a, b) in enumerate(zip(ring, ring[1:] + ring[:1], strict=True))
+    )
+    for k, (_, maxx, miny, maxy, r, i, a, b) in enumerate(boxes):
+        for minx2, _, miny2, maxy2, r2, j, c, d in boxes[k + 1 :]:
+            if minx2 > maxx:
+                break
+            if r2 == r or miny2 > maxy or maxy2 < miny:
+                continue
+            if _touch(a, b, c, d):
+                return (r, i, r2, j) if r < r2 else (r2, j, r, i)
+    return None
+
+
+def point_in_ring(point: Point, ring: list[Point]) -> bool:
+    """Whether a point strictly inside or outside the ring (not on it) is inside: ray casting."""
+    x, y = point
+    inside = False
+    for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1], strict=True):
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def _bounds(ring: list[Point]) -> tuple[float, float, float, float]:
+    xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _holes_problem(ring: list[Point], inners: list[list[Point]]) -> str | None:
+    """What is wrong with the holes of a polygon whose rings are each valid, else None.
+
+    1. No edge of a hole may touch an edge of the outline or of another hole (one sweep: see
+       `ring_contact`). Shapely would accept a single touching point; refusing any contact keeps
+       this test to segments (and a hole flush with the outline is better drawn as a notch in it).
+    2. With no contact, each ring is wholly inside or wholly outside any other, so one vertex
+       decides: a hole's first vertex must be inside the outline, and outside every other hole
+       (holes whose boxes do not nest are skipped: O(vertices) per candidate pair).
+    """
+    contact = ring_contact([ring, *inners])
+    if contact is not None:
+        r, i, r2, j = contact
+        if r == 0:
+            return (
+                f"hole {r2 - 1}: its edge {j} touches or crosses edge {i} of the outline; a hole must lie "
+                "strictly inside the outline (a cut-out flush with the outline belongs in the outline)"
+            )
+        return (
+            f"hole {r - 1}: its edge {i} touches or crosses edge {j} of hole {r2 - 1}; holes must not "
+            "touch or overlap (draw overlapping cut-outs as one hole)"
+        )
+    bounds = [_bounds(inner) for inner in inners]
+    for h, inner in enumerate(inners):
+        if not point_in_ring(inner[0], ring):
+            return f"hole {h}: it lies outside the outline; a hole must lie strictly inside the outline"
+        x0, y0, x1, y1 = bounds[h]
+        for g, other in enumerate(inners):
+            gx0, gy0, gx1, gy1 = bounds[g]
+            if (
+                g != h
+                and gx0 <= x0
+                and x1 <= gx1
+                and gy0 <= y0
+                and y1 <= gy1
+                and point_in_ring(inner[0], other)
+            ):
+                return f"hole {h}: it lies inside hole {g}; holes must not overlap"
+    return None
+
+
 def check_polygon(exterior: list[Point], holes: list[list[Point]] | None = None, *, what: str) -> float:
     """Checks a polygon (and its holes) as described above; returns its area (m², holes taken out),
-    else raises ValueError naming `what` and the fix."""
+    else raises ValueError naming `what` (and the hole at fault, if one is) and the fix."""
     ring = _open_ring(exterior, what)
     crossing = self_intersection(ring)
     if crossing is not None:
@@ -126,6 +213,7 @@ def check_polygon(exterior: list[Point], holes: list[list[Point]] | None = None,
             f"{crossing[1]}); {_FIX}"
         )
     area = shoelace_area(ring)
+    inners = []
     for h, hole in enumerate(holes or []):
         inner = _open_ring(hole, f"{what} hole {h}")
         crossing = self_intersection(inner)
@@ -134,7 +222,11 @@ def check_polygon(exterior: list[Point], holes: list[list[Point]] | None = None,
                 f"{what} hole {h}: the hole is invalid (Self-intersection between edges {crossing[0]} "
                 f"and {crossing[1]}); {_FIX}"
             )
+        inners.append(inner)
         area -= shoelace_area(inner)
+    problem = _holes_problem(ring, inners) if inners else None
+    if problem is not None:
+        raise ValueError(f"{what} {problem}")
     if area < MIN_AREA_M2:
         raise ValueError(
             f"{what}: the polygon's area is {area:.4g} m², below {MIN_AREA_M2} m²; "
