@@ -44,6 +44,7 @@ __all__ = [
 
 HOURS = 8760
 MAX_WEATHER_BYTES = 4_000_000
+DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 @dataclass
@@ -68,32 +69,74 @@ class Weather:
                     "invalid_weather", f"weather: {name} has {values.size} values, not {HOURS}"
                 )
             if not np.isfinite(values).all():
-                raise ActionFailed("invalid_weather", f"weather: {name} has missing or non-numeric values")
+                first = int(np.argmin(np.isfinite(values)))
+                raise ActionFailed(
+                    "invalid_weather",
+                    f"weather: {name} has missing or non-numeric values (the first at data row {first + 1})",
+                )
             if name in ("ghi", "dni", "dhi", "wind_speed") and (values < 0).any():
-                raise ActionFailed("invalid_weather", f"weather: {name} has negative values")
+                first = int(np.argmax(values < 0))
+                raise ActionFailed(
+                    "invalid_weather",
+                    f"weather: {name} has negative values "
+                    f"(the first, {values[first]:g}, at data row {first + 1})",
+                )
             setattr(self, name, values)
 
 
 def parse_weather_csv(data: bytes) -> Weather:
-    """A `Weather` from CSV bytes (a header naming ghi, dni, dhi, [temp_air, wind_speed])."""
+    """A `Weather` from CSV bytes (a header naming ghi, dni, dhi, [temp_air, wind_speed]).
+
+    Comma-separated only; a message names what was read and where: the header line as read when a
+    column is missing (a file saved with semicolons or tabs reads as one column), and the column,
+    line number (the header is line 1) and value of the first value that is not a finite number."""
     try:
-        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+        text = data.decode("utf-8-sig")
+        reader = csv.DictReader(io.StringIO(text))
+        rows: list[dict[str, Any]] = []
+        lines: list[int] = []
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
     except (UnicodeDecodeError, csv.Error) as error:
         raise ActionFailed("invalid_weather", f"weather file: not a UTF-8 CSV ({error})") from None
     if not rows:
         raise ActionFailed("invalid_weather", "weather file: no rows")
-    columns = {name.strip().lower(): name for name in rows[0] if name}
+    columns = {name.strip().lower(): name for name in reader.fieldnames or [] if name}
     missing = [c for c in ("ghi", "dni", "dhi") if c not in columns]
     if missing:
-        raise ActionFailed("invalid_weather", f"weather file: missing column(s) {', '.join(missing)}")
+        header = next((line for line in text.splitlines() if line.strip()), "")
+        shown = header if len(header) <= 200 else header[:200] + "..."
+        others = [name for d, name in DELIMITERS.items() if d in header and len(columns) <= 1]
+        hint = f" (it looks {others[0]}-separated)" if others else ""
+        raise ActionFailed(
+            "invalid_weather",
+            f"weather file: missing column(s) {', '.join(missing)}; the header read was {shown!r}{hint}: "
+            "the file must be comma-separated, its first line naming ghi, dni, dhi "
+            "(and optionally temp_air, wind_speed)",
+        )
 
     def column(name: str) -> np.ndarray | None:
         if name not in columns:
             return None
-        try:
-            return np.array([float(row[columns[name]]) for row in rows])
-        except (TypeError, ValueError):
-            raise ActionFailed("invalid_weather", f"weather file: column {name} has a non-number") from None
+        values = np.empty(len(rows))
+        for i, row in enumerate(rows):
+            raw = row[columns[name]]
+            try:
+                values[i] = float(raw)
+            except (TypeError, ValueError):
+                values[i] = np.nan
+            if not np.isfinite(values[i]):
+                if raw is None:
+                    shown = "none: the line has fewer values than the header"
+                else:
+                    shown = "empty" if not raw.strip() else repr(raw[:40])
+                raise ActionFailed(
+                    "invalid_weather",
+                    f"weather file: column {name} has a non-number ({shown}) on line {lines[i]} "
+                    f"(data row {i + 1})",
+                )
+        return values
 
     return Weather(
         ghi=column("ghi"),  # type: ignore[arg-type]
