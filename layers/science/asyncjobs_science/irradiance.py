@@ -7,6 +7,8 @@ Ineichen-Perez with the climatological Linke turbidity of pvlib's bundled `Linke
 (TMY-style hourly GHI/DNI/DHI) instead; transposition by Perez 1990 or Hay-Davies 1980, ground
 reflection isotropic with the given albedo. A horizon profile shades the beam (direct) component
 when the sun is below it; the diffuse sky is not reduced (no sky view factor): a simplification.
+Without weather every hour is cloudless, so the figures are an upper bound: the result's
+`warnings` says so (`CLEAR_SKY_WARNING`).
 
 Time: the 8,760 hours of `year` in local standard time (no daylight saving; 29 February left out,
 as in TMY files), each hour's row standing for the hour that starts at it; the sun is placed at its
@@ -27,6 +29,7 @@ from asyncjobs.actions.irradiance import Horizon, IrradianceInput, PlaneFace, Si
 from asyncjobs.errors import ActionFailed
 
 __all__ = [
+    "CLEAR_SKY_WARNING",
     "HOURS",
     "MAX_WEATHER_BYTES",
     "Horizon",
@@ -44,6 +47,11 @@ __all__ = [
 
 HOURS = 8760
 MAX_WEATHER_BYTES = 4_000_000
+CLEAR_SKY_WARNING = (
+    "no weather file: every hour is cloudless (clear-sky model): these figures are an upper bound, "
+    "not a typical year's (a site's clouds take roughly 15-45 % off); pass an hourly weather file "
+    "(weather_file, e.g. a TMY year) for an expected yield"
+)
 DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
@@ -203,6 +211,8 @@ class PlaneOfArray:
     faces: dict[str, pd.DataFrame]
     models: dict[str, str]
     beam_shaded_kwh_m2: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """What the figures' reader must know: `CLEAR_SKY_WARNING` when there was no weather."""
 
 
 def plane_of_array(
@@ -221,6 +231,7 @@ def plane_of_array(
     position = solar_position(site, times, temperature=temperature)
     if weather is None:
         sky, sky_model = clear_sky(site, times, position)
+        sky_model += "; no weather file: clear sky every hour (no clouds)"
     else:
         sky, sky_model = (
             pd.DataFrame({"ghi": weather.ghi, "dni": weather.dni, "dhi": weather.dhi}, index=times),
@@ -278,7 +289,8 @@ def plane_of_array(
         "horizon": "beam blocked below the horizon profile; diffuse not reduced",
         "time": "8,760 hours, local standard time, sun at mid-hour",
     }
-    return PlaneOfArray(times, position, sky, results, models, shaded)
+    warnings = [CLEAR_SKY_WARNING] if weather is None else []
+    return PlaneOfArray(times, position, sky, results, models, shaded, warnings)
 
 
 def kwh_per_m2(series: pd.Series | np.ndarray, times: pd.DatetimeIndex) -> tuple[float, list[float]]:
@@ -305,7 +317,8 @@ def analyse(inputs: IrradianceInput, weather: Weather | None = None) -> tuple[di
             summary["beam_shaded_kwh_m2"] = round(poa.beam_shaded_kwh_m2[face.id], 2)
         faces.append(summary)
     site = {name: totals(poa.sky[name]) for name in ("ghi", "dni", "dhi")}
-    return {"models": poa.models, "year": inputs.year, "site": site, "faces": faces}, poa
+    summary = {"models": poa.models, "year": inputs.year, "site": site, "faces": faces}
+    return {**summary, "warnings": list(poa.warnings)}, poa
 
 
 def hourly_csv(poa: PlaneOfArray) -> bytes:
