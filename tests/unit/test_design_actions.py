@@ -17,6 +17,8 @@ from asyncjobs.actions.proposal_pdf import ProposalInput
 from asyncjobs.actions.registry import ACTIONS
 from asyncjobs.errors import ActionFailed
 from asyncjobs.jobs.runner import MAX_INLINE_RESULT_BYTES
+from asyncjobs_science.actions import CLEAR_SKY_PROPOSAL_NOTE
+from asyncjobs_science.irradiance import CLEAR_SKY_WARNING
 from tests.design_examples import (
     BOWTIE,
     IRRADIANCE,
@@ -238,16 +240,18 @@ def test_the_chain_fire_pathways_to_proposal_lines_up():
     assert design["layout"] == "inline" and layout["faces"] == design["faces"]
     assert [f["id"] for f in design["performance_faces"]] == ["south", "north"]
     assert sum(f["module_count"] for f in design["performance_faces"]) == design["count"] > 0
-    # and performance simulation's result provides proposal_pdf's fields
+    # and performance simulation's result provides proposal_pdf's fields (without a weather file,
+    # `notes` saying the production is a cloudless upper bound, which the PDF prints)
     simulated, ctx = _run("performance_simulation", performance_input(design))
     assert simulated["module_count"] == design["count"]
     assert simulated["proposal"] == {
         "system_size_kw": design["dc_kw"],
         "annual_production_kwh": simulated["annual_ac_kwh"],
         "module_count": design["count"],
+        "notes": CLEAR_SKY_PROPOSAL_NOTE,
     }
     proposal = ProposalInput.model_validate(proposal_input(simulated))
-    assert proposal.module_count == design["count"]
+    assert proposal.module_count == design["count"] and proposal.notes == CLEAR_SKY_PROPOSAL_NOTE
     rows = ctx.saved["performance_hourly.csv"].decode().splitlines()
     assert rows[0] == "time,ac_w,dc_w" and len(rows) == 8761
 
@@ -370,3 +374,20 @@ def test_hole_checks_in_pure_python_name_the_hole(holes, message):
 def test_holes_inside_their_outline_and_apart_are_accepted_and_taken_out_of_the_area():
     holes = [[(1, 1), (2, 1), (2, 2), (1, 2)], [(3, 1), (5, 1), (5, 2)]]
     assert check_polygon([(0, 0), (10, 0), (10, 6), (0, 6)], holes, what="f") == pytest.approx(60 - 1 - 1)
+
+
+def test_only_a_clear_sky_year_is_flagged_and_its_proposal_notes_go_into_the_pdf_input():
+    # Without weather: irradiance says so too, models name the clear sky, and the proposal's notes
+    # (proposal_pdf's field, printed under the figures) say it is an upper bound
+    irradiance, _ = _run("irradiance", IRRADIANCE)
+    assert irradiance["warnings"] == [CLEAR_SKY_WARNING]
+    assert "clear sky every hour" in irradiance["models"]["irradiance"]
+    simulated, _ = _run("performance_simulation", PERFORMANCE)
+    assert simulated["warnings"] == [CLEAR_SKY_WARNING]
+    assert "upper bound" in ProposalInput.model_validate(proposal_input(simulated)).notes
+    # With a weather file: no warning, no notes
+    csv = "ghi,dni,dhi\n" + "100,50,50\n" * 8760
+    ctx = Context({"file_0123456789abcdef0123456789abcdef": csv.encode()})
+    weather = {"weather_file": "file_0123456789abcdef0123456789abcdef"}
+    simulated, _ = _run("performance_simulation", {**PERFORMANCE, **weather}, ctx)
+    assert simulated["warnings"] == [] and "notes" not in simulated["proposal"]

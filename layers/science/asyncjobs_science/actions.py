@@ -18,6 +18,11 @@ Files and sizes:
   then the full result is the file `fire_pathways.json` and the inline one leaves out the setback
   polygons (their rule, edge, width and area stay), keeping the usable polygons AutoDesigner needs.
 
+Without a weather file every hour is cloudless (clear sky): Irradiance Analysis and Performance
+Simulation say so in `warnings` (the figures are an upper bound), and Performance Simulation's
+`proposal` carries `notes` saying so too, which proposal_pdf prints under the figures, so a
+customer does not read a cloudless year as the expected production.
+
 48 KiB keeps a result under the runner's inline limit (64 KiB, `MAX_INLINE_RESULT_BYTES`), so it
 is read in the status document and the next action's input built from it. What can remain over it
 (AutoDesigner's per-face totals for 200 faces with long ids, fire pathways' usable polygons of a
@@ -44,6 +49,10 @@ if TYPE_CHECKING:
 __all__ = ["run_autodesigner", "run_fire_pathways", "run_irradiance", "run_performance_simulation"]
 
 INLINE_LAYOUT_BYTES = 32 * 1024
+CLEAR_SKY_PROPOSAL_NOTE = (
+    "Estimated production assumes a year without clouds (clear-sky model; no local weather data "
+    "was used): it is an upper bound, and actual production will be lower."
+)
 MAX_SUMMARY_BYTES = 48 * 1024
 
 
@@ -88,6 +97,9 @@ def run_performance_simulation(inputs: PerformanceInput, ctx: JobContext) -> dic
     proposal = {"system_size_kw": summary["dc_kw"], "annual_production_kwh": summary["annual_ac_kwh"]}
     if module_count is not None:
         proposal["module_count"] = module_count
+    if weather is None:
+        # proposal_pdf prints `notes` under the figures: the customer sees what the yield assumes
+        proposal["notes"] = CLEAR_SKY_PROPOSAL_NOTE
     return {**summary, "module_count": module_count, "proposal": proposal, "files": [file]}
 
 

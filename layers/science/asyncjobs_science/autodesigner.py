@@ -1,7 +1,13 @@
 """AutoDesigner: as many modules as fit in each face's usable area (e.g. what fire pathway placement
 left), in rows along the face's dominant edge.
 
-The search, per usable polygon: the row direction is each of the polygon's two longest edge
+A face's usable polygons are merged first (shapely `unary_union`): a caller may describe one area
+by overlapping pieces (an L as two rectangles), and laying out each piece on its own would put
+modules on top of each other. Each `areas` entry of the result is one part of the merged area, with
+its `area_m2` and the indices of the `usable` polygons it was made of (`usable`); pieces that only
+touch along an edge become one part, so a module may straddle their common edge.
+
+The search, per merged usable polygon: the row direction is each of the polygon's two longest edge
 directions (or the one the caller gives); the orientation is portrait, landscape or the better of
 the two (not mixed within a polygon); the row offset across the slope is tried at `offset_steps`
 positions within one row pitch, and within each row the offset along it at as many positions, each
@@ -23,7 +29,7 @@ from shapely import Polygon
 from shapely.affinity import rotate
 
 from asyncjobs.actions.autodesigner import AreaPolygon, AutoDesignInput, DesignFace, ModuleSpec
-from asyncjobs_science.geometry import checked_polygon
+from asyncjobs_science.geometry import checked_polygon, polygons_of
 
 __all__ = ["AreaPolygon", "AutoDesignInput", "DesignFace", "ModuleSpec", "design", "layout_polygon"]
 
@@ -37,6 +43,21 @@ def face_polygons(face: DesignFace) -> list[Polygon]:
         checked_polygon(a.exterior, a.holes, what=f"face {face.id!r} usable[{i}]")
         for i, a in enumerate(face.usable)
     ]
+
+
+def merged_areas(polygons: list[Polygon]) -> list[tuple[Polygon, list[int]]]:
+    """The union of a face's usable polygons as disjoint parts, each with the indices of the input
+    polygons that make it up, in the order of their first one. A single polygon is returned as is."""
+    if len(polygons) <= 1:
+        return [(p, [i]) for i, p in enumerate(polygons)]
+    # simplify(0) drops the collinear vertices a union leaves where pieces met, so the longest
+    # edges searched are the outline's, not fragments of it
+    parts = [part.simplify(0) for part in polygons_of(shapely.unary_union(polygons))]
+    merged = []
+    for part in parts:
+        sources = [i for i, p in enumerate(polygons) if part.intersection(p).area > 0]
+        merged.append((part, sources))
+    return sorted(merged, key=lambda m: m[1][:1])
 
 
 def _directions(polygon: Polygon) -> list[float]:
@@ -136,7 +157,14 @@ def design(inputs: AutoDesignInput, on_face: Callable[[int], None] | None = None
     for index, face in enumerate(inputs.faces):
         if on_face is not None:
             on_face(index)
-        areas = [layout_polygon(p, inputs, face.row_direction_deg) for p in face_polygons(face)]
+        areas = [
+            {
+                "usable": sources,
+                "area_m2": round(part.area, 4),
+                **layout_polygon(part, inputs, face.row_direction_deg),
+            }
+            for part, sources in merged_areas(face_polygons(face))
+        ]
         count = sum(a["count"] for a in areas)
         faces.append(
             {
@@ -154,6 +182,7 @@ def design(inputs: AutoDesignInput, on_face: Callable[[int], None] | None = None
         "count": total,
         "dc_kw": round(total * watts / 1000, 4),
         "faces": faces,
-        "method": "grid search per usable polygon: 2 longest edge directions x orientation x "
+        "method": "a face's usable polygons merged (shapely unary_union), then a grid search per merged "
+        "polygon: 2 longest edge directions x orientation x "
         f"{inputs.offset_steps} row offsets x {inputs.offset_steps} offsets along each row; shapely contains",
     }

@@ -7,6 +7,8 @@ Ineichen-Perez with the climatological Linke turbidity of pvlib's bundled `Linke
 (TMY-style hourly GHI/DNI/DHI) instead; transposition by Perez 1990 or Hay-Davies 1980, ground
 reflection isotropic with the given albedo. A horizon profile shades the beam (direct) component
 when the sun is below it; the diffuse sky is not reduced (no sky view factor): a simplification.
+Without weather every hour is cloudless, so the figures are an upper bound: the result's
+`warnings` says so (`CLEAR_SKY_WARNING`).
 
 Time: the 8,760 hours of `year` in local standard time (no daylight saving; 29 February left out,
 as in TMY files), each hour's row standing for the hour that starts at it; the sun is placed at its
@@ -27,6 +29,7 @@ from asyncjobs.actions.irradiance import Horizon, IrradianceInput, PlaneFace, Si
 from asyncjobs.errors import ActionFailed
 
 __all__ = [
+    "CLEAR_SKY_WARNING",
     "HOURS",
     "MAX_WEATHER_BYTES",
     "Horizon",
@@ -44,6 +47,12 @@ __all__ = [
 
 HOURS = 8760
 MAX_WEATHER_BYTES = 4_000_000
+CLEAR_SKY_WARNING = (
+    "no weather file: every hour is cloudless (clear-sky model): these figures are an upper bound, "
+    "not a typical year's (a site's clouds take roughly 15-45 % off); pass an hourly weather file "
+    "(weather_file, e.g. a TMY year) for an expected yield"
+)
+DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 @dataclass
@@ -68,32 +77,74 @@ class Weather:
                     "invalid_weather", f"weather: {name} has {values.size} values, not {HOURS}"
                 )
             if not np.isfinite(values).all():
-                raise ActionFailed("invalid_weather", f"weather: {name} has missing or non-numeric values")
+                first = int(np.argmin(np.isfinite(values)))
+                raise ActionFailed(
+                    "invalid_weather",
+                    f"weather: {name} has missing or non-numeric values (the first at data row {first + 1})",
+                )
             if name in ("ghi", "dni", "dhi", "wind_speed") and (values < 0).any():
-                raise ActionFailed("invalid_weather", f"weather: {name} has negative values")
+                first = int(np.argmax(values < 0))
+                raise ActionFailed(
+                    "invalid_weather",
+                    f"weather: {name} has negative values "
+                    f"(the first, {values[first]:g}, at data row {first + 1})",
+                )
             setattr(self, name, values)
 
 
 def parse_weather_csv(data: bytes) -> Weather:
-    """A `Weather` from CSV bytes (a header naming ghi, dni, dhi, [temp_air, wind_speed])."""
+    """A `Weather` from CSV bytes (a header naming ghi, dni, dhi, [temp_air, wind_speed]).
+
+    Comma-separated only; a message names what was read and where: the header line as read when a
+    column is missing (a file saved with semicolons or tabs reads as one column), and the column,
+    line number (the header is line 1) and value of the first value that is not a finite number."""
     try:
-        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+        text = data.decode("utf-8-sig")
+        reader = csv.DictReader(io.StringIO(text))
+        rows: list[dict[str, Any]] = []
+        lines: list[int] = []
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
     except (UnicodeDecodeError, csv.Error) as error:
         raise ActionFailed("invalid_weather", f"weather file: not a UTF-8 CSV ({error})") from None
     if not rows:
         raise ActionFailed("invalid_weather", "weather file: no rows")
-    columns = {name.strip().lower(): name for name in rows[0] if name}
+    columns = {name.strip().lower(): name for name in reader.fieldnames or [] if name}
     missing = [c for c in ("ghi", "dni", "dhi") if c not in columns]
     if missing:
-        raise ActionFailed("invalid_weather", f"weather file: missing column(s) {', '.join(missing)}")
+        header = next((line for line in text.splitlines() if line.strip()), "")
+        shown = header if len(header) <= 200 else header[:200] + "..."
+        others = [name for d, name in DELIMITERS.items() if d in header and len(columns) <= 1]
+        hint = f" (it looks {others[0]}-separated)" if others else ""
+        raise ActionFailed(
+            "invalid_weather",
+            f"weather file: missing column(s) {', '.join(missing)}; the header read was {shown!r}{hint}: "
+            "the file must be comma-separated, its first line naming ghi, dni, dhi "
+            "(and optionally temp_air, wind_speed)",
+        )
 
     def column(name: str) -> np.ndarray | None:
         if name not in columns:
             return None
-        try:
-            return np.array([float(row[columns[name]]) for row in rows])
-        except (TypeError, ValueError):
-            raise ActionFailed("invalid_weather", f"weather file: column {name} has a non-number") from None
+        values = np.empty(len(rows))
+        for i, row in enumerate(rows):
+            raw = row[columns[name]]
+            try:
+                values[i] = float(raw)
+            except (TypeError, ValueError):
+                values[i] = np.nan
+            if not np.isfinite(values[i]):
+                if raw is None:
+                    shown = "none: the line has fewer values than the header"
+                else:
+                    shown = "empty" if not raw.strip() else repr(raw[:40])
+                raise ActionFailed(
+                    "invalid_weather",
+                    f"weather file: column {name} has a non-number ({shown}) on line {lines[i]} "
+                    f"(data row {i + 1})",
+                )
+        return values
 
     return Weather(
         ghi=column("ghi"),  # type: ignore[arg-type]
@@ -160,6 +211,8 @@ class PlaneOfArray:
     faces: dict[str, pd.DataFrame]
     models: dict[str, str]
     beam_shaded_kwh_m2: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """What the figures' reader must know: `CLEAR_SKY_WARNING` when there was no weather."""
 
 
 def plane_of_array(
@@ -178,6 +231,7 @@ def plane_of_array(
     position = solar_position(site, times, temperature=temperature)
     if weather is None:
         sky, sky_model = clear_sky(site, times, position)
+        sky_model += "; no weather file: clear sky every hour (no clouds)"
     else:
         sky, sky_model = (
             pd.DataFrame({"ghi": weather.ghi, "dni": weather.dni, "dhi": weather.dhi}, index=times),
@@ -235,7 +289,8 @@ def plane_of_array(
         "horizon": "beam blocked below the horizon profile; diffuse not reduced",
         "time": "8,760 hours, local standard time, sun at mid-hour",
     }
-    return PlaneOfArray(times, position, sky, results, models, shaded)
+    warnings = [CLEAR_SKY_WARNING] if weather is None else []
+    return PlaneOfArray(times, position, sky, results, models, shaded, warnings)
 
 
 def kwh_per_m2(series: pd.Series | np.ndarray, times: pd.DatetimeIndex) -> tuple[float, list[float]]:
@@ -262,7 +317,8 @@ def analyse(inputs: IrradianceInput, weather: Weather | None = None) -> tuple[di
             summary["beam_shaded_kwh_m2"] = round(poa.beam_shaded_kwh_m2[face.id], 2)
         faces.append(summary)
     site = {name: totals(poa.sky[name]) for name in ("ghi", "dni", "dhi")}
-    return {"models": poa.models, "year": inputs.year, "site": site, "faces": faces}, poa
+    summary = {"models": poa.models, "year": inputs.year, "site": site, "faces": faces}
+    return {**summary, "warnings": list(poa.warnings)}, poa
 
 
 def hourly_csv(poa: PlaneOfArray) -> bytes:

@@ -8,6 +8,8 @@ DC is summed, reduced by the system losses (PVWatts' default 14.08 %, `pvwatts_l
 given), and converted by the PVWatts inverter model (`inverter.pvwatts`), which clips at the AC
 rating. Specific yield is AC kWh per kWp DC; performance ratio is AC energy over what the nameplate
 would give at the faces' plane-of-array irradiation (IEC 61724 reference yield).
+Without weather the year is cloudless, so the yield is an upper bound (a clear-sky Golden, CO gives
+~1,900 kWh/kWp where PVWatts' TMY gives ~1,600): `warnings` says so (`irradiance.CLEAR_SKY_WARNING`).
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ def simulate(inputs: PerformanceInput, weather: Weather | None = None) -> Simula
             "losses": "PVWatts default (pvwatts_losses)" if inputs.losses_percent is None else "as given",
             "inverter": f"PVWatts, nominal efficiency {inputs.inverter.nominal_efficiency}",
         },
+        "warnings": list(poa.warnings),
     }
     return Simulation(summary, poa.times, ac, dc_after, poa)
 

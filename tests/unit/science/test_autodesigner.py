@@ -145,3 +145,17 @@ def test_overlapping_usable_polygons_of_a_face_never_give_overlapping_modules():
     rects = [Polygon(m) for face in result["faces"] for a in face["areas"] for m in a["modules"]]
     assert unary_union(rects).area == pytest.approx(sum(r.area for r in rects), rel=1e-6)
     assert result["count"] <= math.floor(48 / (MODULE["width_m"] * MODULE["height_m"]))
+
+
+def test_a_faces_usable_polygons_are_laid_out_as_their_union_and_reported_so():
+    # Given an L as two overlapping rectangles and, apart from it, a third rectangle
+    below = [(0, 0), (8, 0), (8, 4), (0, 4)]
+    apart = [(20, 0), (24, 0), (24, 8), (20, 8)]
+    left = [(0, 0), (4, 0), (4, 8), (0, 8)]
+    result = design(_inputs([below, apart, left]))
+    # Then there is one area per part of the union, naming the usable polygons it was made of
+    areas = result["faces"][0]["areas"]
+    assert [(a["usable"], a["area_m2"]) for a in areas] == [([0, 2], 48.0), ([1], 32.0)]
+    _check_layout(result, [below, apart, left])
+    # and the L is laid out once: as many modules as the L alone gives
+    assert areas[0]["count"] == design(_inputs([below, left]))["count"]

@@ -228,3 +228,23 @@ def test_a_weather_value_that_is_not_a_number_is_named_by_its_row():
         parse_weather_csv(("ghi,dni,dhi,temp_air\n" + "\n".join(rows) + "\n").encode())
     # Then the message names the row (or line) to look at, not just the column
     assert re.search(r"\b(5001|5002)\b", caught.value.message), caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "ghi\tdni\tdhi\n" + "1\t2\t3\n" * 3,
+            r"header read was 'ghi\\tdni\\tdhi' \(it looks tab-separated\)",
+        ),
+        ("ghi,dni\n" + "1,2\n" * 3, r"missing column\(s\) dhi; the header read was 'ghi,dni'"),
+        ("ghi,dni,dhi\n1,2,3\n1,2\n", r"column dhi has a non-number \(none: .*\) on line 3 \(data row 2\)"),
+        ("ghi,dni,dhi\n1,2,3\n\n1,x,3\n", r"column dni has a non-number \('x'\) on line 4 \(data row 2\)"),
+        ("ghi,dni,dhi\n1,nan,3\n", r"column dni has a non-number \('nan'\) on line 2"),
+    ],
+)
+def test_weather_messages_name_what_was_read_and_where(text, expected):
+    with pytest.raises(ActionFailed) as caught:
+        parse_weather_csv(text.encode())
+    assert caught.value.code == "invalid_weather"
+    assert re.search(expected, caught.value.message), caught.value.message

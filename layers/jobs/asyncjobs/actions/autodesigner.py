@@ -3,8 +3,10 @@ it (polygons by `actions.polygons`, not shapely: see there why). The computation
 `run` are the science layer's (`asyncjobs_science.autodesigner`, `asyncjobs_science.actions`).
 
 Chained from Fire Pathway Placement: each face of its result has `id`, `usable`, `tilt_deg` and
-`azimuth_deg` under the names of `DesignFace` (its `autodesigner_faces` list is exactly that, ready
-to pass as `faces`); a usable polygon's `area_m2` is accepted and ignored."""
+`azimuth_deg` under the names of `DesignFace`; pass those four keys of each face as `faces` (the
+face's other keys, setbacks and areas, are not `DesignFace` fields). A usable polygon's `area_m2` is
+accepted and ignored. A face's usable polygons may overlap or touch: they are merged before the
+layout, so no two modules overlap."""
 
 from __future__ import annotations
 

@@ -18,9 +18,11 @@ __all__ = ["Horizon", "IrradianceInput", "PlaneFace", "Site", "Transposition", "
 Transposition = Literal["perez", "haydavies"]
 
 WEATHER_FILE_DESCRIPTION = (
-    "An uploaded CSV of 8,760 hourly rows with columns ghi, dni, dhi (W/m²) and optionally temp_air "
-    "(°C) and wind_speed (m/s), local standard time from 1 January 00:00 (a typical year, 29 February "
-    "left out); else a clear-sky year. A file that does not parse fails the job `invalid_weather`."
+    "An uploaded comma-separated CSV of 8,760 hourly rows with columns ghi, dni, dhi (W/m²) and "
+    "optionally temp_air (°C) and wind_speed (m/s), local standard time from 1 January 00:00 (a "
+    "typical year, 29 February left out); else a clear-sky year, every hour cloudless, whose figures "
+    "are an upper bound (the result's `warnings` says so). A file that does not parse fails the job "
+    "`invalid_weather`."
 )
 
 
