@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import re
@@ -106,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_DEFAULT_REGION", options.region)
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    # `kill -USR1 <pid>` prints every thread's stack: what a stack that does not stop is doing.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         stack.start()
     except PortInUse as exc:
@@ -130,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     state["ready"] = True
     _write_state(args.state_file, state)
     _banner(stack, state, args.example or config.get("example"), config.get("cli"))
-    stopping.wait()
+    # Wait in short slices: Python runs signal handlers in the main thread only, between bytecodes,
+    # and a wait without a timeout is woken by a signal only if the kernel delivered it to the main
+    # thread; once other threads exist (pollers, workers, native libraries' pools) it may not be,
+    # and Ctrl-C would go unnoticed.
+    while not stopping.wait(0.25):
+        pass
     log.info("stopping…")
     stack.stop()
     log.info("stopped")

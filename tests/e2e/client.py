@@ -103,6 +103,10 @@ class LocalStackProcess:
             try:
                 self.returncode = self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
+                # every thread's stack into the stack's log first (devstack registers SIGUSR1 with
+                # faulthandler), so a stack that did not stop says why
+                self.proc.send_signal(signal.SIGUSR1)
+                time.sleep(1)
                 self.proc.kill()
                 self.returncode = self.proc.wait()
             self._log.close()
