@@ -11,7 +11,7 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     log = LogSink(raw=args.raw_logs)
     stack = LocalStack(options, log)
-    stopping = threading.Event()
+    # Set by the signal handlers, which take no lock: Python runs a handler in the main thread
+    # between two bytecodes, possibly while that thread holds a lock (an Event's, say).
+    stop_signals: list[int] = []
     os.environ.setdefault("AWS_DEFAULT_REGION", options.region)
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda signum, _: stop_signals.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, _: stop_signals.append(signum))
     # `kill -USR1 <pid>` prints every thread's stack: what a stack that does not stop is doing.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
@@ -133,12 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     state["ready"] = True
     _write_state(args.state_file, state)
     _banner(stack, state, args.example or config.get("example"), config.get("cli"))
-    # Wait in short slices: Python runs signal handlers in the main thread only, between bytecodes,
-    # and a wait without a timeout is woken by a signal only if the kernel delivered it to the main
-    # thread; once other threads exist (pollers, workers, native libraries' pools) it may not be,
-    # and Ctrl-C would go unnoticed.
-    while not stopping.wait(0.25):
-        pass
+    # Wait in short sleeps, not on a lock without a timeout: that wait is cut short by a signal only
+    # if the kernel delivers it to the main thread, and with other threads running (pollers,
+    # workers, native libraries' pools) it may not, so Ctrl-C would go unnoticed.
+    while not stop_signals:
+        time.sleep(0.25)
     log.info("stopping…")
     stack.stop()
     log.info("stopped")
